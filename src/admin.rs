@@ -1,0 +1,51 @@
+//! The admin listener: health, readiness, and the App Services Admin API v3 paths under
+//! `/api/admin/v3.0/groups/{groupId}/apps/{appId}/`, behind the admin key.
+//!
+//! Never served on the client listener.
+
+mod auth;
+mod health;
+mod users;
+
+use http::{Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+
+use crate::app::State;
+use crate::error::{ApiError, ErrorCode};
+use crate::web::{Body, RequestContext};
+
+pub use auth::AdminKey;
+
+const BASE: &str = "/api/admin/v3.0/groups/";
+
+/// Answers an admin listener request.
+pub async fn handle(state: &State, request: Request<Incoming>, ctx: &RequestContext) -> Response<Body> {
+    let method = request.method().clone();
+    match (method.clone(), ctx.path.as_str()) {
+        (Method::GET, "/healthz") => return health::healthz(),
+        (Method::GET, "/readyz") => return health::readyz(state).await,
+        _ => {}
+    }
+    let Some(rest) = ctx.path.strip_prefix(BASE) else {
+        return ApiError::not_found().into_response();
+    };
+    if let Err(err) = state.admin_key.check(request.headers()) {
+        return err.into_response();
+    }
+    // groups/{groupId}/apps/{appId}/...; the group id is accepted as given.
+    let segments: Vec<&str> = rest.split('/').collect();
+    let tail = match segments.as_slice() {
+        [_group, "apps", app, tail @ ..] if *app == state.config.app.id => tail,
+        [_group, "apps", _, ..] => {
+            return ApiError::new(StatusCode::NOT_FOUND, ErrorCode::AppNotFound, "app not found").into_response();
+        }
+        _ => return ApiError::not_found().into_response(),
+    };
+    let result = match (method, tail) {
+        (Method::POST, ["users", "verify_token"]) => users::verify_token(state, request).await,
+        (Method::PUT, ["users", user_id, "logout"]) => users::logout(state, user_id).await,
+        (_, ["users", "verify_token"] | ["users", _, "logout"]) => Err(ApiError::method_not_allowed()),
+        _ => Err(ApiError::not_found()),
+    };
+    result.unwrap_or_else(ApiError::into_response)
+}

@@ -1,0 +1,170 @@
+//! `App`: builds everything from a `Config` (store, keys, listeners), then runs both
+//! listeners and the background tasks until shutdown.
+//!
+//! Does not parse the command line or read the environment; `cli::serve` does.
+
+mod dispatch;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+
+use crate::admin::AdminKey;
+use crate::auth::Auth;
+use crate::config::Config;
+use crate::ids;
+use crate::proxy::Proxy;
+use crate::server::{self, HttpOptions};
+use crate::store::{self, Store, StoreError};
+use crate::tokens::{self, KeyError, Tokens};
+
+/// Everything a request handler may use, shared by both listeners.
+pub struct State {
+    pub config: Config,
+    pub auth: Auth,
+    pub proxy: Proxy,
+    pub admin_key: AdminKey,
+}
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("store.url: {0}")]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    #[error("{key}: cannot listen on {addr}: {source}")]
+    Bind {
+        key: &'static str,
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("server.tls: {0}")]
+    Tls(String),
+}
+
+/// A built gateway: store open, keys loaded, listeners bound.
+pub struct App {
+    state: Arc<State>,
+    client: TcpListener,
+    admin: TcpListener,
+    tls: Option<TlsAcceptor>,
+}
+
+/// How often revocations recorded by other processes are read from the store.
+const REVOCATION_POLL: Duration = Duration::from_secs(1);
+
+impl App {
+    pub async fn build(config: Config) -> Result<Self, StartError> {
+        let store = store::connect(&config.store.url).await?;
+        Self::build_with_store(config, store).await
+    }
+
+    /// Like `build` with a store already open (tests share one between instances).
+    pub async fn build_with_store(config: Config, store: Arc<dyn Store>) -> Result<Self, StartError> {
+        let keys = tokens::keys::load(&config.tokens, store.as_ref()).await?;
+        let tokens = Arc::new(Tokens::new(keys, config.app.id.clone(), config.tokens.access_ttl, config.tokens.cache_capacity));
+        catch_up_revocations(store.as_ref(), &tokens).await?;
+        let tls = match &config.server.tls {
+            Some(tls) => Some(server::tls_acceptor(&tls.cert_file, &tls.key_file).map_err(StartError::Tls)?),
+            None => None,
+        };
+        let client = bind("server.listen", config.server.listen).await?;
+        let admin = bind("server.admin_listen", config.server.admin_listen).await?;
+        let state = Arc::new(State {
+            auth: Auth::new(&config, store, tokens),
+            proxy: Proxy::new(&config),
+            admin_key: AdminKey::new(config.admin.api_key.as_ref()),
+            config,
+        });
+        Ok(Self { state, client, admin, tls })
+    }
+
+    pub fn client_addr(&self) -> SocketAddr {
+        self.client.local_addr().expect("a bound listener has an address")
+    }
+
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin.local_addr().expect("a bound listener has an address")
+    }
+
+    pub fn state(&self) -> &Arc<State> {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then drains in-flight requests and returns.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let options = HttpOptions {
+            header_read_timeout: self.state.config.server.header_read_timeout,
+            max_header_bytes: self.state.config.server.max_header_bytes,
+            shutdown_grace: self.state.config.server.shutdown_grace,
+        };
+        let client_state = self.state.clone();
+        let client = tokio::spawn(server::serve(
+            self.client,
+            self.tls,
+            options,
+            move |request, conn| dispatch::client(client_state.clone(), request, conn),
+            stop_rx.clone(),
+        ));
+        let admin_state = self.state.clone();
+        let admin = tokio::spawn(server::serve(
+            self.admin,
+            None,
+            options,
+            move |request, conn| dispatch::admin(admin_state.clone(), request, conn),
+            stop_rx.clone(),
+        ));
+        let poller = tokio::spawn(poll_revocations(self.state.clone(), stop_rx));
+        shutdown.await;
+        tracing::info!("shutting down: no new connections, finishing in-flight requests");
+        let _ = stop_tx.send(true);
+        for task in [client, admin, poller] {
+            if let Err(err) = task.await {
+                tracing::error!(error = %err, "server task failed");
+            }
+        }
+        self.state.auth.store().close().await;
+    }
+}
+
+async fn bind(key: &'static str, addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr).await.map_err(|source| StartError::Bind { key, addr, source })
+}
+
+/// Loads every revocation whose tokens may still be alive.
+async fn catch_up_revocations(store: &dyn Store, tokens: &Tokens) -> Result<usize, StoreError> {
+    const PAGE: i64 = 1000;
+    let mut applied = 0;
+    loop {
+        let page = store.revocations_since(tokens.revocations().last_seq(), PAGE).await?;
+        applied += tokens.revocations().apply(&page, ids::now());
+        if i64::try_from(page.len()).unwrap_or(PAGE) < PAGE {
+            return Ok(applied);
+        }
+    }
+}
+
+/// Reads revocations recorded by other processes sharing the store, and forgets expired ones.
+async fn poll_revocations(state: Arc<State>, mut stop: watch::Receiver<bool>) {
+    let mut interval = tokio::time::interval(REVOCATION_POLL);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let tokens = state.auth.tokens();
+        if let Err(err) = catch_up_revocations(state.auth.store().as_ref(), tokens).await {
+            tracing::warn!(error = %err, "revocation catch-up failed; retrying");
+        }
+        tokens.revocations().purge(ids::now());
+    }
+}

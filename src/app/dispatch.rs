@@ -1,0 +1,110 @@
+//! Per-request entry points of both listeners: size limits, path normalization, the choice
+//! between the gateway's own endpoints and the proxy, and the one log line per request.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+
+use super::State;
+use crate::auth::ClientInfo;
+use crate::client_api;
+use crate::error::{ApiError, ErrorCode};
+use crate::ids;
+use crate::proxy::path;
+use crate::server::ConnInfo;
+use crate::web::{self, Body, RequestContext};
+
+/// Longest path written to a log line.
+const MAX_LOGGED_PATH: usize = 256;
+
+pub async fn client(state: Arc<State>, request: Request<Incoming>, conn: ConnInfo) -> Response<Body> {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let raw_path = request.uri().path().to_owned();
+    let (response, user_id) = match context(&state, &request, conn) {
+        Err(err) => (err.into_response(), None),
+        Ok(ctx) => match client_api::route(&ctx.path, &state.config.app.id) {
+            Some(route) => client_api::handle(route, &state, request, &ctx).await,
+            None => {
+                let (response, caller) = state.proxy.handle(state.auth.tokens(), request, &ctx).await;
+                (response, caller.map(|c| c.user_id.clone()))
+            }
+        },
+    };
+    log_request("client", &method, &raw_path, &response, user_id.as_deref(), started);
+    response
+}
+
+pub async fn admin(state: Arc<State>, request: Request<Incoming>, conn: ConnInfo) -> Response<Body> {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let raw_path = request.uri().path().to_owned();
+    let response = match context(&state, &request, conn) {
+        Err(err) => err.into_response(),
+        Ok(ctx) => crate::admin::handle(&state, request, &ctx).await,
+    };
+    log_request("admin", &method, &raw_path, &response, None, started);
+    response
+}
+
+/// Checks the header block and path, and gathers what handlers need to know.
+fn context(state: &State, request: &Request<Incoming>, conn: ConnInfo) -> Result<RequestContext, ApiError> {
+    if web::header_bytes(request.headers()) > state.config.server.max_header_bytes {
+        return Err(ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ErrorCode::RequestHeaderFieldsTooLarge,
+            format!("request headers are larger than {} bytes", state.config.server.max_header_bytes),
+        ));
+    }
+    let path = path::normalize(request.uri().path()).map_err(|err| ApiError::invalid_parameter(format!("invalid path: {err}")))?;
+    let user_agent = request
+        .headers()
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    Ok(RequestContext {
+        remote: conn.remote,
+        scheme: conn.scheme,
+        path,
+        authority: request.uri().authority().map(|a| a.as_str().to_owned()),
+        client: ClientInfo { ip: Some(client_ip(state, request, conn)), user_agent },
+        now: ids::now(),
+    })
+}
+
+/// The client's address: the TCP peer, or the first `X-Forwarded-For` hop when the gateway is
+/// configured to trust a proxy in front of it.
+fn client_ip(state: &State, request: &Request<Incoming>, conn: ConnInfo) -> IpAddr {
+    if state.config.server.trust_forwarded_headers {
+        let forwarded = request
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|ip| ip.trim().parse().ok());
+        if let Some(ip) = forwarded {
+            return ip;
+        }
+    }
+    conn.remote.ip()
+}
+
+fn log_request(listener: &str, method: &http::Method, path: &str, response: &Response<Body>, user_id: Option<&str>, started: Instant) {
+    let mut end = path.len().min(MAX_LOGGED_PATH);
+    while !path.is_char_boundary(end) {
+        end -= 1;
+    }
+    tracing::info!(
+        target: "sessiongate::access",
+        listener,
+        method = %method,
+        path = &path[..end],
+        status = response.status().as_u16(),
+        latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        user_id = user_id.unwrap_or("-"),
+        "request"
+    );
+}

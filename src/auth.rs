@@ -1,0 +1,263 @@
+//! `Auth`: login through any provider, refresh, logout and profile — the session lifecycle
+//! every provider shares.
+//!
+//! Does not parse HTTP; `client_api` decodes requests and calls these methods.
+
+pub mod anon;
+pub mod password;
+pub mod provider;
+pub mod userpass;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::StatusCode;
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::error::{ApiError, ErrorCode};
+use crate::ids;
+use crate::store::{NewSession, Session, Store, User};
+use crate::tokens::{MintRequest, Tokens, Verified, refresh};
+
+pub use password::Passwords;
+pub use provider::{LoginOutcome, Provider, Registry};
+pub use userpass::UserpassProvider;
+
+/// Settings key under which the admin API stores the refresh-token lifetime.
+pub const REFRESH_TTL_SETTING: &str = "refresh_token_expiration_seconds";
+
+/// Where a request came from, as recorded on its session.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub ip: Option<IpAddr>,
+    pub user_agent: Option<String>,
+}
+
+/// The login answer, exactly as App Services sends it.
+#[derive(Debug, Serialize)]
+pub struct LoginResponse {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub user_id: String,
+    pub device_id: String,
+}
+
+/// `GET /auth/profile`, as App Services sends it.
+#[derive(Debug, Serialize)]
+pub struct Profile {
+    pub user_id: String,
+    pub domain_id: String,
+    pub identities: Vec<crate::store::UserIdentity>,
+    pub data: serde_json::Value,
+    #[serde(rename = "type")]
+    pub user_type: String,
+}
+
+pub struct Auth {
+    store: Arc<dyn Store>,
+    tokens: Arc<Tokens>,
+    registry: Registry,
+    userpass: Option<Arc<UserpassProvider>>,
+    refresh_ttl: Duration,
+    domain_id: String,
+}
+
+/// Longest user agent kept on a session record.
+const MAX_USER_AGENT: usize = 512;
+
+impl Auth {
+    pub fn new(config: &Config, store: Arc<dyn Store>, tokens: Arc<Tokens>) -> Self {
+        let passwords = Arc::new(Passwords::new(config.auth.password_hash_concurrency));
+        let mut registry = Registry::default();
+        if config.providers.anon_user {
+            registry.register(Arc::new(anon::AnonProvider::new(store.clone())));
+        }
+        let userpass = config.providers.local_userpass.then(|| {
+            Arc::new(UserpassProvider::new(store.clone(), passwords, config.providers.local_userpass_auto_confirm))
+        });
+        if let Some(userpass) = &userpass {
+            registry.register(userpass.clone());
+        }
+        let domain_id = hex::encode(&crate::tokens::digest(&config.app.id)[..12]);
+        Self { store, tokens, registry, userpass, refresh_ttl: config.tokens.refresh_ttl, domain_id }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The App Services `domain_id` of this app (derived from the app id).
+    pub fn domain_id(&self) -> &str {
+        &self.domain_id
+    }
+
+    pub fn tokens(&self) -> &Arc<Tokens> {
+        &self.tokens
+    }
+
+    /// The local-userpass provider, if enabled (registration routes need it).
+    pub fn userpass(&self) -> Result<&Arc<UserpassProvider>, ApiError> {
+        self.userpass.as_ref().ok_or_else(|| ApiError::provider_not_found(userpass::NAME))
+    }
+
+    /// Logs in through `provider` and starts a session.
+    pub async fn login(
+        &self,
+        provider: &str,
+        body: &serde_json::Value,
+        client: &ClientInfo,
+    ) -> Result<LoginResponse, ApiError> {
+        let provider = self.registry.get(provider)?;
+        let outcome = provider.login(body).await?;
+        let user = self.store.find_user(&outcome.user_id).await?.ok_or_else(ApiError::invalid_password)?;
+        if user.disabled {
+            return Err(ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::UserDisabled, "user disabled"));
+        }
+        self.start_session(&user, provider.name(), requested_device_id(body), client).await
+    }
+
+    async fn start_session(
+        &self,
+        user: &User,
+        provider: &str,
+        device_id: Option<String>,
+        client: &ClientInfo,
+    ) -> Result<LoginResponse, ApiError> {
+        let now = ids::now();
+        let (refresh_token, refresh_hash) = refresh::generate();
+        // Anonymous sessions do not expire; the anonymous user is deleted instead.
+        let expires_at = if provider == anon::NAME {
+            None
+        } else {
+            let ttl = self.refresh_ttl().await?;
+            Some(now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)))
+        };
+        let session = NewSession {
+            id: ids::object_id(),
+            user_id: user.id.clone(),
+            provider_type: provider.to_owned(),
+            device_id: device_id.unwrap_or_else(ids::object_id),
+            refresh_hash,
+            client_ip: client.ip.map(|ip| ip.to_string()),
+            user_agent: client.user_agent.as_deref().map(|ua| truncate(ua, MAX_USER_AGENT)),
+            created_at: now,
+            expires_at,
+        };
+        self.store.create_session(&session).await?;
+        self.store.record_login(&user.id, now).await?;
+        let access_token = self.mint(user, &session.id, provider, &session.device_id, now)?;
+        tracing::info!(user_id = %user.id, session_id = %session.id, provider, "session started");
+        Ok(LoginResponse { access_token, refresh_token, user_id: user.id.clone(), device_id: session.device_id })
+    }
+
+    fn mint(&self, user: &User, session_id: &str, provider: &str, device_id: &str, now: i64) -> Result<String, ApiError> {
+        let request = MintRequest { user_id: &user.id, session_id, provider, device_id, user_data: &user.data };
+        Ok(self.tokens.mint(&request, now)?)
+    }
+
+    /// The refresh-token lifetime for new sessions: the admin API's setting, else config.
+    pub async fn refresh_ttl(&self) -> Result<Duration, ApiError> {
+        let stored = self.store.get_setting(REFRESH_TTL_SETTING).await?;
+        Ok(stored.and_then(|s| s.parse().ok()).map_or(self.refresh_ttl, Duration::from_secs))
+    }
+
+    /// The live session of a refresh token, or 401 with the text realm-web recognizes.
+    async fn live_session(&self, refresh_token: &str) -> Result<Session, ApiError> {
+        let now = ids::now();
+        self.store
+            .find_session_by_refresh_hash(&refresh::hash(refresh_token))
+            .await?
+            .filter(|session| session.is_live(now))
+            .ok_or_else(refresh_token_not_found)
+    }
+
+    /// `POST /auth/session`: a new access token for the session of `refresh_token`.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<String, ApiError> {
+        let session = self.live_session(refresh_token).await?;
+        let user = self.store.find_user(&session.user_id).await?.filter(|u| !u.disabled).ok_or_else(refresh_token_not_found)?;
+        let now = ids::now();
+        self.store.touch_session(&session.id, now).await?;
+        self.mint(&user, &session.id, &session.provider_type, &session.device_id, now)
+    }
+
+    /// `DELETE /auth/session`: the refresh token and every access token of its session die.
+    pub async fn logout(&self, refresh_token: &str) -> Result<(), ApiError> {
+        let session = self.live_session(refresh_token).await?;
+        self.revoke_session(&session.id).await
+    }
+
+    /// Revokes one session in the store and, at once, on this replica.
+    pub async fn revoke_session(&self, session_id: &str) -> Result<(), ApiError> {
+        let now = ids::now();
+        self.store.revoke_session(session_id, now).await?;
+        self.tokens.revocations().revoke([session_id], now);
+        tracing::info!(session_id, "session revoked");
+        Ok(())
+    }
+
+    /// Revokes every session of a user; returns how many were live.
+    pub async fn revoke_user(&self, user_id: &str) -> Result<usize, ApiError> {
+        let now = ids::now();
+        let revoked = self.store.revoke_user_sessions(user_id, now).await?;
+        self.tokens.revocations().revoke(revoked.iter().map(String::as_str), now);
+        tracing::info!(user_id, sessions = revoked.len(), "user sessions revoked");
+        Ok(revoked.len())
+    }
+
+    /// `GET /auth/profile` for an authenticated caller.
+    pub async fn profile(&self, caller: &Verified) -> Result<Profile, ApiError> {
+        let user = self.store.find_user(&caller.user_id).await?.ok_or_else(ApiError::invalid_session)?;
+        let data = if user.data.is_object() { user.data } else { serde_json::json!({}) };
+        Ok(Profile {
+            user_id: user.id,
+            domain_id: self.domain_id.clone(),
+            identities: user.identities,
+            data,
+            user_type: user.user_type,
+        })
+    }
+}
+
+/// 401 `InvalidSession` whose text realm-web's `logOut` treats as "already logged out".
+fn refresh_token_not_found() -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::InvalidSession, "invalid session: failed to find refresh token")
+}
+
+/// The SDK's `options.device.deviceId` (a string or `{"$oid": …}`), if it is an ObjectId.
+fn requested_device_id(body: &serde_json::Value) -> Option<String> {
+    let value = body.pointer("/options/device/deviceId")?;
+    let text = value.as_str().or_else(|| value.get("$oid").and_then(|v| v.as_str()))?;
+    // The all-zero id is the SDKs' "no device yet".
+    (ids::is_object_id(text) && text.bytes().any(|b| b != b'0')).then(|| text.to_ascii_lowercase())
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_id_accepts_string_and_ejson_oid_only_when_object_id() {
+        let oid = "5f1b2c3d4e5f6a7b8c9d0e1f";
+        assert_eq!(requested_device_id(&serde_json::json!({"options":{"device":{"deviceId": oid}}})), Some(oid.to_owned()));
+        assert_eq!(requested_device_id(&serde_json::json!({"options":{"device":{"deviceId": {"$oid": oid}}}})), Some(oid.to_owned()));
+        assert_eq!(requested_device_id(&serde_json::json!({"options":{"device":{"deviceId": "nope"}}})), None);
+        assert_eq!(requested_device_id(&serde_json::json!({"options":{"device":{"deviceId": "000000000000000000000000"}}})), None);
+        assert_eq!(requested_device_id(&serde_json::json!([1, 2])), None);
+    }
+
+    #[test]
+    fn truncate_respects_char_boundaries() {
+        assert_eq!(truncate("aé", 2), "a");
+        assert_eq!(truncate("abc", 10), "abc");
+    }
+}

@@ -1,0 +1,50 @@
+//! `anon-user`: every login creates a new anonymous user (App Services deletes them after
+//! `anon_user_ttl`).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::provider::{LoginOutcome, Provider};
+use crate::error::ApiError;
+use crate::ids;
+use crate::store::{NewIdentity, NewUser, Store};
+
+pub const NAME: &str = "anon-user";
+
+pub struct AnonProvider {
+    store: Arc<dyn Store>,
+}
+
+impl AnonProvider {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self { store }
+    }
+}
+
+#[async_trait]
+impl Provider for AnonProvider {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    async fn login(&self, _body: &serde_json::Value) -> Result<LoginOutcome, ApiError> {
+        let user_id = ids::object_id();
+        let identity_id = ids::object_id();
+        let user = NewUser {
+            id: user_id.clone(),
+            user_type: "normal".to_owned(),
+            data: serde_json::json!({}),
+            created_at: ids::now(),
+        };
+        let identity = NewIdentity {
+            id: identity_id.clone(),
+            user_id: user_id.clone(),
+            provider_type: NAME.to_owned(),
+            provider_id: NAME.to_owned(),
+            external_id: identity_id,
+        };
+        self.store.create_user(&user, &identity).await?;
+        Ok(LoginOutcome { user_id })
+    }
+}

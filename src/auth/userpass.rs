@@ -1,0 +1,120 @@
+//! `local-userpass`: email + password accounts, argon2id-hashed, with registration.
+//!
+//! Emails are compared after trimming and lowercasing the whole address (one rule, stated in
+//! the README). Confirmation and reset flows beyond auto-confirm are not here yet.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use http::StatusCode;
+use serde::Deserialize;
+
+use super::password::{PasswordError, Passwords};
+use super::provider::{LoginOutcome, Provider};
+use crate::error::{ApiError, ErrorCode};
+use crate::ids;
+use crate::store::{LocalAccount, NewIdentity, NewUser, Store, StoreError};
+
+pub const NAME: &str = "local-userpass";
+
+/// Longest email accepted (RFC 5321 path limit).
+const MAX_EMAIL_LEN: usize = 254;
+
+pub struct UserpassProvider {
+    store: Arc<dyn Store>,
+    passwords: Arc<Passwords>,
+    auto_confirm: bool,
+}
+
+#[derive(Deserialize)]
+struct LoginBody {
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct RegisterBody {
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// The one rule for email identity: trimmed, lowercased.
+pub fn normalize_email(email: &str) -> Result<String, ApiError> {
+    let email = email.trim().to_lowercase();
+    let valid = email.len() <= MAX_EMAIL_LEN
+        && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+    if valid { Ok(email) } else { Err(ApiError::bad_request("email invalid")) }
+}
+
+impl UserpassProvider {
+    pub fn new(store: Arc<dyn Store>, passwords: Arc<Passwords>, auto_confirm: bool) -> Self {
+        Self { store, passwords, auto_confirm }
+    }
+
+    /// Registers a new account. A taken email is 409 `AccountNameInUse`, as App Services.
+    pub async fn register(&self, body: RegisterBody) -> Result<(), ApiError> {
+        let email = normalize_email(body.email.as_deref().unwrap_or_default())?;
+        let password = body.password.unwrap_or_default();
+        let password_hash = self.passwords.hash(&password).await.map_err(password_error)?;
+        let user_id = ids::object_id();
+        let user = NewUser {
+            id: user_id.clone(),
+            user_type: "normal".to_owned(),
+            data: serde_json::json!({ "email": email }),
+            created_at: ids::now(),
+        };
+        let identity = NewIdentity {
+            id: ids::object_id(),
+            user_id: user_id.clone(),
+            provider_type: NAME.to_owned(),
+            provider_id: NAME.to_owned(),
+            external_id: email.clone(),
+        };
+        let account = LocalAccount { email, user_id, password_hash, confirmed: self.auto_confirm };
+        match self.store.create_local_user(&user, &identity, &account).await {
+            Ok(()) => Ok(()),
+            Err(StoreError::Conflict(_)) => {
+                Err(ApiError::new(StatusCode::CONFLICT, ErrorCode::AccountNameInUse, "name already in use"))
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+}
+
+fn password_error(err: PasswordError) -> ApiError {
+    match err {
+        PasswordError::Length => ApiError::bad_request(err.to_string()),
+        PasswordError::Hashing(cause) => ApiError::internal(&cause),
+    }
+}
+
+#[async_trait]
+impl Provider for UserpassProvider {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    async fn login(&self, body: &serde_json::Value) -> Result<LoginOutcome, ApiError> {
+        let body = LoginBody::deserialize(body).map_err(|_| ApiError::bad_request("expected {username, password}"))?;
+        let password = body.password.unwrap_or_default();
+        // Unknown user, malformed email and wrong password take the same path and answer.
+        let account = match normalize_email(body.username.as_deref().unwrap_or_default()) {
+            Ok(email) => self.store.find_local_account(&email).await?,
+            Err(_) => None,
+        };
+        let hash = account.as_ref().map(|a| a.password_hash.as_str());
+        let password_ok = self.passwords.verify(&password, hash).await;
+        let Some(account) = account.filter(|_| password_ok) else {
+            return Err(ApiError::invalid_password());
+        };
+        if !account.confirmed {
+            return Err(ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::InvalidPassword, "confirmation required"));
+        }
+        Ok(LoginOutcome { user_id: account.user_id })
+    }
+}

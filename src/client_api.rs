@@ -1,0 +1,117 @@
+//! The App Services client API under `/api/client/v2.0`: routing and thin handlers that
+//! decode, call `auth`, encode.
+//!
+//! Paths that are not ours (e.g. `app/<id>/functions/call`) return `None` from `route` and
+//! go to the proxy.
+
+mod location;
+mod login;
+mod profile;
+mod session;
+
+use std::sync::Arc;
+
+use http::{HeaderMap, Method, Request, Response};
+use hyper::body::Incoming;
+
+use crate::app::State;
+use crate::error::{ApiError, ErrorCode};
+use crate::proxy::credential::{self, Credential};
+use crate::tokens::Verified;
+use crate::web::{Body, RequestContext};
+
+/// Base path of the client API.
+pub const BASE: &str = "/api/client/v2.0";
+
+/// A gateway endpoint of the client API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    Location,
+    Login { provider: String },
+    Register,
+    Profile,
+    Session,
+    /// One of our paths with another app id.
+    AppNotFound,
+}
+
+/// The client API route of a normalized path, or `None` if the proxy should take it.
+pub fn route(path: &str, app_id: &str) -> Option<Route> {
+    let rest = path.strip_prefix(BASE)?;
+    let segments: Vec<&str> = rest.split('/').skip(1).collect();
+    let route = match segments.as_slice() {
+        ["auth", "profile"] => Route::Profile,
+        ["auth", "session"] => Route::Session,
+        ["app", app, tail @ ..] => {
+            let route = match tail {
+                ["location"] => Route::Location,
+                ["auth", "providers", "local-userpass", "register"] => Route::Register,
+                ["auth", "providers", provider, "login"] => Route::Login { provider: (*provider).to_owned() },
+                _ => return None,
+            };
+            if *app != app_id { Route::AppNotFound } else { route }
+        }
+        _ => return None,
+    };
+    Some(route)
+}
+
+/// Answers a client API request. Returns the response and the authenticated user, if any.
+pub async fn handle(
+    route: Route,
+    state: &State,
+    request: Request<Incoming>,
+    ctx: &RequestContext,
+) -> (Response<Body>, Option<String>) {
+    let method = request.method().clone();
+    let result = match (route, method) {
+        (Route::AppNotFound, _) => Err(ApiError::new(http::StatusCode::NOT_FOUND, ErrorCode::AppNotFound, "app not found")),
+        (Route::Location, Method::GET) => Ok((location::get(state), None)),
+        (Route::Login { provider }, Method::POST) => login::login(state, &provider, request, ctx).await,
+        (Route::Register, Method::POST) => login::register(state, request).await.map(|r| (r, None)),
+        (Route::Profile, Method::GET) => profile::get(state, request.headers(), ctx).await,
+        (Route::Session, Method::POST) => session::refresh(state, request.headers()).await.map(|r| (r, None)),
+        (Route::Session, Method::DELETE) => session::logout(state, request.headers()).await.map(|r| (r, None)),
+        _ => Err(ApiError::method_not_allowed()),
+    };
+    match result {
+        Ok((response, user)) => (response, user),
+        Err(err) => (err.into_response(), None),
+    }
+}
+
+/// The caller of an access-token endpoint (Bearer or `Session` header).
+pub fn access_caller(state: &State, headers: &HeaderMap, now: i64) -> Result<Arc<Verified>, ApiError> {
+    match credential::extract(headers) {
+        Credential::Token(token) => Ok(state.auth.tokens().authenticate(token, now)?),
+        Credential::Absent | Credential::Malformed => Err(ApiError::invalid_session()),
+    }
+}
+
+/// The refresh token of a refresh-token endpoint.
+pub fn refresh_token(headers: &HeaderMap) -> Result<&str, ApiError> {
+    match credential::extract(headers) {
+        Credential::Token(token) => Ok(token),
+        Credential::Absent | Credential::Malformed => Err(ApiError::invalid_session()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn our_paths_are_routed_and_others_left_to_the_proxy() {
+        let app = "myapp-abcde";
+        assert_eq!(route("/api/client/v2.0/app/myapp-abcde/location", app), Some(Route::Location));
+        assert_eq!(
+            route("/api/client/v2.0/app/myapp-abcde/auth/providers/anon-user/login", app),
+            Some(Route::Login { provider: "anon-user".into() })
+        );
+        assert_eq!(route("/api/client/v2.0/app/myapp-abcde/auth/providers/local-userpass/register", app), Some(Route::Register));
+        assert_eq!(route("/api/client/v2.0/auth/session", app), Some(Route::Session));
+        assert_eq!(route("/api/client/v2.0/app/other/location", app), Some(Route::AppNotFound));
+        assert_eq!(route("/api/client/v2.0/app/myapp-abcde/functions/call", app), None);
+        assert_eq!(route("/data/items", app), None);
+    }
+}

@@ -1,0 +1,526 @@
+//! The validated configuration and `load()`: TOML file, then environment overlay, then checks.
+//!
+//! Does not bind sockets or open the store; `app` does that with a `Config` that is known good.
+
+mod duration;
+mod env;
+mod raw;
+mod secret;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use http::HeaderName;
+use serde::Serialize;
+use url::Url;
+
+pub use duration::{format as format_duration, parse as parse_duration};
+pub use env::PREFIX as ENV_PREFIX;
+pub use secret::Secret;
+
+use raw::RawConfig;
+
+/// App Services bounds for the refresh token lifetime: 30 minutes ..= 180 days.
+pub const REFRESH_TTL_MIN: Duration = Duration::from_secs(1_800);
+pub const REFRESH_TTL_MAX: Duration = Duration::from_secs(15_552_000);
+
+/// Default config path of `serve` and `config check`.
+pub const DEFAULT_PATH: &str = "config/sessiongate.toml";
+
+/// A config key that is missing, malformed or out of range. Displays as one line naming the key.
+#[derive(Debug, thiserror::Error)]
+#[error("{key}: {reason}")]
+pub struct ConfigError {
+    pub key: String,
+    pub reason: String,
+}
+
+impl ConfigError {
+    fn new(key: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self { key: key.into(), reason: reason.into() }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub app: AppConfig,
+    pub store: StoreConfig,
+    pub tokens: TokensConfig,
+    pub upstream: UpstreamConfig,
+    pub admin: AdminConfig,
+    pub identity_headers: IdentityHeaders,
+    pub proxy: ProxyConfig,
+    pub routes: Vec<RouteConfig>,
+    pub providers: ProvidersConfig,
+    pub auth: AuthConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub admin_listen: SocketAddr,
+    pub tls: Option<TlsConfig>,
+    #[serde(serialize_with = "ser_duration")]
+    pub header_read_timeout: Duration,
+    /// Total size of a request's header block; larger is answered 431.
+    pub max_header_bytes: usize,
+    /// Body size limit of the gateway's own endpoints; larger is answered 413.
+    pub max_body_bytes: usize,
+    #[serde(serialize_with = "ser_duration")]
+    pub shutdown_grace: Duration,
+    pub trust_forwarded_headers: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TlsConfig {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AppConfig {
+    pub id: String,
+    pub public_url: Url,
+    pub deployment_model: String,
+    pub location: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StoreConfig {
+    pub url: String,
+}
+
+/// Which JWT algorithm signs and verifies access tokens. Pinned: a token's own `alg` header
+/// never chooses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum SigningAlgorithm {
+    HS256,
+    HS384,
+    HS512,
+    RS256,
+    ES256,
+    EdDSA,
+}
+
+impl SigningAlgorithm {
+    pub fn is_symmetric(self) -> bool {
+        matches!(self, Self::HS256 | Self::HS384 | Self::HS512)
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "HS256" => Self::HS256,
+            "HS384" => Self::HS384,
+            "HS512" => Self::HS512,
+            "RS256" => Self::RS256,
+            "ES256" => Self::ES256,
+            "EdDSA" => Self::EdDSA,
+            _ => return None,
+        })
+    }
+}
+
+/// Where the signing key comes from when it is not generated and kept in the store.
+#[derive(Debug, Clone, Serialize)]
+pub enum SigningKeySource {
+    /// An HMAC secret (file or `SESSIONGATE_TOKENS__SIGNING_KEY`).
+    Secret(Secret),
+    /// A PEM private key and the matching PEM public key.
+    KeyPair { private_pem: Secret, public_pem: Vec<u8> },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TokensConfig {
+    #[serde(serialize_with = "ser_duration")]
+    pub access_ttl: Duration,
+    #[serde(serialize_with = "ser_duration")]
+    pub refresh_ttl: Duration,
+    #[serde(serialize_with = "ser_duration")]
+    pub anon_user_ttl: Duration,
+    pub algorithm: SigningAlgorithm,
+    /// `None`: an HMAC key is generated on first start and kept in the store.
+    pub signing_key: Option<SigningKeySource>,
+    pub cache_capacity: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UpstreamConfig {
+    pub url: Url,
+    #[serde(serialize_with = "ser_duration")]
+    pub connect_timeout: Duration,
+    /// Time allowed until the upstream's response headers arrive; past it: 504.
+    #[serde(serialize_with = "ser_duration")]
+    pub timeout: Duration,
+    #[serde(serialize_with = "ser_duration")]
+    pub pool_idle_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AdminConfig {
+    /// `None`: the admin API refuses every call (health and metrics stay open).
+    pub api_key: Option<Secret>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IdentityHeaders {
+    #[serde(serialize_with = "ser_header")]
+    pub user_id: HeaderName,
+    #[serde(serialize_with = "ser_header")]
+    pub session_id: HeaderName,
+    #[serde(serialize_with = "ser_header")]
+    pub provider: HeaderName,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProxyConfig {
+    /// Forward the client's `Authorization` / `Session` header upstream (default: removed).
+    pub forward_credentials: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    Required,
+    Optional,
+    None,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RouteConfig {
+    pub prefix: String,
+    pub auth: AuthMode,
+    pub strip_prefix: bool,
+    pub upstream: Option<Url>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProvidersConfig {
+    pub anon_user: bool,
+    pub local_userpass: bool,
+    pub local_userpass_auto_confirm: bool,
+    pub api_key: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuthConfig {
+    pub password_hash_concurrency: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+/// Reads `path`, overlays `SESSIONGATE_*` from `env`, validates. A missing file is an error
+/// naming the path; so is every bad key.
+pub fn load(path: &Path, env: &BTreeMap<String, String>) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| ConfigError::new("config", format!("cannot read {}: {err}", path.display())))?;
+    from_toml_str(&text, env, path.parent().unwrap_or(Path::new(".")))
+}
+
+/// Like `load` for config text already in memory. Relative file paths in the config are
+/// resolved against the working directory, as a shell user would expect.
+pub fn from_toml_str(
+    text: &str,
+    env: &BTreeMap<String, String>,
+    _config_dir: &Path,
+) -> Result<Config, ConfigError> {
+    let mut table: toml::Table = toml::from_str(text).map_err(|err| {
+        let line = err.message().lines().next().unwrap_or("invalid TOML").to_owned();
+        ConfigError::new("config", format!("invalid TOML: {line}"))
+    })?;
+    refuse_inline_secrets(&table)?;
+    env::overlay(&mut table, env).map_err(|msg| {
+        let (key, reason) = msg.split_once(": ").unwrap_or(("environment", msg.as_str()));
+        ConfigError::new(key, reason)
+    })?;
+    let raw: RawConfig = serde_path_to_error::deserialize(toml::Value::Table(table))
+        .map_err(|err| ConfigError::new(err.path().to_string(), first_line(&err.inner().to_string())))?;
+    validate(raw)
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or_default().to_owned()
+}
+
+/// Secrets may come from a file or the environment, never from the TOML file itself.
+fn refuse_inline_secrets(table: &toml::Table) -> Result<(), ConfigError> {
+    for (section, key, alternative) in [
+        ("admin", "api_key", "admin.api_key_file or SESSIONGATE_ADMIN__API_KEY"),
+        ("tokens", "signing_key", "tokens.signing_key_file or SESSIONGATE_TOKENS__SIGNING_KEY"),
+    ] {
+        let present = table
+            .get(section)
+            .and_then(toml::Value::as_table)
+            .is_some_and(|t| t.contains_key(key));
+        if present {
+            return Err(ConfigError::new(
+                format!("{section}.{key}"),
+                format!("secrets are not read from the config file; use {alternative}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
+    let server = validate_server(raw.server)?;
+    let app = validate_app(raw.app, server.listen)?;
+    let store = StoreConfig {
+        url: raw.store.url.unwrap_or_else(|| "sqlite://data/sessiongate.db".to_owned()),
+    };
+    if !(store.url.starts_with("sqlite:") || store.url.starts_with("postgres")) {
+        return Err(ConfigError::new("store.url", format!("{:?}: expected sqlite://PATH or postgres://…", store.url)));
+    }
+    let tokens = validate_tokens(raw.tokens)?;
+    let upstream = validate_upstream(raw.upstream)?;
+    let admin = AdminConfig {
+        api_key: match (raw.admin.api_key, raw.admin.api_key_file) {
+            (Some(key), _) if !key.trim().is_empty() => Some(Secret::new(key.trim())),
+            (_, Some(file)) => Some(
+                Secret::from_file(Path::new(&file))
+                    .map_err(|reason| ConfigError::new("admin.api_key_file", reason))?,
+            ),
+            _ => None,
+        },
+    };
+    if let Some(key) = &admin.api_key {
+        if key.expose().len() < 16 {
+            return Err(ConfigError::new("admin.api_key", "is shorter than 16 bytes"));
+        }
+    }
+    let identity_headers = IdentityHeaders {
+        user_id: header("identity_headers.user_id", raw.identity_headers.user_id, "x-user-id")?,
+        session_id: header("identity_headers.session_id", raw.identity_headers.session_id, "x-session-id")?,
+        provider: header("identity_headers.provider", raw.identity_headers.provider, "x-user-provider")?,
+    };
+    let routes = raw
+        .routes
+        .into_iter()
+        .enumerate()
+        .map(|(index, route)| validate_route(index, route))
+        .collect::<Result<Vec<_>, _>>()?;
+    let providers = ProvidersConfig {
+        anon_user: raw.providers.anon_user.enabled.unwrap_or(true),
+        local_userpass: raw.providers.local_userpass.enabled.unwrap_or(true),
+        local_userpass_auto_confirm: raw.providers.local_userpass.auto_confirm.unwrap_or(true),
+        api_key: raw.providers.api_key.enabled.unwrap_or(true),
+    };
+    let cpus = std::thread::available_parallelism().map_or(2, usize::from);
+    let auth = AuthConfig {
+        password_hash_concurrency: raw.auth.password_hash_concurrency.unwrap_or(cpus),
+    };
+    if auth.password_hash_concurrency == 0 {
+        return Err(ConfigError::new("auth.password_hash_concurrency", "must be at least 1"));
+    }
+    let log = LogConfig {
+        format: match raw.log.format.as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => return Err(ConfigError::new("log.format", format!("{other:?}: expected \"text\" or \"json\""))),
+        },
+        level: raw.log.level.unwrap_or_else(|| "info".to_owned()),
+    };
+    Ok(Config {
+        server,
+        app,
+        store,
+        tokens,
+        upstream,
+        admin,
+        identity_headers,
+        proxy: ProxyConfig { forward_credentials: raw.proxy.forward_credentials.unwrap_or(false) },
+        routes,
+        providers,
+        auth,
+        log,
+    })
+}
+
+fn validate_server(raw: raw::RawServer) -> Result<ServerConfig, ConfigError> {
+    let tls = match raw.tls {
+        None => None,
+        Some(tls) => Some(TlsConfig {
+            cert_file: tls.cert_file.map(PathBuf::from).ok_or_else(|| ConfigError::new("server.tls.cert_file", "is required with [server.tls]"))?,
+            key_file: tls.key_file.map(PathBuf::from).ok_or_else(|| ConfigError::new("server.tls.key_file", "is required with [server.tls]"))?,
+        }),
+    };
+    let max_header_bytes = raw.max_header_bytes.unwrap_or(16 * 1024);
+    if !(1024..=1024 * 1024).contains(&max_header_bytes) {
+        return Err(ConfigError::new("server.max_header_bytes", "must be between 1024 and 1048576"));
+    }
+    let max_body_bytes = raw.max_body_bytes.unwrap_or(64 * 1024);
+    if !(1024..=16 * 1024 * 1024).contains(&max_body_bytes) {
+        return Err(ConfigError::new("server.max_body_bytes", "must be between 1024 and 16777216"));
+    }
+    Ok(ServerConfig {
+        listen: addr("server.listen", raw.listen, "127.0.0.1:8080")?,
+        admin_listen: addr("server.admin_listen", raw.admin_listen, "127.0.0.1:8081")?,
+        tls,
+        header_read_timeout: duration("server.header_read_timeout", raw.header_read_timeout, "10s")?,
+        max_header_bytes,
+        max_body_bytes,
+        shutdown_grace: duration("server.shutdown_grace", raw.shutdown_grace, "30s")?,
+        trust_forwarded_headers: raw.trust_forwarded_headers.unwrap_or(false),
+    })
+}
+
+fn validate_app(raw: raw::RawApp, listen: SocketAddr) -> Result<AppConfig, ConfigError> {
+    let id = raw.id.ok_or_else(|| ConfigError::new("app.id", "is required (the <App ID> clients use)"))?;
+    let id_ok = !id.is_empty()
+        && id.len() <= 128
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+    if !id_ok {
+        return Err(ConfigError::new("app.id", format!("{id:?}: use letters, digits, '-', '_' or '.'")));
+    }
+    let public_url = match raw.public_url {
+        Some(text) => url("app.public_url", &text)?,
+        None => url("app.public_url", &format!("http://{listen}"))?,
+    };
+    Ok(AppConfig {
+        id,
+        public_url,
+        deployment_model: raw.deployment_model.unwrap_or_else(|| "GLOBAL".to_owned()),
+        location: raw.location.unwrap_or_else(|| "US-VA".to_owned()),
+    })
+}
+
+fn validate_tokens(raw: raw::RawTokens) -> Result<TokensConfig, ConfigError> {
+    let access_ttl = duration("tokens.access_ttl", raw.access_ttl, "30m")?;
+    if access_ttl < Duration::from_secs(1) || access_ttl > Duration::from_secs(86_400) {
+        return Err(ConfigError::new("tokens.access_ttl", "must be between 1s and 24h"));
+    }
+    let refresh_ttl = duration("tokens.refresh_ttl", raw.refresh_ttl, "60d")?;
+    if refresh_ttl < REFRESH_TTL_MIN {
+        return Err(ConfigError::new("tokens.refresh_ttl", format!("{} is below the minimum 30m", format_duration(refresh_ttl))));
+    }
+    if refresh_ttl > REFRESH_TTL_MAX {
+        return Err(ConfigError::new("tokens.refresh_ttl", format!("{} is above the maximum 180d", format_duration(refresh_ttl))));
+    }
+    let anon_user_ttl = duration("tokens.anon_user_ttl", raw.anon_user_ttl, "90d")?;
+    let algorithm_text = raw.algorithm.unwrap_or_else(|| "HS256".to_owned());
+    let algorithm = SigningAlgorithm::parse(&algorithm_text).ok_or_else(|| {
+        ConfigError::new("tokens.algorithm", format!("{algorithm_text:?}: expected HS256, HS384, HS512, RS256, ES256 or EdDSA"))
+    })?;
+    let signing_key = signing_key(algorithm, raw.signing_key, raw.signing_key_file, raw.verifying_key_file)?;
+    let cache_capacity = raw.cache_capacity.unwrap_or(100_000);
+    if cache_capacity == 0 {
+        return Err(ConfigError::new("tokens.cache_capacity", "must be at least 1"));
+    }
+    Ok(TokensConfig { access_ttl, refresh_ttl, anon_user_ttl, algorithm, signing_key, cache_capacity })
+}
+
+fn signing_key(
+    algorithm: SigningAlgorithm,
+    env_secret: Option<String>,
+    file: Option<String>,
+    verifying_file: Option<String>,
+) -> Result<Option<SigningKeySource>, ConfigError> {
+    let private = match (env_secret, file) {
+        (Some(secret), _) if !secret.trim().is_empty() => Some(Secret::new(secret.trim())),
+        (_, Some(path)) => Some(
+            Secret::from_file(Path::new(&path)).map_err(|reason| ConfigError::new("tokens.signing_key_file", reason))?,
+        ),
+        _ => None,
+    };
+    if algorithm.is_symmetric() {
+        return match private {
+            Some(secret) if secret.expose().len() < 32 => Err(ConfigError::new(
+                "tokens.signing_key_file",
+                "an HMAC signing key must be at least 32 bytes",
+            )),
+            other => Ok(other.map(SigningKeySource::Secret)),
+        };
+    }
+    let private_pem = private.ok_or_else(|| {
+        ConfigError::new("tokens.signing_key_file", format!("is required with algorithm {algorithm:?} (a PEM private key)"))
+    })?;
+    let path = verifying_file.ok_or_else(|| {
+        ConfigError::new("tokens.verifying_key_file", format!("is required with algorithm {algorithm:?} (a PEM public key)"))
+    })?;
+    let public_pem = std::fs::read(&path)
+        .map_err(|err| ConfigError::new("tokens.verifying_key_file", format!("cannot read {path}: {err}")))?;
+    Ok(Some(SigningKeySource::KeyPair { private_pem, public_pem }))
+}
+
+fn validate_upstream(raw: raw::RawUpstream) -> Result<UpstreamConfig, ConfigError> {
+    let url_text = raw.url.unwrap_or_else(|| "http://127.0.0.1:9000".to_owned());
+    Ok(UpstreamConfig {
+        url: upstream_url("upstream.url", &url_text)?,
+        connect_timeout: duration("upstream.connect_timeout", raw.connect_timeout, "5s")?,
+        timeout: duration("upstream.timeout", raw.timeout, "30s")?,
+        pool_idle_timeout: duration("upstream.pool_idle_timeout", raw.pool_idle_timeout, "90s")?,
+    })
+}
+
+fn validate_route(index: usize, raw: raw::RawRoute) -> Result<RouteConfig, ConfigError> {
+    let key = |field: &str| format!("routes[{index}].{field}");
+    let prefix = raw.prefix.ok_or_else(|| ConfigError::new(key("prefix"), "is required"))?;
+    if !prefix.starts_with('/') || prefix.contains("//") || prefix.split('/').any(|s| s == "." || s == "..") {
+        return Err(ConfigError::new(key("prefix"), format!("{prefix:?}: must be an absolute, normalized path such as /public")));
+    }
+    let prefix = if prefix.len() > 1 { prefix.trim_end_matches('/').to_owned() } else { prefix };
+    let auth = match raw.auth.as_deref() {
+        None | Some("required") => AuthMode::Required,
+        Some("optional") => AuthMode::Optional,
+        Some("none") => AuthMode::None,
+        Some(other) => return Err(ConfigError::new(key("auth"), format!("{other:?}: expected \"required\", \"optional\" or \"none\""))),
+    };
+    let upstream = raw.upstream.map(|text| upstream_url(&key("upstream"), &text)).transpose()?;
+    Ok(RouteConfig { prefix, auth, strip_prefix: raw.strip_prefix.unwrap_or(false), upstream })
+}
+
+fn addr(key: &str, value: Option<String>, default: &str) -> Result<SocketAddr, ConfigError> {
+    let text = value.unwrap_or_else(|| default.to_owned());
+    text.parse().map_err(|_| ConfigError::new(key, format!("{text:?} is not an address such as 127.0.0.1:8080")))
+}
+
+fn duration(key: &str, value: Option<String>, default: &str) -> Result<Duration, ConfigError> {
+    parse_duration(value.as_deref().unwrap_or(default)).map_err(|reason| ConfigError::new(key, reason))
+}
+
+fn url(key: &str, text: &str) -> Result<Url, ConfigError> {
+    let parsed = Url::parse(text).map_err(|err| ConfigError::new(key, format!("{text:?} is not a URL: {err}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+        return Err(ConfigError::new(key, format!("{text:?}: expected an http:// or https:// URL")));
+    }
+    Ok(parsed)
+}
+
+fn upstream_url(key: &str, text: &str) -> Result<Url, ConfigError> {
+    let parsed = url(key, text)?;
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(ConfigError::new(key, format!("{text:?}: an upstream URL takes no query or fragment")));
+    }
+    Ok(parsed)
+}
+
+fn header(key: &str, value: Option<String>, default: &str) -> Result<HeaderName, ConfigError> {
+    let text = value.unwrap_or_else(|| default.to_owned());
+    HeaderName::from_bytes(text.as_bytes())
+        .map_err(|_| ConfigError::new(key, format!("{text:?} is not a valid header name")))
+}
+
+fn ser_duration<S: serde::Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&format_duration(*value))
+}
+
+fn ser_header<S: serde::Serializer>(value: &HeaderName, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(value.as_str())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,196 @@
+//! The config file as written: every section and key the product accepts, nothing typed yet.
+//!
+//! Unknown keys are refused (`deny_unknown_fields`). Numbers and booleans also accept strings,
+//! because environment overrides arrive as strings. Defaults and checks live in `config`.
+
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub server: RawServer,
+    #[serde(default)]
+    pub app: RawApp,
+    #[serde(default)]
+    pub store: RawStore,
+    #[serde(default)]
+    pub tokens: RawTokens,
+    #[serde(default)]
+    pub upstream: RawUpstream,
+    #[serde(default)]
+    pub admin: RawAdmin,
+    #[serde(default)]
+    pub identity_headers: RawIdentityHeaders,
+    #[serde(default)]
+    pub proxy: RawProxy,
+    #[serde(default)]
+    pub routes: Vec<RawRoute>,
+    #[serde(default)]
+    pub providers: RawProviders,
+    #[serde(default)]
+    pub auth: RawAuth,
+    #[serde(default)]
+    pub log: RawLog,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub listen: Option<String>,
+    pub admin_listen: Option<String>,
+    pub tls: Option<RawTls>,
+    pub header_read_timeout: Option<String>,
+    #[serde(default, deserialize_with = "flex")]
+    pub max_header_bytes: Option<usize>,
+    #[serde(default, deserialize_with = "flex")]
+    pub max_body_bytes: Option<usize>,
+    pub shutdown_grace: Option<String>,
+    #[serde(default, deserialize_with = "flex")]
+    pub trust_forwarded_headers: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    pub cert_file: Option<String>,
+    pub key_file: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApp {
+    pub id: Option<String>,
+    pub public_url: Option<String>,
+    pub deployment_model: Option<String>,
+    pub location: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStore {
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTokens {
+    pub access_ttl: Option<String>,
+    pub refresh_ttl: Option<String>,
+    pub anon_user_ttl: Option<String>,
+    pub algorithm: Option<String>,
+    pub signing_key_file: Option<String>,
+    pub verifying_key_file: Option<String>,
+    /// Secret: only from `SESSIONGATE_TOKENS__SIGNING_KEY`, refused in the file.
+    pub signing_key: Option<String>,
+    #[serde(default, deserialize_with = "flex")]
+    pub cache_capacity: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUpstream {
+    pub url: Option<String>,
+    pub connect_timeout: Option<String>,
+    pub timeout: Option<String>,
+    pub pool_idle_timeout: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdmin {
+    pub api_key_file: Option<String>,
+    /// Secret: only from `SESSIONGATE_ADMIN__API_KEY`, refused in the file.
+    pub api_key: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIdentityHeaders {
+    pub user_id: Option<String>,
+    pub session_id: Option<String>,
+    pub provider: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProxy {
+    #[serde(default, deserialize_with = "flex")]
+    pub forward_credentials: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoute {
+    pub prefix: Option<String>,
+    pub auth: Option<String>,
+    #[serde(default, deserialize_with = "flex")]
+    pub strip_prefix: Option<bool>,
+    pub upstream: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProviders {
+    #[serde(default)]
+    pub anon_user: RawProvider,
+    #[serde(default)]
+    pub local_userpass: RawUserpass,
+    #[serde(default)]
+    pub api_key: RawProvider,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProvider {
+    #[serde(default, deserialize_with = "flex")]
+    pub enabled: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUserpass {
+    #[serde(default, deserialize_with = "flex")]
+    pub enabled: Option<bool>,
+    #[serde(default, deserialize_with = "flex")]
+    pub auto_confirm: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuth {
+    #[serde(default, deserialize_with = "flex")]
+    pub password_hash_concurrency: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    pub format: Option<String>,
+    pub level: Option<String>,
+}
+
+/// Accepts a native TOML value or a string that parses to one (environment overrides).
+fn flex<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + FromStr,
+    T::Err: std::fmt::Display,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Flex<T> {
+        Native(T),
+        Text(String),
+    }
+    match Flex::<T>::deserialize(deserializer)? {
+        Flex::Native(value) => Ok(Some(value)),
+        Flex::Text(text) => text
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|err| serde::de::Error::custom(format!("{text:?}: {err}"))),
+    }
+}

@@ -1,0 +1,180 @@
+//! `ApiError`: the only place an error becomes a status and an App Services JSON body.
+//!
+//! Modules report what went wrong in their own words (`TokenError`, `StoreError`, …); the
+//! `From` impls below map each to the wire in one readable list. Our own faults become a
+//! generic 500 whose cause is logged here, never sent to the client.
+
+use http::StatusCode;
+use serde::Serialize;
+
+use crate::proxy::ForwardError;
+use crate::store::StoreError;
+use crate::tokens::TokenError;
+use crate::web::{self, Body};
+
+/// App Services `error_code` values (plus the gateway's own for proxy faults).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ErrorCode {
+    InvalidSession,
+    AuthProviderNotFound,
+    InvalidPassword,
+    AccountNameInUse,
+    UserDisabled,
+    UserNotFound,
+    AppNotFound,
+    BadRequest,
+    InvalidParameter,
+    NotFound,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    RequestHeaderFieldsTooLarge,
+    UnsupportedMediaType,
+    Unauthorized,
+    UpstreamUnavailable,
+    UpstreamTimeout,
+    ServiceUnavailable,
+    InternalServerError,
+}
+
+/// An error answered to a client: status, message and code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+#[derive(Serialize)]
+struct WireError<'a> {
+    error: &'a str,
+    error_code: ErrorCode,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into() }
+    }
+
+    /// Missing, malformed, expired or revoked token: what the SDKs answer by refreshing.
+    pub fn invalid_session() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, ErrorCode::InvalidSession, "invalid session")
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, message)
+    }
+
+    pub fn invalid_parameter(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidParameter, message)
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "not found")
+    }
+
+    pub fn method_not_allowed() -> Self {
+        Self::new(StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed, "method not allowed")
+    }
+
+    pub fn provider_not_found(provider: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::AuthProviderNotFound,
+            format!("authentication provider {provider:?} not found"),
+        )
+    }
+
+    /// Wrong username or password, and unknown username: the same answer for both.
+    pub fn invalid_password() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, ErrorCode::InvalidPassword, "invalid username/password")
+    }
+
+    pub fn unauthorized_admin() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, "invalid or missing admin key")
+    }
+
+    pub fn service_unavailable() -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::ServiceUnavailable, "store unavailable, try again")
+    }
+
+    /// Our own fault: the cause is logged, the client sees a generic message.
+    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::InternalServerError, "internal server error")
+    }
+
+    pub fn into_response(self) -> http::Response<Body> {
+        let body = WireError { error: &self.message, error_code: self.code };
+        web::json(self.status, &body)
+    }
+}
+
+impl From<TokenError> for ApiError {
+    fn from(err: TokenError) -> Self {
+        match err {
+            TokenError::Malformed
+            | TokenError::Expired
+            | TokenError::BadSignature
+            | TokenError::UnknownKey
+            | TokenError::Revoked => {
+                tracing::debug!(reason = %err, "token refused");
+                Self::invalid_session()
+            }
+            TokenError::Signing(cause) => Self::internal(&cause),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound => Self::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "not found"),
+            StoreError::Conflict(what) => {
+                Self::new(StatusCode::CONFLICT, ErrorCode::AccountNameInUse, format!("{what} already in use"))
+            }
+            StoreError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "store unavailable");
+                Self::service_unavailable()
+            }
+            StoreError::Corrupt(what) => Self::internal(&what),
+        }
+    }
+}
+
+impl From<ForwardError> for ApiError {
+    fn from(err: ForwardError) -> Self {
+        tracing::warn!(error = %err, "upstream failed");
+        match err {
+            ForwardError::Unavailable(_) => {
+                Self::new(StatusCode::BAD_GATEWAY, ErrorCode::UpstreamUnavailable, "upstream unavailable")
+            }
+            ForwardError::Timeout(_) => {
+                Self::new(StatusCode::GATEWAY_TIMEOUT, ErrorCode::UpstreamTimeout, "upstream timed out")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    #[tokio::test]
+    async fn error_body_has_error_and_error_code() {
+        let response = ApiError::invalid_session().into_response();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(value["error_code"], "InvalidSession");
+        assert_eq!(value["error"], "invalid session");
+    }
+
+    #[test]
+    fn every_token_failure_is_invalid_session() {
+        for err in [TokenError::Malformed, TokenError::Expired, TokenError::BadSignature, TokenError::UnknownKey, TokenError::Revoked] {
+            let api = ApiError::from(err);
+            assert_eq!((api.status, api.code), (StatusCode::UNAUTHORIZED, ErrorCode::InvalidSession));
+        }
+    }
+}

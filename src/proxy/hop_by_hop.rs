@@ -1,0 +1,50 @@
+//! Hop-by-hop headers: meaningful for one connection only, never forwarded (RFC 9110 §7.6.1),
+//! including any header a `Connection:` header names.
+
+use http::header::{CONNECTION, HeaderName, TE, TRAILER, TRANSFER_ENCODING, UPGRADE};
+use http::{HeaderMap, HeaderValue};
+
+const FIXED: [&str; 4] = ["keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization"];
+
+/// Removes hop-by-hop headers and every header named in `Connection`. Returns the `Upgrade`
+/// value, if any, so an upgrade can be passed on deliberately.
+pub fn strip(headers: &mut HeaderMap) -> Option<HeaderValue> {
+    let named: Vec<HeaderName> = headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|token| HeaderName::from_bytes(token.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    let upgrade = headers.remove(UPGRADE);
+    for name in [CONNECTION, TE, TRAILER, TRANSFER_ENCODING] {
+        headers.remove(name);
+    }
+    for name in FIXED {
+        headers.remove(name);
+    }
+    upgrade
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_named_and_fixed_hop_by_hop_headers_are_removed() {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONNECTION, HeaderValue::from_static("keep-alive, X-Secret-Thing"));
+        headers.insert("x-secret-thing", HeaderValue::from_static("1"));
+        headers.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        headers.insert(TE, HeaderValue::from_static("trailers"));
+        headers.insert("x-kept", HeaderValue::from_static("yes"));
+        headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
+        let upgrade = strip(&mut headers);
+        assert_eq!(upgrade, Some(HeaderValue::from_static("websocket")));
+        assert_eq!(headers.len(), 1);
+        assert!(headers.contains_key("x-kept"));
+    }
+}

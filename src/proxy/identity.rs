@@ -1,0 +1,101 @@
+//! Identity headers: removes every client-sent copy, then sets the verified user's.
+//!
+//! # Security
+//! The upstream trusts these headers, so a client must never supply them. Copies are removed
+//! whatever their case (HTTP names are case-insensitive) and in the underscore spelling that
+//! CGI-style servers (nginx, PHP, WSGI) fold into the same variable.
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::config::IdentityHeaders;
+use crate::tokens::Verified;
+
+/// Header names parsed once at start-up, with their underscore-folded forms.
+pub struct Identity {
+    names: IdentityHeaders,
+    folded: [String; 3],
+}
+
+fn fold(name: &str) -> String {
+    name.to_ascii_lowercase().replace('_', "-")
+}
+
+impl Identity {
+    pub fn new(names: IdentityHeaders) -> Self {
+        let folded = [fold(names.user_id.as_str()), fold(names.session_id.as_str()), fold(names.provider.as_str())];
+        Self { names, folded }
+    }
+
+    /// Removes any header that folds to one of the identity header names.
+    pub fn strip_client_copies(&self, headers: &mut HeaderMap) {
+        let doomed: Vec<HeaderName> = headers
+            .keys()
+            .filter(|name| {
+                let folded = fold(name.as_str());
+                self.folded.iter().any(|f| *f == folded)
+            })
+            .cloned()
+            .collect();
+        for name in doomed {
+            headers.remove(name);
+        }
+    }
+
+    /// Sets the identity of a verified caller.
+    pub fn set(&self, headers: &mut HeaderMap, caller: &Verified) {
+        for (name, value) in [
+            (&self.names.user_id, &caller.user_id),
+            (&self.names.session_id, &caller.session_id),
+            (&self.names.provider, &caller.provider),
+        ] {
+            // Our own ids are ASCII; a value that is not (impossible) is left out, not forged.
+            if let Ok(value) = HeaderValue::from_str(value) {
+                headers.insert(name.clone(), value);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity() -> Identity {
+        Identity::new(IdentityHeaders {
+            user_id: HeaderName::from_static("x-user-id"),
+            session_id: HeaderName::from_static("x-session-id"),
+            provider: HeaderName::from_static("x-user-provider"),
+        })
+    }
+
+    #[test]
+    fn client_supplied_identity_headers_are_removed_in_every_spelling() {
+        let mut headers = HeaderMap::new();
+        headers.insert("X-User-Id", HeaderValue::from_static("admin"));
+        headers.insert("x_user_id", HeaderValue::from_static("admin"));
+        headers.insert("X_SESSION_ID", HeaderValue::from_static("s"));
+        headers.append("x-user-provider", HeaderValue::from_static("p"));
+        headers.append("x-user-provider", HeaderValue::from_static("q"));
+        headers.insert("x-user-idx", HeaderValue::from_static("kept"));
+        identity().strip_client_copies(&mut headers);
+        assert_eq!(headers.len(), 1, "{headers:?}");
+        assert!(headers.contains_key("x-user-idx"));
+    }
+
+    #[test]
+    fn verified_identity_is_set() {
+        let caller = Verified {
+            user_id: "u1".into(),
+            session_id: "s1".into(),
+            provider: "anon-user".into(),
+            device_id: "d".into(),
+            iat: 0,
+            exp: 1,
+        };
+        let mut headers = HeaderMap::new();
+        identity().set(&mut headers, &caller);
+        assert_eq!(headers["x-user-id"], "u1");
+        assert_eq!(headers["x-session-id"], "s1");
+        assert_eq!(headers["x-user-provider"], "anon-user");
+    }
+}

@@ -1,0 +1,143 @@
+//! One normalized path per request: what routes are matched on and exactly what the upstream
+//! receives.
+//!
+//! # Security
+//! A proxy that matches one spelling of a path and forwards another can be walked around
+//! (`/public/../private`, `/public/%2e%2e/private`, `/priv%61te`, Tomcat's `..;`). So the path
+//! is normalized once: percent-encoded unreserved characters are decoded, dot segments
+//! resolved, duplicate slashes collapsed. Encoded `/`, `\`, NUL and `..;`-style segments have
+//! no safe reading and are refused.
+
+use std::fmt::Write;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PathError {
+    #[error("path must start with '/'")]
+    NotAbsolute,
+    #[error("path contains an invalid percent-encoding")]
+    BadEncoding,
+    #[error("path contains an encoded '/' or '\\', a backslash or a NUL")]
+    Forbidden,
+}
+
+/// Normalizes a request path (without query). See the module docs for the rules.
+pub fn normalize(raw: &str) -> Result<String, PathError> {
+    if !raw.starts_with('/') {
+        return Err(PathError::NotAbsolute);
+    }
+    let decoded = decode_unreserved(raw)?;
+    let mut segments: Vec<&str> = Vec::new();
+    let mut trailing_slash = false;
+    for segment in decoded.split('/').skip(1) {
+        let bare = segment.split(';').next().unwrap_or_default();
+        if (bare == "." || bare == "..") && bare != segment {
+            return Err(PathError::Forbidden);
+        }
+        trailing_slash = matches!(segment, "" | "." | "..");
+        match segment {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            other => segments.push(other),
+        }
+    }
+    let mut path = String::with_capacity(decoded.len());
+    for segment in &segments {
+        path.push('/');
+        path.push_str(segment);
+    }
+    if path.is_empty() || trailing_slash {
+        path.push('/');
+    }
+    Ok(path)
+}
+
+/// Decodes `%XX` of unreserved characters, keeps other escapes (with upper-case hex), refuses
+/// malformed escapes and the forbidden characters.
+fn decode_unreserved(raw: &str) -> Result<String, PathError> {
+    let bytes = raw.as_bytes();
+    let mut out = String::with_capacity(raw.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = raw.get(i + 1..i + 3).ok_or(PathError::BadEncoding)?;
+                let value = u8::from_str_radix(hex, 16).map_err(|_| PathError::BadEncoding)?;
+                if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(PathError::BadEncoding);
+                }
+                match value {
+                    b'/' | b'\\' | 0 => return Err(PathError::Forbidden),
+                    b if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') => out.push(char::from(b)),
+                    b => write!(out, "%{b:02X}").expect("writing to a String cannot fail"),
+                }
+                i += 3;
+            }
+            b'\\' | 0 => return Err(PathError::Forbidden),
+            _ => {
+                // Copy the run up to the next escape unchanged (it may be multi-byte UTF-8).
+                let end = raw[i..].find(['%', '\\', '\0']).map_or(raw.len(), |offset| i + offset);
+                out.push_str(&raw[i..end]);
+                i = end;
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dot_segments_and_duplicate_slashes_are_resolved() {
+        assert_eq!(normalize("/public/../private").unwrap(), "/private");
+        assert_eq!(normalize("/a/./b//c").unwrap(), "/a/b/c");
+        assert_eq!(normalize("//private").unwrap(), "/private");
+        assert_eq!(normalize("/../../etc/passwd").unwrap(), "/etc/passwd");
+        assert_eq!(normalize("/a/b/..").unwrap(), "/a/");
+        assert_eq!(normalize("/").unwrap(), "/");
+        assert_eq!(normalize("/a/").unwrap(), "/a/");
+    }
+
+    #[test]
+    fn encoded_dots_and_unreserved_characters_are_decoded() {
+        assert_eq!(normalize("/public/%2e%2e/private").unwrap(), "/private");
+        assert_eq!(normalize("/public/%2E%2E/private").unwrap(), "/private");
+        assert_eq!(normalize("/public/.%2e/private").unwrap(), "/private");
+        assert_eq!(normalize("/priv%61te").unwrap(), "/private");
+    }
+
+    #[test]
+    fn other_escapes_are_kept_in_upper_case() {
+        assert_eq!(normalize("/a%20b/%c3%a9").unwrap(), "/a%20b/%C3%A9");
+    }
+
+    #[test]
+    fn encoded_separators_backslashes_and_nul_are_refused() {
+        for path in ["/public%2f..%2fprivate", "/public%2F..", "/a%5c..", "/a\\..\\b", "/a%00b"] {
+            assert_eq!(normalize(path), Err(PathError::Forbidden), "{path}");
+        }
+    }
+
+    #[test]
+    fn semicolon_dot_segments_are_refused() {
+        assert_eq!(normalize("/public/..;/private"), Err(PathError::Forbidden));
+        assert_eq!(normalize("/public/.;x=1/private"), Err(PathError::Forbidden));
+        assert_eq!(normalize("/a;v=1/b").unwrap(), "/a;v=1/b");
+    }
+
+    #[test]
+    fn malformed_escapes_are_refused() {
+        for path in ["/a%", "/a%2", "/a%zz", "/a%+1"] {
+            assert_eq!(normalize(path), Err(PathError::BadEncoding), "{path}");
+        }
+        assert_eq!(normalize("relative"), Err(PathError::NotAbsolute));
+    }
+
+    #[test]
+    fn utf8_passes_through() {
+        assert_eq!(normalize("/caf\u{e9}/x").unwrap(), "/caf\u{e9}/x");
+    }
+}

@@ -1,0 +1,124 @@
+//! `Store`: every persistent operation the gateway needs, one method each, and `connect(url)`
+//! which picks the backend by URL scheme.
+//!
+//! Does not hash, sign or decide policy: callers pass hashes and timestamps in. Each backend
+//! owns its SQL and migrations.
+
+mod migrations;
+pub mod model;
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+pub use model::{
+    LocalAccount, NewIdentity, NewSession, NewUser, Revocation, Session, SigningKeyRecord, User,
+    UserIdentity,
+};
+pub use sqlite::SqliteStore;
+
+/// What can go wrong in the store, in the store's words.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A unique value (an email, an identity) already belongs to someone.
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    /// The database cannot be reached or answered with an error.
+    #[error("store unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    /// A row that the gateway wrote cannot be read back.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::RowNotFound => StoreError::NotFound,
+            sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) | sqlx::Error::ColumnNotFound(_) => {
+                StoreError::Corrupt(err.to_string())
+            }
+            other => StoreError::Unavailable(other),
+        }
+    }
+}
+
+/// The store behind the gateway, held as `Arc<dyn Store>`.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `"sqlite"` or `"postgres"`.
+    fn backend(&self) -> &'static str;
+
+    /// Cheap round trip for `/readyz`.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Closes the pool; later calls fail with `Unavailable`.
+    async fn close(&self);
+
+    /// Creates a user with its first identity. `Conflict("identity")` if the identity exists.
+    async fn create_user(&self, user: &NewUser, identity: &NewIdentity) -> Result<(), StoreError>;
+
+    /// Creates a local-userpass user: user, identity and account in one transaction.
+    /// `Conflict("email")` if the email is registered.
+    async fn create_local_user(
+        &self,
+        user: &NewUser,
+        identity: &NewIdentity,
+        account: &LocalAccount,
+    ) -> Result<(), StoreError>;
+
+    /// A user with its identities, or `None`.
+    async fn find_user(&self, user_id: &str) -> Result<Option<User>, StoreError>;
+
+    /// The local-userpass account of a (normalized) email, or `None`.
+    async fn find_local_account(&self, email: &str) -> Result<Option<LocalAccount>, StoreError>;
+
+    /// Stamps a successful login.
+    async fn record_login(&self, user_id: &str, at: i64) -> Result<(), StoreError>;
+
+    async fn create_session(&self, session: &NewSession) -> Result<(), StoreError>;
+
+    /// The session holding this refresh-token hash, revoked or not.
+    async fn find_session_by_refresh_hash(&self, hash: &[u8]) -> Result<Option<Session>, StoreError>;
+
+    async fn find_session(&self, session_id: &str) -> Result<Option<Session>, StoreError>;
+
+    /// Updates `last_used_at`.
+    async fn touch_session(&self, session_id: &str, at: i64) -> Result<(), StoreError>;
+
+    /// Revokes one session and records the revocation. `false` if it was already revoked or
+    /// does not exist.
+    async fn revoke_session(&self, session_id: &str, at: i64) -> Result<bool, StoreError>;
+
+    /// Revokes every live session of a user; returns the revoked session ids.
+    async fn revoke_user_sessions(&self, user_id: &str, at: i64) -> Result<Vec<String>, StoreError>;
+
+    /// Revocations with a sequence number above `after`, oldest first, at most `limit`.
+    async fn revocations_since(&self, after: i64, limit: i64) -> Result<Vec<Revocation>, StoreError>;
+
+    /// Highest revocation sequence number so far (0 when none).
+    async fn last_revocation_seq(&self) -> Result<i64, StoreError>;
+
+    async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError>;
+
+    async fn put_setting(&self, key: &str, value: &str) -> Result<(), StoreError>;
+
+    /// All signing keys, oldest first.
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
+
+    /// Adds a signing key; an existing `kid` is left as it is.
+    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError>;
+}
+
+/// Opens the store named by `url` (`sqlite://PATH`), creating and migrating it as needed.
+pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if url.starts_with("sqlite:") {
+        return Ok(Arc::new(SqliteStore::open(url).await?));
+    }
+    Err(StoreError::Unavailable(sqlx::Error::Configuration(
+        format!("unsupported store url scheme in {:?}", url.split(':').next().unwrap_or_default()).into(),
+    )))
+}

@@ -1,0 +1,122 @@
+//! Rows as the gateway sees them. Timestamps are Unix seconds; secrets appear only as hashes.
+
+use serde::Serialize;
+
+/// A user with the identities that log in as them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct User {
+    pub id: String,
+    /// `"normal"` or `"server"`, as App Services.
+    pub user_type: String,
+    pub data: serde_json::Value,
+    pub disabled: bool,
+    pub created_at: i64,
+    pub last_login_at: Option<i64>,
+    pub identities: Vec<UserIdentity>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UserIdentity {
+    pub id: String,
+    pub provider_type: String,
+    pub provider_id: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub id: String,
+    pub user_type: String,
+    pub data: serde_json::Value,
+    pub created_at: i64,
+}
+
+/// An identity: the provider's own key for the user (`external_id`) is unique per provider.
+#[derive(Debug, Clone)]
+pub struct NewIdentity {
+    pub id: String,
+    pub user_id: String,
+    pub provider_type: String,
+    pub provider_id: String,
+    pub external_id: String,
+}
+
+/// A local-userpass account. `password_hash` is an argon2id PHC string.
+#[derive(Clone)]
+pub struct LocalAccount {
+    pub email: String,
+    pub user_id: String,
+    pub password_hash: String,
+    pub confirmed: bool,
+}
+
+impl std::fmt::Debug for LocalAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalAccount")
+            .field("user_id", &self.user_id)
+            .field("confirmed", &self.confirmed)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub id: String,
+    pub user_id: String,
+    pub provider_type: String,
+    pub device_id: String,
+    /// SHA-256 of the refresh token; the token itself is never stored.
+    pub refresh_hash: Vec<u8>,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: i64,
+    /// `None`: the refresh token does not expire (anonymous users).
+    pub expires_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Session {
+    pub id: String,
+    pub user_id: String,
+    pub provider_type: String,
+    pub device_id: String,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: i64,
+    pub last_used_at: i64,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+impl Session {
+    /// Whether the refresh token of this session may still be used at `now`.
+    pub fn is_live(&self, now: i64) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|exp| exp > now)
+    }
+}
+
+/// A revoked session, numbered so replicas can catch up in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Revocation {
+    pub seq: i64,
+    pub session_id: String,
+    pub user_id: String,
+    pub revoked_at: i64,
+}
+
+/// A signing key kept in the store (generated HMAC keys).
+#[derive(Clone)]
+pub struct SigningKeyRecord {
+    pub kid: String,
+    pub algorithm: String,
+    pub secret: Vec<u8>,
+    pub created_at: i64,
+}
+
+impl std::fmt::Debug for SigningKeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKeyRecord")
+            .field("kid", &self.kid)
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
+    }
+}

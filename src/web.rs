@@ -1,0 +1,161 @@
+//! Small HTTP helpers shared by the gateway's own endpoints: the body type, JSON responses,
+//! bounded body reading and request parsing.
+//!
+//! Does not route or authenticate; `client_api`, `admin` and `proxy` do.
+
+use bytes::Bytes;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use http::{HeaderMap, HeaderValue, Response, StatusCode};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, ErrorCode};
+
+/// Boxed error of every body the gateway sends.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The response body type of both listeners: our JSON or a streamed upstream body.
+pub type Body = BoxBody<Bytes, BoxError>;
+
+/// What every handler knows about the request beyond its head and body.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    /// The peer of the TCP connection.
+    pub remote: std::net::SocketAddr,
+    /// `"http"` or `"https"` (the listener's).
+    pub scheme: &'static str,
+    /// The one normalized path (see `proxy::path`).
+    pub path: String,
+    /// `:authority` of HTTP/2 requests (HTTP/1 carries `Host`).
+    pub authority: Option<String>,
+    /// Client IP and user agent, as recorded on sessions.
+    pub client: crate::auth::ClientInfo,
+    /// Unix seconds when the request arrived.
+    pub now: i64,
+}
+
+/// A complete body from bytes.
+pub fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).map_err(|never| match never {}).boxed()
+}
+
+pub fn empty() -> Body {
+    full(Bytes::new())
+}
+
+/// A JSON response with the given status.
+pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
+    let bytes = serde_json::to_vec(value).expect("our response types always serialize");
+    let mut response = Response::new(full(bytes));
+    *response.status_mut() = status;
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// An empty response with the given status (204, 201 without body).
+pub fn status(status: StatusCode) -> Response<Body> {
+    let mut response = Response::new(empty());
+    *response.status_mut() = status;
+    response
+}
+
+/// Reads a body of at most `limit` bytes; larger is 413 before anything more is read.
+pub async fn read_body<B>(headers: &HeaderMap, body: B, limit: usize) -> Result<Bytes, ApiError>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(payload_too_large(limit));
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => Err(payload_too_large(limit)),
+        Err(_) => Err(ApiError::bad_request("request body could not be read")),
+    }
+}
+
+fn payload_too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::PayloadTooLarge,
+        format!("request body is larger than {limit} bytes"),
+    )
+}
+
+/// Parses a JSON body. An empty body reads as `{}` (curl's bare `-X POST`); a content type
+/// other than JSON is 415; malformed JSON is 400 naming what is wrong.
+pub fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, bytes: &[u8]) -> Result<T, ApiError> {
+    if let Some(content_type) = headers.get(CONTENT_TYPE) {
+        let essence = content_type
+            .to_str()
+            .unwrap_or_default()
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        let json_like = essence == "application/json" || essence.ends_with("+json") || essence == "text/plain";
+        if !json_like && !bytes.is_empty() {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                ErrorCode::UnsupportedMediaType,
+                "expected a JSON body (Content-Type: application/json)",
+            ));
+        }
+    }
+    let bytes = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { bytes };
+    serde_json::from_slice(bytes).map_err(|err| ApiError::bad_request(format!("invalid JSON body: {err}")))
+}
+
+/// Total bytes of a header block as a client sent it (names, values, separators).
+pub fn header_bytes(headers: &HeaderMap) -> usize {
+    headers.iter().map(|(name, value)| name.as_str().len() + value.len() + 4).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    struct Login {
+        #[serde(default)]
+        username: String,
+    }
+
+    fn headers(content_type: Option<&str>) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        if let Some(ct) = content_type {
+            map.insert(CONTENT_TYPE, HeaderValue::from_str(ct).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn empty_body_reads_as_empty_object() {
+        let login: Login = parse_json(&headers(None), b"").unwrap();
+        assert_eq!(login.username, "");
+    }
+
+    #[test]
+    fn wrong_content_type_is_415_and_bad_json_is_400() {
+        let err = parse_json::<Login>(&headers(Some("application/x-www-form-urlencoded")), b"a=b").unwrap_err();
+        assert_eq!(err.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        let err = parse_json::<Login>(&headers(Some("application/json; charset=utf-8")), b"{not json").unwrap_err();
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        assert_eq!(err.code, ErrorCode::BadRequest);
+    }
+
+    #[tokio::test]
+    async fn oversized_body_is_413_even_without_content_length() {
+        let body = Full::new(Bytes::from(vec![b'a'; 2048]));
+        let err = read_body(&HeaderMap::new(), body, 1024).await.unwrap_err();
+        assert_eq!(err.status, StatusCode::PAYLOAD_TOO_LARGE);
+    }
+}
