@@ -19,7 +19,11 @@ pub use auth::AdminKey;
 const BASE: &str = "/api/admin/v3.0/groups/";
 
 /// Answers an admin listener request.
-pub async fn handle(state: &State, request: Request<Incoming>, ctx: &RequestContext) -> Response<Body> {
+pub async fn handle(
+    state: &State,
+    request: Request<Incoming>,
+    ctx: &RequestContext,
+) -> Response<Body> {
     let method = request.method().clone();
     match (method.clone(), ctx.path.as_str()) {
         (Method::GET, "/healthz") => return health::healthz(),
@@ -37,14 +41,21 @@ pub async fn handle(state: &State, request: Request<Incoming>, ctx: &RequestCont
     let tail = match segments.as_slice() {
         [_group, "apps", app, tail @ ..] if *app == state.config.app.id => tail,
         [_group, "apps", _, ..] => {
-            return ApiError::new(StatusCode::NOT_FOUND, ErrorCode::AppNotFound, "app not found").into_response();
+            return ApiError::new(
+                StatusCode::NOT_FOUND,
+                ErrorCode::AppNotFound,
+                "app not found",
+            )
+            .into_response();
         }
         _ => return ApiError::not_found().into_response(),
     };
     let result = match (method, tail) {
         (Method::POST, ["users", "verify_token"]) => users::verify_token(state, request).await,
         (Method::PUT, ["users", user_id, "logout"]) => users::logout(state, user_id).await,
-        (_, ["users", "verify_token"] | ["users", _, "logout"]) => Err(ApiError::method_not_allowed()),
+        (_, ["users", "verify_token"] | ["users", _, "logout"]) => {
+            Err(ApiError::method_not_allowed())
+        }
         _ => Err(ApiError::not_found()),
     };
     result.unwrap_or_else(ApiError::into_response)

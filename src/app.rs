@@ -67,12 +67,22 @@ impl App {
     }
 
     /// Like `build` with a store already open (tests share one between instances).
-    pub async fn build_with_store(config: Config, store: Arc<dyn Store>) -> Result<Self, StartError> {
+    pub async fn build_with_store(
+        config: Config,
+        store: Arc<dyn Store>,
+    ) -> Result<Self, StartError> {
         let keys = tokens::keys::load(&config.tokens, store.as_ref()).await?;
-        let tokens = Arc::new(Tokens::new(keys, config.app.id.clone(), config.tokens.access_ttl, config.tokens.cache_capacity));
+        let tokens = Arc::new(Tokens::new(
+            keys,
+            config.app.id.clone(),
+            config.tokens.access_ttl,
+            config.tokens.cache_capacity,
+        ));
         catch_up_revocations(store.as_ref(), &tokens).await?;
         let tls = match &config.server.tls {
-            Some(tls) => Some(server::tls_acceptor(&tls.cert_file, &tls.key_file).map_err(StartError::Tls)?),
+            Some(tls) => {
+                Some(server::tls_acceptor(&tls.cert_file, &tls.key_file).map_err(StartError::Tls)?)
+            }
             None => None,
         };
         let client = bind("server.listen", config.server.listen).await?;
@@ -83,15 +93,24 @@ impl App {
             admin_key: AdminKey::new(config.admin.api_key.as_ref()),
             config,
         });
-        Ok(Self { state, client, admin, tls })
+        Ok(Self {
+            state,
+            client,
+            admin,
+            tls,
+        })
     }
 
     pub fn client_addr(&self) -> SocketAddr {
-        self.client.local_addr().expect("a bound listener has an address")
+        self.client
+            .local_addr()
+            .expect("a bound listener has an address")
     }
 
     pub fn admin_addr(&self) -> SocketAddr {
-        self.admin.local_addr().expect("a bound listener has an address")
+        self.admin
+            .local_addr()
+            .expect("a bound listener has an address")
     }
 
     pub fn state(&self) -> &Arc<State> {
@@ -136,7 +155,9 @@ impl App {
 }
 
 async fn bind(key: &'static str, addr: SocketAddr) -> Result<TcpListener, StartError> {
-    TcpListener::bind(addr).await.map_err(|source| StartError::Bind { key, addr, source })
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { key, addr, source })
 }
 
 /// Loads every revocation whose tokens may still be alive.
@@ -144,7 +165,9 @@ async fn catch_up_revocations(store: &dyn Store, tokens: &Tokens) -> Result<usiz
     const PAGE: i64 = 1000;
     let mut applied = 0;
     loop {
-        let page = store.revocations_since(tokens.revocations().last_seq(), PAGE).await?;
+        let page = store
+            .revocations_since(tokens.revocations().last_seq(), PAGE)
+            .await?;
         applied += tokens.revocations().apply(&page, ids::now());
         if i64::try_from(page.len()).unwrap_or(PAGE) < PAGE {
             return Ok(applied);

@@ -75,13 +75,24 @@ impl Auth {
             registry.register(Arc::new(anon::AnonProvider::new(store.clone())));
         }
         let userpass = config.providers.local_userpass.then(|| {
-            Arc::new(UserpassProvider::new(store.clone(), passwords, config.providers.local_userpass_auto_confirm))
+            Arc::new(UserpassProvider::new(
+                store.clone(),
+                passwords,
+                config.providers.local_userpass_auto_confirm,
+            ))
         });
         if let Some(userpass) = &userpass {
             registry.register(userpass.clone());
         }
         let domain_id = hex::encode(&crate::tokens::digest(&config.app.id)[..12]);
-        Self { store, tokens, registry, userpass, refresh_ttl: config.tokens.refresh_ttl, domain_id }
+        Self {
+            store,
+            tokens,
+            registry,
+            userpass,
+            refresh_ttl: config.tokens.refresh_ttl,
+            domain_id,
+        }
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -99,7 +110,9 @@ impl Auth {
 
     /// The local-userpass provider, if enabled (registration routes need it).
     pub fn userpass(&self) -> Result<&Arc<UserpassProvider>, ApiError> {
-        self.userpass.as_ref().ok_or_else(|| ApiError::provider_not_found(userpass::NAME))
+        self.userpass
+            .as_ref()
+            .ok_or_else(|| ApiError::provider_not_found(userpass::NAME))
     }
 
     /// Logs in through `provider` and starts a session.
@@ -111,11 +124,20 @@ impl Auth {
     ) -> Result<LoginResponse, ApiError> {
         let provider = self.registry.get(provider)?;
         let outcome = provider.login(body).await?;
-        let user = self.store.find_user(&outcome.user_id).await?.ok_or_else(ApiError::invalid_password)?;
+        let user = self
+            .store
+            .find_user(&outcome.user_id)
+            .await?
+            .ok_or_else(ApiError::invalid_password)?;
         if user.disabled {
-            return Err(ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::UserDisabled, "user disabled"));
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::UserDisabled,
+                "user disabled",
+            ));
         }
-        self.start_session(&user, provider.name(), requested_device_id(body), client).await
+        self.start_session(&user, provider.name(), requested_device_id(body), client)
+            .await
     }
 
     async fn start_session(
@@ -141,7 +163,10 @@ impl Auth {
             device_id: device_id.unwrap_or_else(ids::object_id),
             refresh_hash,
             client_ip: client.ip.map(|ip| ip.to_string()),
-            user_agent: client.user_agent.as_deref().map(|ua| truncate(ua, MAX_USER_AGENT)),
+            user_agent: client
+                .user_agent
+                .as_deref()
+                .map(|ua| truncate(ua, MAX_USER_AGENT)),
             created_at: now,
             expires_at,
         };
@@ -149,18 +174,38 @@ impl Auth {
         self.store.record_login(&user.id, now).await?;
         let access_token = self.mint(user, &session.id, provider, &session.device_id, now)?;
         tracing::info!(user_id = %user.id, session_id = %session.id, provider, "session started");
-        Ok(LoginResponse { access_token, refresh_token, user_id: user.id.clone(), device_id: session.device_id })
+        Ok(LoginResponse {
+            access_token,
+            refresh_token,
+            user_id: user.id.clone(),
+            device_id: session.device_id,
+        })
     }
 
-    fn mint(&self, user: &User, session_id: &str, provider: &str, device_id: &str, now: i64) -> Result<String, ApiError> {
-        let request = MintRequest { user_id: &user.id, session_id, provider, device_id, user_data: &user.data };
+    fn mint(
+        &self,
+        user: &User,
+        session_id: &str,
+        provider: &str,
+        device_id: &str,
+        now: i64,
+    ) -> Result<String, ApiError> {
+        let request = MintRequest {
+            user_id: &user.id,
+            session_id,
+            provider,
+            device_id,
+            user_data: &user.data,
+        };
         Ok(self.tokens.mint(&request, now)?)
     }
 
     /// The refresh-token lifetime for new sessions: the admin API's setting, else config.
     pub async fn refresh_ttl(&self) -> Result<Duration, ApiError> {
         let stored = self.store.get_setting(REFRESH_TTL_SETTING).await?;
-        Ok(stored.and_then(|s| s.parse().ok()).map_or(self.refresh_ttl, Duration::from_secs))
+        Ok(stored
+            .and_then(|s| s.parse().ok())
+            .map_or(self.refresh_ttl, Duration::from_secs))
     }
 
     /// The live session of a refresh token, or 401 with the text realm-web recognizes.
@@ -176,10 +221,21 @@ impl Auth {
     /// `POST /auth/session`: a new access token for the session of `refresh_token`.
     pub async fn refresh(&self, refresh_token: &str) -> Result<String, ApiError> {
         let session = self.live_session(refresh_token).await?;
-        let user = self.store.find_user(&session.user_id).await?.filter(|u| !u.disabled).ok_or_else(refresh_token_not_found)?;
+        let user = self
+            .store
+            .find_user(&session.user_id)
+            .await?
+            .filter(|u| !u.disabled)
+            .ok_or_else(refresh_token_not_found)?;
         let now = ids::now();
         self.store.touch_session(&session.id, now).await?;
-        self.mint(&user, &session.id, &session.provider_type, &session.device_id, now)
+        self.mint(
+            &user,
+            &session.id,
+            &session.provider_type,
+            &session.device_id,
+            now,
+        )
     }
 
     /// `DELETE /auth/session`: the refresh token and every access token of its session die.
@@ -201,15 +257,25 @@ impl Auth {
     pub async fn revoke_user(&self, user_id: &str) -> Result<usize, ApiError> {
         let now = ids::now();
         let revoked = self.store.revoke_user_sessions(user_id, now).await?;
-        self.tokens.revocations().revoke(revoked.iter().map(String::as_str), now);
+        self.tokens
+            .revocations()
+            .revoke(revoked.iter().map(String::as_str), now);
         tracing::info!(user_id, sessions = revoked.len(), "user sessions revoked");
         Ok(revoked.len())
     }
 
     /// `GET /auth/profile` for an authenticated caller.
     pub async fn profile(&self, caller: &Verified) -> Result<Profile, ApiError> {
-        let user = self.store.find_user(&caller.user_id).await?.ok_or_else(ApiError::invalid_session)?;
-        let data = if user.data.is_object() { user.data } else { serde_json::json!({}) };
+        let user = self
+            .store
+            .find_user(&caller.user_id)
+            .await?
+            .ok_or_else(ApiError::invalid_session)?;
+        let data = if user.data.is_object() {
+            user.data
+        } else {
+            serde_json::json!({})
+        };
         Ok(Profile {
             user_id: user.id,
             domain_id: self.domain_id.clone(),
@@ -222,13 +288,19 @@ impl Auth {
 
 /// 401 `InvalidSession` whose text realm-web's `logOut` treats as "already logged out".
 fn refresh_token_not_found() -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::InvalidSession, "invalid session: failed to find refresh token")
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        ErrorCode::InvalidSession,
+        "invalid session: failed to find refresh token",
+    )
 }
 
 /// The SDK's `options.device.deviceId` (a string or `{"$oid": …}`), if it is an ObjectId.
 fn requested_device_id(body: &serde_json::Value) -> Option<String> {
     let value = body.pointer("/options/device/deviceId")?;
-    let text = value.as_str().or_else(|| value.get("$oid").and_then(|v| v.as_str()))?;
+    let text = value
+        .as_str()
+        .or_else(|| value.get("$oid").and_then(|v| v.as_str()))?;
     // The all-zero id is the SDKs' "no device yet".
     (ids::is_object_id(text) && text.bytes().any(|b| b != b'0')).then(|| text.to_ascii_lowercase())
 }
@@ -248,10 +320,26 @@ mod tests {
     #[test]
     fn device_id_accepts_string_and_ejson_oid_only_when_object_id() {
         let oid = "5f1b2c3d4e5f6a7b8c9d0e1f";
-        assert_eq!(requested_device_id(&serde_json::json!({"options":{"device":{"deviceId": oid}}})), Some(oid.to_owned()));
-        assert_eq!(requested_device_id(&serde_json::json!({"options":{"device":{"deviceId": {"$oid": oid}}}})), Some(oid.to_owned()));
-        assert_eq!(requested_device_id(&serde_json::json!({"options":{"device":{"deviceId": "nope"}}})), None);
-        assert_eq!(requested_device_id(&serde_json::json!({"options":{"device":{"deviceId": "000000000000000000000000"}}})), None);
+        assert_eq!(
+            requested_device_id(&serde_json::json!({"options":{"device":{"deviceId": oid}}})),
+            Some(oid.to_owned())
+        );
+        assert_eq!(
+            requested_device_id(
+                &serde_json::json!({"options":{"device":{"deviceId": {"$oid": oid}}}})
+            ),
+            Some(oid.to_owned())
+        );
+        assert_eq!(
+            requested_device_id(&serde_json::json!({"options":{"device":{"deviceId": "nope"}}})),
+            None
+        );
+        assert_eq!(
+            requested_device_id(
+                &serde_json::json!({"options":{"device":{"deviceId": "000000000000000000000000"}}})
+            ),
+            None
+        );
         assert_eq!(requested_device_id(&serde_json::json!([1, 2])), None);
     }
 

@@ -11,7 +11,11 @@ use clap::{Parser, Subcommand};
 use crate::config::{ConfigError, DEFAULT_PATH};
 
 #[derive(Debug, Parser)]
-#[command(name = "sessiongate", version, about = "Authentication gateway for App Services clients")]
+#[command(
+    name = "sessiongate",
+    version,
+    about = "Authentication gateway for App Services clients"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -66,7 +70,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     let env = process_env();
     match cli.command {
         Command::Serve { config } => serve::run(&config, &env).await,
-        Command::Config { command: ConfigCommand::Check { config } } => config_check::run(&config, &env),
+        Command::Config {
+            command: ConfigCommand::Check { config },
+        } => config_check::run(&config, &env),
     }
 }
 

@@ -27,7 +27,9 @@ pub const BASE: &str = "/api/client/v2.0";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
     Location,
-    Login { provider: String },
+    Login {
+        provider: String,
+    },
     Register,
     Profile,
     Session,
@@ -46,10 +48,16 @@ pub fn route(path: &str, app_id: &str) -> Option<Route> {
             let route = match tail {
                 ["location"] => Route::Location,
                 ["auth", "providers", "local-userpass", "register"] => Route::Register,
-                ["auth", "providers", provider, "login"] => Route::Login { provider: (*provider).to_owned() },
+                ["auth", "providers", provider, "login"] => Route::Login {
+                    provider: (*provider).to_owned(),
+                },
                 _ => return None,
             };
-            if *app != app_id { Route::AppNotFound } else { route }
+            if *app != app_id {
+                Route::AppNotFound
+            } else {
+                route
+            }
         }
         _ => return None,
     };
@@ -65,13 +73,29 @@ pub async fn handle(
 ) -> (Response<Body>, Option<String>) {
     let method = request.method().clone();
     let result = match (route, method) {
-        (Route::AppNotFound, _) => Err(ApiError::new(http::StatusCode::NOT_FOUND, ErrorCode::AppNotFound, "app not found")),
-        (Route::Location, Method::GET) => Ok((location::get(state), None)),
-        (Route::Login { provider }, Method::POST) => login::login(state, &provider, request, ctx).await,
+        (Route::AppNotFound, _) => Err(ApiError::new(
+            http::StatusCode::NOT_FOUND,
+            ErrorCode::AppNotFound,
+            "app not found",
+        )),
+        (Route::Location, Method::GET) => {
+            let host = request
+                .headers()
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok());
+            Ok((location::get(state, host, ctx), None))
+        }
+        (Route::Login { provider }, Method::POST) => {
+            login::login(state, &provider, request, ctx).await
+        }
         (Route::Register, Method::POST) => login::register(state, request).await.map(|r| (r, None)),
         (Route::Profile, Method::GET) => profile::get(state, request.headers(), ctx).await,
-        (Route::Session, Method::POST) => session::refresh(state, request.headers()).await.map(|r| (r, None)),
-        (Route::Session, Method::DELETE) => session::logout(state, request.headers()).await.map(|r| (r, None)),
+        (Route::Session, Method::POST) => session::refresh(state, request.headers())
+            .await
+            .map(|r| (r, None)),
+        (Route::Session, Method::DELETE) => session::logout(state, request.headers())
+            .await
+            .map(|r| (r, None)),
         _ => Err(ApiError::method_not_allowed()),
     };
     match result {
@@ -81,7 +105,11 @@ pub async fn handle(
 }
 
 /// The caller of an access-token endpoint (Bearer or `Session` header).
-pub fn access_caller(state: &State, headers: &HeaderMap, now: i64) -> Result<Arc<Verified>, ApiError> {
+pub fn access_caller(
+    state: &State,
+    headers: &HeaderMap,
+    now: i64,
+) -> Result<Arc<Verified>, ApiError> {
     match credential::extract(headers) {
         Credential::Token(token) => Ok(state.auth.tokens().authenticate(token, now)?),
         Credential::Absent | Credential::Malformed => Err(ApiError::invalid_session()),
@@ -103,15 +131,38 @@ mod tests {
     #[test]
     fn our_paths_are_routed_and_others_left_to_the_proxy() {
         let app = "myapp-abcde";
-        assert_eq!(route("/api/client/v2.0/app/myapp-abcde/location", app), Some(Route::Location));
         assert_eq!(
-            route("/api/client/v2.0/app/myapp-abcde/auth/providers/anon-user/login", app),
-            Some(Route::Login { provider: "anon-user".into() })
+            route("/api/client/v2.0/app/myapp-abcde/location", app),
+            Some(Route::Location)
         );
-        assert_eq!(route("/api/client/v2.0/app/myapp-abcde/auth/providers/local-userpass/register", app), Some(Route::Register));
-        assert_eq!(route("/api/client/v2.0/auth/session", app), Some(Route::Session));
-        assert_eq!(route("/api/client/v2.0/app/other/location", app), Some(Route::AppNotFound));
-        assert_eq!(route("/api/client/v2.0/app/myapp-abcde/functions/call", app), None);
+        assert_eq!(
+            route(
+                "/api/client/v2.0/app/myapp-abcde/auth/providers/anon-user/login",
+                app
+            ),
+            Some(Route::Login {
+                provider: "anon-user".into()
+            })
+        );
+        assert_eq!(
+            route(
+                "/api/client/v2.0/app/myapp-abcde/auth/providers/local-userpass/register",
+                app
+            ),
+            Some(Route::Register)
+        );
+        assert_eq!(
+            route("/api/client/v2.0/auth/session", app),
+            Some(Route::Session)
+        );
+        assert_eq!(
+            route("/api/client/v2.0/app/other/location", app),
+            Some(Route::AppNotFound)
+        );
+        assert_eq!(
+            route("/api/client/v2.0/app/myapp-abcde/functions/call", app),
+            None
+        );
         assert_eq!(route("/data/items", app), None);
     }
 }

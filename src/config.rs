@@ -39,7 +39,10 @@ pub struct ConfigError {
 
 impl ConfigError {
     fn new(key: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self { key: key.into(), reason: reason.into() }
+        Self {
+            key: key.into(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -84,7 +87,8 @@ pub struct TlsConfig {
 #[derive(Debug, Clone, Serialize)]
 pub struct AppConfig {
     pub id: String,
-    pub public_url: Url,
+    /// `None`: the location endpoint answers with the scheme and `Host` of each request.
+    pub public_url: Option<Url>,
     pub deployment_model: String,
     pub location: String,
 }
@@ -130,7 +134,10 @@ pub enum SigningKeySource {
     /// An HMAC secret (file or `SESSIONGATE_TOKENS__SIGNING_KEY`).
     Secret(Secret),
     /// A PEM private key and the matching PEM public key.
-    KeyPair { private_pem: Secret, public_pem: Vec<u8> },
+    KeyPair {
+        private_pem: Secret,
+        public_pem: Vec<u8>,
+    },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -226,8 +233,9 @@ pub struct LogConfig {
 /// Reads `path`, overlays `SESSIONGATE_*` from `env`, validates. A missing file is an error
 /// naming the path; so is every bad key.
 pub fn load(path: &Path, env: &BTreeMap<String, String>) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|err| ConfigError::new("config", format!("cannot read {}: {err}", path.display())))?;
+    let text = std::fs::read_to_string(path).map_err(|err| {
+        ConfigError::new("config", format!("cannot read {}: {err}", path.display()))
+    })?;
     from_toml_str(&text, env, path.parent().unwrap_or(Path::new(".")))
 }
 
@@ -239,16 +247,25 @@ pub fn from_toml_str(
     _config_dir: &Path,
 ) -> Result<Config, ConfigError> {
     let mut table: toml::Table = toml::from_str(text).map_err(|err| {
-        let line = err.message().lines().next().unwrap_or("invalid TOML").to_owned();
+        let line = err
+            .message()
+            .lines()
+            .next()
+            .unwrap_or("invalid TOML")
+            .to_owned();
         ConfigError::new("config", format!("invalid TOML: {line}"))
     })?;
     refuse_inline_secrets(&table)?;
     env::overlay(&mut table, env).map_err(|msg| {
-        let (key, reason) = msg.split_once(": ").unwrap_or(("environment", msg.as_str()));
+        let (key, reason) = msg
+            .split_once(": ")
+            .unwrap_or(("environment", msg.as_str()));
         ConfigError::new(key, reason)
     })?;
-    let raw: RawConfig = serde_path_to_error::deserialize(toml::Value::Table(table))
-        .map_err(|err| ConfigError::new(err.path().to_string(), first_line(&err.inner().to_string())))?;
+    let raw: RawConfig =
+        serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|err| {
+            ConfigError::new(err.path().to_string(), first_line(&err.inner().to_string()))
+        })?;
     validate(raw)
 }
 
@@ -259,8 +276,16 @@ fn first_line(text: &str) -> String {
 /// Secrets may come from a file or the environment, never from the TOML file itself.
 fn refuse_inline_secrets(table: &toml::Table) -> Result<(), ConfigError> {
     for (section, key, alternative) in [
-        ("admin", "api_key", "admin.api_key_file or SESSIONGATE_ADMIN__API_KEY"),
-        ("tokens", "signing_key", "tokens.signing_key_file or SESSIONGATE_TOKENS__SIGNING_KEY"),
+        (
+            "admin",
+            "api_key",
+            "admin.api_key_file or SESSIONGATE_ADMIN__API_KEY",
+        ),
+        (
+            "tokens",
+            "signing_key",
+            "tokens.signing_key_file or SESSIONGATE_TOKENS__SIGNING_KEY",
+        ),
     ] {
         let present = table
             .get(section)
@@ -278,12 +303,18 @@ fn refuse_inline_secrets(table: &toml::Table) -> Result<(), ConfigError> {
 
 fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
     let server = validate_server(raw.server)?;
-    let app = validate_app(raw.app, server.listen)?;
+    let app = validate_app(raw.app)?;
     let store = StoreConfig {
-        url: raw.store.url.unwrap_or_else(|| "sqlite://data/sessiongate.db".to_owned()),
+        url: raw
+            .store
+            .url
+            .unwrap_or_else(|| "sqlite://data/sessiongate.db".to_owned()),
     };
     if !(store.url.starts_with("sqlite:") || store.url.starts_with("postgres")) {
-        return Err(ConfigError::new("store.url", format!("{:?}: expected sqlite://PATH or postgres://…", store.url)));
+        return Err(ConfigError::new(
+            "store.url",
+            format!("{:?}: expected sqlite://PATH or postgres://…", store.url),
+        ));
     }
     let tokens = validate_tokens(raw.tokens)?;
     let upstream = validate_upstream(raw.upstream)?;
@@ -299,13 +330,28 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
     };
     if let Some(key) = &admin.api_key {
         if key.expose().len() < 16 {
-            return Err(ConfigError::new("admin.api_key", "is shorter than 16 bytes"));
+            return Err(ConfigError::new(
+                "admin.api_key",
+                "is shorter than 16 bytes",
+            ));
         }
     }
     let identity_headers = IdentityHeaders {
-        user_id: header("identity_headers.user_id", raw.identity_headers.user_id, "x-user-id")?,
-        session_id: header("identity_headers.session_id", raw.identity_headers.session_id, "x-session-id")?,
-        provider: header("identity_headers.provider", raw.identity_headers.provider, "x-user-provider")?,
+        user_id: header(
+            "identity_headers.user_id",
+            raw.identity_headers.user_id,
+            "x-user-id",
+        )?,
+        session_id: header(
+            "identity_headers.session_id",
+            raw.identity_headers.session_id,
+            "x-session-id",
+        )?,
+        provider: header(
+            "identity_headers.provider",
+            raw.identity_headers.provider,
+            "x-user-provider",
+        )?,
     };
     let routes = raw
         .routes
@@ -324,13 +370,21 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         password_hash_concurrency: raw.auth.password_hash_concurrency.unwrap_or(cpus),
     };
     if auth.password_hash_concurrency == 0 {
-        return Err(ConfigError::new("auth.password_hash_concurrency", "must be at least 1"));
+        return Err(ConfigError::new(
+            "auth.password_hash_concurrency",
+            "must be at least 1",
+        ));
     }
     let log = LogConfig {
         format: match raw.log.format.as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
-            Some(other) => return Err(ConfigError::new("log.format", format!("{other:?}: expected \"text\" or \"json\""))),
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "log.format",
+                    format!("{other:?}: expected \"text\" or \"json\""),
+                ));
+            }
         },
         level: raw.log.level.unwrap_or_else(|| "info".to_owned()),
     };
@@ -342,7 +396,9 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         upstream,
         admin,
         identity_headers,
-        proxy: ProxyConfig { forward_credentials: raw.proxy.forward_credentials.unwrap_or(false) },
+        proxy: ProxyConfig {
+            forward_credentials: raw.proxy.forward_credentials.unwrap_or(false),
+        },
         routes,
         providers,
         auth,
@@ -354,23 +410,37 @@ fn validate_server(raw: raw::RawServer) -> Result<ServerConfig, ConfigError> {
     let tls = match raw.tls {
         None => None,
         Some(tls) => Some(TlsConfig {
-            cert_file: tls.cert_file.map(PathBuf::from).ok_or_else(|| ConfigError::new("server.tls.cert_file", "is required with [server.tls]"))?,
-            key_file: tls.key_file.map(PathBuf::from).ok_or_else(|| ConfigError::new("server.tls.key_file", "is required with [server.tls]"))?,
+            cert_file: tls.cert_file.map(PathBuf::from).ok_or_else(|| {
+                ConfigError::new("server.tls.cert_file", "is required with [server.tls]")
+            })?,
+            key_file: tls.key_file.map(PathBuf::from).ok_or_else(|| {
+                ConfigError::new("server.tls.key_file", "is required with [server.tls]")
+            })?,
         }),
     };
     let max_header_bytes = raw.max_header_bytes.unwrap_or(16 * 1024);
     if !(1024..=1024 * 1024).contains(&max_header_bytes) {
-        return Err(ConfigError::new("server.max_header_bytes", "must be between 1024 and 1048576"));
+        return Err(ConfigError::new(
+            "server.max_header_bytes",
+            "must be between 1024 and 1048576",
+        ));
     }
     let max_body_bytes = raw.max_body_bytes.unwrap_or(64 * 1024);
     if !(1024..=16 * 1024 * 1024).contains(&max_body_bytes) {
-        return Err(ConfigError::new("server.max_body_bytes", "must be between 1024 and 16777216"));
+        return Err(ConfigError::new(
+            "server.max_body_bytes",
+            "must be between 1024 and 16777216",
+        ));
     }
     Ok(ServerConfig {
         listen: addr("server.listen", raw.listen, "127.0.0.1:8080")?,
         admin_listen: addr("server.admin_listen", raw.admin_listen, "127.0.0.1:8081")?,
         tls,
-        header_read_timeout: duration("server.header_read_timeout", raw.header_read_timeout, "10s")?,
+        header_read_timeout: duration(
+            "server.header_read_timeout",
+            raw.header_read_timeout,
+            "10s",
+        )?,
         max_header_bytes,
         max_body_bytes,
         shutdown_grace: duration("server.shutdown_grace", raw.shutdown_grace, "30s")?,
@@ -378,18 +448,25 @@ fn validate_server(raw: raw::RawServer) -> Result<ServerConfig, ConfigError> {
     })
 }
 
-fn validate_app(raw: raw::RawApp, listen: SocketAddr) -> Result<AppConfig, ConfigError> {
-    let id = raw.id.ok_or_else(|| ConfigError::new("app.id", "is required (the <App ID> clients use)"))?;
+fn validate_app(raw: raw::RawApp) -> Result<AppConfig, ConfigError> {
+    let id = raw
+        .id
+        .ok_or_else(|| ConfigError::new("app.id", "is required (the <App ID> clients use)"))?;
     let id_ok = !id.is_empty()
         && id.len() <= 128
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
     if !id_ok {
-        return Err(ConfigError::new("app.id", format!("{id:?}: use letters, digits, '-', '_' or '.'")));
+        return Err(ConfigError::new(
+            "app.id",
+            format!("{id:?}: use letters, digits, '-', '_' or '.'"),
+        ));
     }
-    let public_url = match raw.public_url {
-        Some(text) => url("app.public_url", &text)?,
-        None => url("app.public_url", &format!("http://{listen}"))?,
-    };
+    let public_url = raw
+        .public_url
+        .map(|text| url("app.public_url", &text))
+        .transpose()?;
     Ok(AppConfig {
         id,
         public_url,
@@ -401,26 +478,53 @@ fn validate_app(raw: raw::RawApp, listen: SocketAddr) -> Result<AppConfig, Confi
 fn validate_tokens(raw: raw::RawTokens) -> Result<TokensConfig, ConfigError> {
     let access_ttl = duration("tokens.access_ttl", raw.access_ttl, "30m")?;
     if access_ttl < Duration::from_secs(1) || access_ttl > Duration::from_secs(86_400) {
-        return Err(ConfigError::new("tokens.access_ttl", "must be between 1s and 24h"));
+        return Err(ConfigError::new(
+            "tokens.access_ttl",
+            "must be between 1s and 24h",
+        ));
     }
     let refresh_ttl = duration("tokens.refresh_ttl", raw.refresh_ttl, "60d")?;
     if refresh_ttl < REFRESH_TTL_MIN {
-        return Err(ConfigError::new("tokens.refresh_ttl", format!("{} is below the minimum 30m", format_duration(refresh_ttl))));
+        return Err(ConfigError::new(
+            "tokens.refresh_ttl",
+            format!("{} is below the minimum 30m", format_duration(refresh_ttl)),
+        ));
     }
     if refresh_ttl > REFRESH_TTL_MAX {
-        return Err(ConfigError::new("tokens.refresh_ttl", format!("{} is above the maximum 180d", format_duration(refresh_ttl))));
+        return Err(ConfigError::new(
+            "tokens.refresh_ttl",
+            format!("{} is above the maximum 180d", format_duration(refresh_ttl)),
+        ));
     }
     let anon_user_ttl = duration("tokens.anon_user_ttl", raw.anon_user_ttl, "90d")?;
     let algorithm_text = raw.algorithm.unwrap_or_else(|| "HS256".to_owned());
     let algorithm = SigningAlgorithm::parse(&algorithm_text).ok_or_else(|| {
-        ConfigError::new("tokens.algorithm", format!("{algorithm_text:?}: expected HS256, HS384, HS512, RS256, ES256 or EdDSA"))
+        ConfigError::new(
+            "tokens.algorithm",
+            format!("{algorithm_text:?}: expected HS256, HS384, HS512, RS256, ES256 or EdDSA"),
+        )
     })?;
-    let signing_key = signing_key(algorithm, raw.signing_key, raw.signing_key_file, raw.verifying_key_file)?;
+    let signing_key = signing_key(
+        algorithm,
+        raw.signing_key,
+        raw.signing_key_file,
+        raw.verifying_key_file,
+    )?;
     let cache_capacity = raw.cache_capacity.unwrap_or(100_000);
     if cache_capacity == 0 {
-        return Err(ConfigError::new("tokens.cache_capacity", "must be at least 1"));
+        return Err(ConfigError::new(
+            "tokens.cache_capacity",
+            "must be at least 1",
+        ));
     }
-    Ok(TokensConfig { access_ttl, refresh_ttl, anon_user_ttl, algorithm, signing_key, cache_capacity })
+    Ok(TokensConfig {
+        access_ttl,
+        refresh_ttl,
+        anon_user_ttl,
+        algorithm,
+        signing_key,
+        cache_capacity,
+    })
 }
 
 fn signing_key(
@@ -432,7 +536,8 @@ fn signing_key(
     let private = match (env_secret, file) {
         (Some(secret), _) if !secret.trim().is_empty() => Some(Secret::new(secret.trim())),
         (_, Some(path)) => Some(
-            Secret::from_file(Path::new(&path)).map_err(|reason| ConfigError::new("tokens.signing_key_file", reason))?,
+            Secret::from_file(Path::new(&path))
+                .map_err(|reason| ConfigError::new("tokens.signing_key_file", reason))?,
         ),
         _ => None,
     };
@@ -446,18 +551,33 @@ fn signing_key(
         };
     }
     let private_pem = private.ok_or_else(|| {
-        ConfigError::new("tokens.signing_key_file", format!("is required with algorithm {algorithm:?} (a PEM private key)"))
+        ConfigError::new(
+            "tokens.signing_key_file",
+            format!("is required with algorithm {algorithm:?} (a PEM private key)"),
+        )
     })?;
     let path = verifying_file.ok_or_else(|| {
-        ConfigError::new("tokens.verifying_key_file", format!("is required with algorithm {algorithm:?} (a PEM public key)"))
+        ConfigError::new(
+            "tokens.verifying_key_file",
+            format!("is required with algorithm {algorithm:?} (a PEM public key)"),
+        )
     })?;
-    let public_pem = std::fs::read(&path)
-        .map_err(|err| ConfigError::new("tokens.verifying_key_file", format!("cannot read {path}: {err}")))?;
-    Ok(Some(SigningKeySource::KeyPair { private_pem, public_pem }))
+    let public_pem = std::fs::read(&path).map_err(|err| {
+        ConfigError::new(
+            "tokens.verifying_key_file",
+            format!("cannot read {path}: {err}"),
+        )
+    })?;
+    Ok(Some(SigningKeySource::KeyPair {
+        private_pem,
+        public_pem,
+    }))
 }
 
 fn validate_upstream(raw: raw::RawUpstream) -> Result<UpstreamConfig, ConfigError> {
-    let url_text = raw.url.unwrap_or_else(|| "http://127.0.0.1:9000".to_owned());
+    let url_text = raw
+        .url
+        .unwrap_or_else(|| "http://127.0.0.1:9000".to_owned());
     Ok(UpstreamConfig {
         url: upstream_url("upstream.url", &url_text)?,
         connect_timeout: duration("upstream.connect_timeout", raw.connect_timeout, "5s")?,
@@ -468,34 +588,69 @@ fn validate_upstream(raw: raw::RawUpstream) -> Result<UpstreamConfig, ConfigErro
 
 fn validate_route(index: usize, raw: raw::RawRoute) -> Result<RouteConfig, ConfigError> {
     let key = |field: &str| format!("routes[{index}].{field}");
-    let prefix = raw.prefix.ok_or_else(|| ConfigError::new(key("prefix"), "is required"))?;
-    if !prefix.starts_with('/') || prefix.contains("//") || prefix.split('/').any(|s| s == "." || s == "..") {
-        return Err(ConfigError::new(key("prefix"), format!("{prefix:?}: must be an absolute, normalized path such as /public")));
+    let prefix = raw
+        .prefix
+        .ok_or_else(|| ConfigError::new(key("prefix"), "is required"))?;
+    if !prefix.starts_with('/')
+        || prefix.contains("//")
+        || prefix.split('/').any(|s| s == "." || s == "..")
+    {
+        return Err(ConfigError::new(
+            key("prefix"),
+            format!("{prefix:?}: must be an absolute, normalized path such as /public"),
+        ));
     }
-    let prefix = if prefix.len() > 1 { prefix.trim_end_matches('/').to_owned() } else { prefix };
+    let prefix = if prefix.len() > 1 {
+        prefix.trim_end_matches('/').to_owned()
+    } else {
+        prefix
+    };
     let auth = match raw.auth.as_deref() {
         None | Some("required") => AuthMode::Required,
         Some("optional") => AuthMode::Optional,
         Some("none") => AuthMode::None,
-        Some(other) => return Err(ConfigError::new(key("auth"), format!("{other:?}: expected \"required\", \"optional\" or \"none\""))),
+        Some(other) => {
+            return Err(ConfigError::new(
+                key("auth"),
+                format!("{other:?}: expected \"required\", \"optional\" or \"none\""),
+            ));
+        }
     };
-    let upstream = raw.upstream.map(|text| upstream_url(&key("upstream"), &text)).transpose()?;
-    Ok(RouteConfig { prefix, auth, strip_prefix: raw.strip_prefix.unwrap_or(false), upstream })
+    let upstream = raw
+        .upstream
+        .map(|text| upstream_url(&key("upstream"), &text))
+        .transpose()?;
+    Ok(RouteConfig {
+        prefix,
+        auth,
+        strip_prefix: raw.strip_prefix.unwrap_or(false),
+        upstream,
+    })
 }
 
 fn addr(key: &str, value: Option<String>, default: &str) -> Result<SocketAddr, ConfigError> {
     let text = value.unwrap_or_else(|| default.to_owned());
-    text.parse().map_err(|_| ConfigError::new(key, format!("{text:?} is not an address such as 127.0.0.1:8080")))
+    text.parse().map_err(|_| {
+        ConfigError::new(
+            key,
+            format!("{text:?} is not an address such as 127.0.0.1:8080"),
+        )
+    })
 }
 
 fn duration(key: &str, value: Option<String>, default: &str) -> Result<Duration, ConfigError> {
-    parse_duration(value.as_deref().unwrap_or(default)).map_err(|reason| ConfigError::new(key, reason))
+    parse_duration(value.as_deref().unwrap_or(default))
+        .map_err(|reason| ConfigError::new(key, reason))
 }
 
 fn url(key: &str, text: &str) -> Result<Url, ConfigError> {
-    let parsed = Url::parse(text).map_err(|err| ConfigError::new(key, format!("{text:?} is not a URL: {err}")))?;
+    let parsed = Url::parse(text)
+        .map_err(|err| ConfigError::new(key, format!("{text:?} is not a URL: {err}")))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
-        return Err(ConfigError::new(key, format!("{text:?}: expected an http:// or https:// URL")));
+        return Err(ConfigError::new(
+            key,
+            format!("{text:?}: expected an http:// or https:// URL"),
+        ));
     }
     Ok(parsed)
 }
@@ -503,7 +658,10 @@ fn url(key: &str, text: &str) -> Result<Url, ConfigError> {
 fn upstream_url(key: &str, text: &str) -> Result<Url, ConfigError> {
     let parsed = url(key, text)?;
     if parsed.query().is_some() || parsed.fragment().is_some() {
-        return Err(ConfigError::new(key, format!("{text:?}: an upstream URL takes no query or fragment")));
+        return Err(ConfigError::new(
+            key,
+            format!("{text:?}: an upstream URL takes no query or fragment"),
+        ));
     }
     Ok(parsed)
 }

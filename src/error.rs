@@ -52,12 +52,20 @@ struct WireError<'a> {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into() }
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
     }
 
     /// Missing, malformed, expired or revoked token: what the SDKs answer by refreshing.
     pub fn invalid_session() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, ErrorCode::InvalidSession, "invalid session")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::InvalidSession,
+            "invalid session",
+        )
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -65,7 +73,11 @@ impl ApiError {
     }
 
     pub fn invalid_parameter(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidParameter, message)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidParameter,
+            message,
+        )
     }
 
     pub fn not_found() -> Self {
@@ -73,7 +85,11 @@ impl ApiError {
     }
 
     pub fn method_not_allowed() -> Self {
-        Self::new(StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed, "method not allowed")
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::MethodNotAllowed,
+            "method not allowed",
+        )
     }
 
     pub fn provider_not_found(provider: &str) -> Self {
@@ -86,25 +102,44 @@ impl ApiError {
 
     /// Wrong username or password, and unknown username: the same answer for both.
     pub fn invalid_password() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, ErrorCode::InvalidPassword, "invalid username/password")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::InvalidPassword,
+            "invalid username/password",
+        )
     }
 
     pub fn unauthorized_admin() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, "invalid or missing admin key")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::Unauthorized,
+            "invalid or missing admin key",
+        )
     }
 
     pub fn service_unavailable() -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::ServiceUnavailable, "store unavailable, try again")
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::ServiceUnavailable,
+            "store unavailable, try again",
+        )
     }
 
     /// Our own fault: the cause is logged, the client sees a generic message.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::InternalServerError, "internal server error")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::InternalServerError,
+            "internal server error",
+        )
     }
 
     pub fn into_response(self) -> http::Response<Body> {
-        let body = WireError { error: &self.message, error_code: self.code };
+        let body = WireError {
+            error: &self.message,
+            error_code: self.code,
+        };
         web::json(self.status, &body)
     }
 }
@@ -128,10 +163,14 @@ impl From<TokenError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::NotFound => Self::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "not found"),
-            StoreError::Conflict(what) => {
-                Self::new(StatusCode::CONFLICT, ErrorCode::AccountNameInUse, format!("{what} already in use"))
+            StoreError::NotFound => {
+                Self::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "not found")
             }
+            StoreError::Conflict(what) => Self::new(
+                StatusCode::CONFLICT,
+                ErrorCode::AccountNameInUse,
+                format!("{what} already in use"),
+            ),
             StoreError::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "store unavailable");
                 Self::service_unavailable()
@@ -145,12 +184,16 @@ impl From<ForwardError> for ApiError {
     fn from(err: ForwardError) -> Self {
         tracing::warn!(error = %err, "upstream failed");
         match err {
-            ForwardError::Unavailable(_) => {
-                Self::new(StatusCode::BAD_GATEWAY, ErrorCode::UpstreamUnavailable, "upstream unavailable")
-            }
-            ForwardError::Timeout(_) => {
-                Self::new(StatusCode::GATEWAY_TIMEOUT, ErrorCode::UpstreamTimeout, "upstream timed out")
-            }
+            ForwardError::Unavailable(_) => Self::new(
+                StatusCode::BAD_GATEWAY,
+                ErrorCode::UpstreamUnavailable,
+                "upstream unavailable",
+            ),
+            ForwardError::Timeout(_) => Self::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                ErrorCode::UpstreamTimeout,
+                "upstream timed out",
+            ),
         }
     }
 }
@@ -172,9 +215,18 @@ mod tests {
 
     #[test]
     fn every_token_failure_is_invalid_session() {
-        for err in [TokenError::Malformed, TokenError::Expired, TokenError::BadSignature, TokenError::UnknownKey, TokenError::Revoked] {
+        for err in [
+            TokenError::Malformed,
+            TokenError::Expired,
+            TokenError::BadSignature,
+            TokenError::UnknownKey,
+            TokenError::Revoked,
+        ] {
             let api = ApiError::from(err);
-            assert_eq!((api.status, api.code), (StatusCode::UNAUTHORIZED, ErrorCode::InvalidSession));
+            assert_eq!(
+                (api.status, api.code),
+                (StatusCode::UNAUTHORIZED, ErrorCode::InvalidSession)
+            );
         }
     }
 }

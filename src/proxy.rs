@@ -66,7 +66,10 @@ impl Proxy {
         let upgrade = self.rewrite_headers(request.headers_mut(), caller.as_deref(), ctx);
         if let Some(upgrade) = upgrade {
             request.headers_mut().insert(http::header::UPGRADE, upgrade);
-            request.headers_mut().insert(http::header::CONNECTION, HeaderValue::from_static("upgrade"));
+            request.headers_mut().insert(
+                http::header::CONNECTION,
+                HeaderValue::from_static("upgrade"),
+            );
         }
         let upstream = &self.routes.upstreams()[route.upstream];
         let path = route.upstream_path(upstream.path(), &ctx.path);
@@ -84,7 +87,12 @@ impl Proxy {
 
     /// Hop-by-hop, client-sent identity and forwarding headers out; ours in. Returns the
     /// `Upgrade` the client asked for, to be passed on deliberately.
-    fn rewrite_headers(&self, headers: &mut HeaderMap, caller: Option<&Verified>, ctx: &RequestContext) -> Option<HeaderValue> {
+    fn rewrite_headers(
+        &self,
+        headers: &mut HeaderMap,
+        caller: Option<&Verified>,
+        ctx: &RequestContext,
+    ) -> Option<HeaderValue> {
         let upgrade = hop_by_hop::strip(headers);
         self.identity.strip_client_copies(headers);
         if !self.forward_credentials {
@@ -99,15 +107,28 @@ impl Proxy {
     }
 
     fn set_forwarded(&self, headers: &mut HeaderMap, ctx: &RequestContext) {
-        let host = headers.remove(HOST).or_else(|| ctx.authority.as_deref().and_then(|a| HeaderValue::from_str(a).ok()));
+        let host = headers.remove(HOST).or_else(|| {
+            ctx.authority
+                .as_deref()
+                .and_then(|a| HeaderValue::from_str(a).ok())
+        });
         let peer = ctx.remote.ip().to_string();
-        let prior = headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let prior = headers
+            .get(&X_FORWARDED_FOR)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let forwarded_for = match prior {
             Some(prior) if self.trust_forwarded => format!("{prior}, {peer}"),
             _ => peer,
         };
         if !self.trust_forwarded {
-            for name in [&FORWARDED, &X_FORWARDED_FOR, &X_FORWARDED_PROTO, &X_FORWARDED_HOST, &X_REAL_IP] {
+            for name in [
+                &FORWARDED,
+                &X_FORWARDED_FOR,
+                &X_FORWARDED_PROTO,
+                &X_FORWARDED_HOST,
+                &X_REAL_IP,
+            ] {
                 headers.remove(name);
             }
         }
@@ -126,11 +147,18 @@ impl Proxy {
 }
 
 /// The route's auth rule applied to the request's credential.
-fn authenticate(tokens: &Tokens, mode: AuthMode, headers: &HeaderMap, now: i64) -> Result<Option<Arc<Verified>>, ApiError> {
+fn authenticate(
+    tokens: &Tokens,
+    mode: AuthMode,
+    headers: &HeaderMap,
+    now: i64,
+) -> Result<Option<Arc<Verified>>, ApiError> {
     use credential::Credential;
     match (mode, credential::extract(headers)) {
         (AuthMode::None, _) | (AuthMode::Optional, Credential::Absent) => Ok(None),
-        (AuthMode::Required, Credential::Absent) | (_, Credential::Malformed) => Err(ApiError::invalid_session()),
+        (AuthMode::Required, Credential::Absent) | (_, Credential::Malformed) => {
+            Err(ApiError::invalid_session())
+        }
         (_, Credential::Token(token)) => Ok(Some(tokens.authenticate(token, now)?)),
     }
 }
@@ -158,7 +186,10 @@ fn into_client_response(response: Response<Incoming>) -> Response<Body> {
     if parts.status == http::StatusCode::SWITCHING_PROTOCOLS {
         if let Some(upgrade) = upgrade {
             parts.headers.insert(http::header::UPGRADE, upgrade);
-            parts.headers.insert(http::header::CONNECTION, HeaderValue::from_static("upgrade"));
+            parts.headers.insert(
+                http::header::CONNECTION,
+                HeaderValue::from_static("upgrade"),
+            );
         }
     }
     Response::from_parts(parts, body.map_err(Into::into).boxed())

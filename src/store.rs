@@ -38,9 +38,9 @@ impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
         match err {
             sqlx::Error::RowNotFound => StoreError::NotFound,
-            sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) | sqlx::Error::ColumnNotFound(_) => {
-                StoreError::Corrupt(err.to_string())
-            }
+            sqlx::Error::ColumnDecode { .. }
+            | sqlx::Error::Decode(_)
+            | sqlx::Error::ColumnNotFound(_) => StoreError::Corrupt(err.to_string()),
             other => StoreError::Unavailable(other),
         }
     }
@@ -82,7 +82,10 @@ pub trait Store: Send + Sync + 'static {
     async fn create_session(&self, session: &NewSession) -> Result<(), StoreError>;
 
     /// The session holding this refresh-token hash, revoked or not.
-    async fn find_session_by_refresh_hash(&self, hash: &[u8]) -> Result<Option<Session>, StoreError>;
+    async fn find_session_by_refresh_hash(
+        &self,
+        hash: &[u8],
+    ) -> Result<Option<Session>, StoreError>;
 
     async fn find_session(&self, session_id: &str) -> Result<Option<Session>, StoreError>;
 
@@ -94,10 +97,15 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_session(&self, session_id: &str, at: i64) -> Result<bool, StoreError>;
 
     /// Revokes every live session of a user; returns the revoked session ids.
-    async fn revoke_user_sessions(&self, user_id: &str, at: i64) -> Result<Vec<String>, StoreError>;
+    async fn revoke_user_sessions(&self, user_id: &str, at: i64)
+    -> Result<Vec<String>, StoreError>;
 
     /// Revocations with a sequence number above `after`, oldest first, at most `limit`.
-    async fn revocations_since(&self, after: i64, limit: i64) -> Result<Vec<Revocation>, StoreError>;
+    async fn revocations_since(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<Revocation>, StoreError>;
 
     /// Highest revocation sequence number so far (0 when none).
     async fn last_revocation_seq(&self) -> Result<i64, StoreError>;
@@ -119,6 +127,10 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
         return Ok(Arc::new(SqliteStore::open(url).await?));
     }
     Err(StoreError::Unavailable(sqlx::Error::Configuration(
-        format!("unsupported store url scheme in {:?}", url.split(':').next().unwrap_or_default()).into(),
+        format!(
+            "unsupported store url scheme in {:?}",
+            url.split(':').next().unwrap_or_default()
+        )
+        .into(),
     )))
 }

@@ -24,6 +24,8 @@ pub type Body = BoxBody<Bytes, BoxError>;
 pub struct RequestContext {
     /// The peer of the TCP connection.
     pub remote: std::net::SocketAddr,
+    /// The listener's own address.
+    pub local: std::net::SocketAddr,
     /// `"http"` or `"https"` (the listener's).
     pub scheme: &'static str,
     /// The one normalized path (see `proxy::path`).
@@ -38,7 +40,9 @@ pub struct RequestContext {
 
 /// A complete body from bytes.
 pub fn full(bytes: impl Into<Bytes>) -> Body {
-    Full::new(bytes.into()).map_err(|never| match never {}).boxed()
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed()
 }
 
 pub fn empty() -> Body {
@@ -50,7 +54,9 @@ pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
     let bytes = serde_json::to_vec(value).expect("our response types always serialize");
     let mut response = Response::new(full(bytes));
     *response.status_mut() = status;
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
 
@@ -76,7 +82,9 @@ where
     }
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => Err(payload_too_large(limit)),
+        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(payload_too_large(limit))
+        }
         Err(_) => Err(ApiError::bad_request("request body could not be read")),
     }
 }
@@ -101,7 +109,8 @@ pub fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, bytes: &[u8]) -> Res
             .unwrap_or_default()
             .trim()
             .to_ascii_lowercase();
-        let json_like = essence == "application/json" || essence.ends_with("+json") || essence == "text/plain";
+        let json_like =
+            essence == "application/json" || essence.ends_with("+json") || essence == "text/plain";
         if !json_like && !bytes.is_empty() {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -110,13 +119,21 @@ pub fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, bytes: &[u8]) -> Res
             ));
         }
     }
-    let bytes = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { bytes };
-    serde_json::from_slice(bytes).map_err(|err| ApiError::bad_request(format!("invalid JSON body: {err}")))
+    let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}".as_slice()
+    } else {
+        bytes
+    };
+    serde_json::from_slice(bytes)
+        .map_err(|err| ApiError::bad_request(format!("invalid JSON body: {err}")))
 }
 
 /// Total bytes of a header block as a client sent it (names, values, separators).
 pub fn header_bytes(headers: &HeaderMap) -> usize {
-    headers.iter().map(|(name, value)| name.as_str().len() + value.len() + 4).sum()
+    headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum()
 }
 
 #[cfg(test)]
@@ -145,9 +162,14 @@ mod tests {
 
     #[test]
     fn wrong_content_type_is_415_and_bad_json_is_400() {
-        let err = parse_json::<Login>(&headers(Some("application/x-www-form-urlencoded")), b"a=b").unwrap_err();
+        let err = parse_json::<Login>(&headers(Some("application/x-www-form-urlencoded")), b"a=b")
+            .unwrap_err();
         assert_eq!(err.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-        let err = parse_json::<Login>(&headers(Some("application/json; charset=utf-8")), b"{not json").unwrap_err();
+        let err = parse_json::<Login>(
+            &headers(Some("application/json; charset=utf-8")),
+            b"{not json",
+        )
+        .unwrap_err();
         assert_eq!(err.status, StatusCode::BAD_REQUEST);
         assert_eq!(err.code, ErrorCode::BadRequest);
     }

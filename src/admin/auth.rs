@@ -33,7 +33,11 @@ impl AdminKey {
             .map(|(_, key)| key.trim())
             .ok_or_else(ApiError::unauthorized_admin)?;
         let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
-        if bool::from(digest.ct_eq(expected)) { Ok(()) } else { Err(ApiError::unauthorized_admin()) }
+        if bool::from(digest.ct_eq(expected)) {
+            Ok(())
+        } else {
+            Err(ApiError::unauthorized_admin())
+        }
     }
 }
 
@@ -51,10 +55,22 @@ mod tests {
     #[test]
     fn only_the_exact_key_passes() {
         let key = AdminKey::new(Some(&Secret::new("correct-horse-battery")));
-        assert!(key.check(&with_auth("Bearer correct-horse-battery")).is_ok());
-        assert!(key.check(&with_auth("Bearer correct-horse-batter")).is_err());
-        assert!(key.check(&with_auth("Bearer correct-horse-battery2")).is_err());
-        assert!(key.check(&with_auth("Basic correct-horse-battery")).is_err());
+        assert!(
+            key.check(&with_auth("Bearer correct-horse-battery"))
+                .is_ok()
+        );
+        assert!(
+            key.check(&with_auth("Bearer correct-horse-batter"))
+                .is_err()
+        );
+        assert!(
+            key.check(&with_auth("Bearer correct-horse-battery2"))
+                .is_err()
+        );
+        assert!(
+            key.check(&with_auth("Basic correct-horse-battery"))
+                .is_err()
+        );
         assert!(key.check(&HeaderMap::new()).is_err());
     }
 

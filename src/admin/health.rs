@@ -14,7 +14,10 @@ pub async fn readyz(state: &State) -> Response<Body> {
         Ok(()) => web::json(StatusCode::OK, &serde_json::json!({ "status": "ready" })),
         Err(err) => {
             tracing::warn!(error = %err, "not ready");
-            web::json(StatusCode::SERVICE_UNAVAILABLE, &serde_json::json!({ "status": "store unavailable" }))
+            web::json(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &serde_json::json!({ "status": "store unavailable" }),
+            )
         }
     }
 }

@@ -28,11 +28,17 @@ struct Decoded {
 }
 
 /// `POST users/verify_token`: 200 claims; 200 `"token expired"`; 401 `signature is invalid`.
-pub async fn verify_token(state: &State, request: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+pub async fn verify_token(
+    state: &State,
+    request: Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
     let (parts, body) = request.into_parts();
     let bytes = web::read_body(&parts.headers, body, state.config.server.max_body_bytes).await?;
     let body: VerifyBody = web::parse_json(&parts.headers, &bytes)?;
-    let token = body.token.filter(|t| !t.is_empty()).ok_or_else(|| ApiError::bad_request("token is required"))?;
+    let token = body
+        .token
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::bad_request("token is required"))?;
     match state.auth.tokens().decode(&token) {
         Ok(claims) => Ok(web::json(
             StatusCode::OK,
@@ -59,7 +65,11 @@ pub async fn verify_token(state: &State, request: Request<Incoming>) -> Result<R
 /// `PUT users/{userId}/logout`: every session of the user is revoked. 204.
 pub async fn logout(state: &State, user_id: &str) -> Result<Response<Body>, ApiError> {
     if state.auth.store().find_user(user_id).await?.is_none() {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, crate::error::ErrorCode::UserNotFound, "user not found"));
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            crate::error::ErrorCode::UserNotFound,
+            "user not found",
+        ));
     }
     state.auth.revoke_user(user_id).await?;
     Ok(web::status(StatusCode::NO_CONTENT))

@@ -20,7 +20,11 @@ use crate::web::{self, Body, RequestContext};
 /// Longest path written to a log line.
 const MAX_LOGGED_PATH: usize = 256;
 
-pub async fn client(state: Arc<State>, request: Request<Incoming>, conn: ConnInfo) -> Response<Body> {
+pub async fn client(
+    state: Arc<State>,
+    request: Request<Incoming>,
+    conn: ConnInfo,
+) -> Response<Body> {
     let started = Instant::now();
     let method = request.method().clone();
     let raw_path = request.uri().path().to_owned();
@@ -29,16 +33,28 @@ pub async fn client(state: Arc<State>, request: Request<Incoming>, conn: ConnInf
         Ok(ctx) => match client_api::route(&ctx.path, &state.config.app.id) {
             Some(route) => client_api::handle(route, &state, request, &ctx).await,
             None => {
-                let (response, caller) = state.proxy.handle(state.auth.tokens(), request, &ctx).await;
+                let (response, caller) =
+                    state.proxy.handle(state.auth.tokens(), request, &ctx).await;
                 (response, caller.map(|c| c.user_id.clone()))
             }
         },
     };
-    log_request("client", &method, &raw_path, &response, user_id.as_deref(), started);
+    log_request(
+        "client",
+        &method,
+        &raw_path,
+        &response,
+        user_id.as_deref(),
+        started,
+    );
     response
 }
 
-pub async fn admin(state: Arc<State>, request: Request<Incoming>, conn: ConnInfo) -> Response<Body> {
+pub async fn admin(
+    state: Arc<State>,
+    request: Request<Incoming>,
+    conn: ConnInfo,
+) -> Response<Body> {
     let started = Instant::now();
     let method = request.method().clone();
     let raw_path = request.uri().path().to_owned();
@@ -51,15 +67,23 @@ pub async fn admin(state: Arc<State>, request: Request<Incoming>, conn: ConnInfo
 }
 
 /// Checks the header block and path, and gathers what handlers need to know.
-fn context(state: &State, request: &Request<Incoming>, conn: ConnInfo) -> Result<RequestContext, ApiError> {
+fn context(
+    state: &State,
+    request: &Request<Incoming>,
+    conn: ConnInfo,
+) -> Result<RequestContext, ApiError> {
     if web::header_bytes(request.headers()) > state.config.server.max_header_bytes {
         return Err(ApiError::new(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ErrorCode::RequestHeaderFieldsTooLarge,
-            format!("request headers are larger than {} bytes", state.config.server.max_header_bytes),
+            format!(
+                "request headers are larger than {} bytes",
+                state.config.server.max_header_bytes
+            ),
         ));
     }
-    let path = path::normalize(request.uri().path()).map_err(|err| ApiError::invalid_parameter(format!("invalid path: {err}")))?;
+    let path = path::normalize(request.uri().path())
+        .map_err(|err| ApiError::invalid_parameter(format!("invalid path: {err}")))?;
     let user_agent = request
         .headers()
         .get(http::header::USER_AGENT)
@@ -67,10 +91,14 @@ fn context(state: &State, request: &Request<Incoming>, conn: ConnInfo) -> Result
         .map(str::to_owned);
     Ok(RequestContext {
         remote: conn.remote,
+        local: conn.local,
         scheme: conn.scheme,
         path,
         authority: request.uri().authority().map(|a| a.as_str().to_owned()),
-        client: ClientInfo { ip: Some(client_ip(state, request, conn)), user_agent },
+        client: ClientInfo {
+            ip: Some(client_ip(state, request, conn)),
+            user_agent,
+        },
         now: ids::now(),
     })
 }
@@ -92,7 +120,14 @@ fn client_ip(state: &State, request: &Request<Incoming>, conn: ConnInfo) -> IpAd
     conn.remote.ip()
 }
 
-fn log_request(listener: &str, method: &http::Method, path: &str, response: &Response<Body>, user_id: Option<&str>, started: Instant) {
+fn log_request(
+    listener: &str,
+    method: &http::Method,
+    path: &str,
+    response: &Response<Body>,
+    user_id: Option<&str>,
+    started: Instant,
+) {
     let mut end = path.len().min(MAX_LOGGED_PATH);
     while !path.is_char_boundary(end) {
         end -= 1;

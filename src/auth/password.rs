@@ -37,7 +37,8 @@ fn argon2() -> Argon2<'static> {
 
 fn hash_blocking(password: &[u8]) -> Result<String, PasswordError> {
     let salt_bytes: [u8; 16] = crate::ids::random_bytes();
-    let salt = SaltString::encode_b64(&salt_bytes).map_err(|err| PasswordError::Hashing(err.to_string()))?;
+    let salt = SaltString::encode_b64(&salt_bytes)
+        .map_err(|err| PasswordError::Hashing(err.to_string()))?;
     argon2()
         .hash_password(password, &salt)
         .map(|hash| hash.to_string())
@@ -51,15 +52,23 @@ fn verify_blocking(password: &[u8], hash: &str) -> bool {
 /// Checks App Services' length rule (counted in characters, not bytes).
 pub fn check_length(password: &str) -> Result<(), PasswordError> {
     let len = password.chars().count();
-    if (MIN_LEN..=MAX_LEN).contains(&len) { Ok(()) } else { Err(PasswordError::Length) }
+    if (MIN_LEN..=MAX_LEN).contains(&len) {
+        Ok(())
+    } else {
+        Err(PasswordError::Length)
+    }
 }
 
 impl Passwords {
     /// `concurrency`: how many hashes may run at once (the rest wait their turn).
     pub fn new(concurrency: usize) -> Self {
         let random: [u8; 32] = crate::ids::random_bytes();
-        let dummy = hash_blocking(&random).expect("hashing random bytes with valid parameters succeeds");
-        Self { permits: Arc::new(Semaphore::new(concurrency)), dummy_hash: dummy.into() }
+        let dummy =
+            hash_blocking(&random).expect("hashing random bytes with valid parameters succeeds");
+        Self {
+            permits: Arc::new(Semaphore::new(concurrency)),
+            dummy_hash: dummy.into(),
+        }
     }
 
     pub async fn hash(&self, password: &str) -> Result<String, PasswordError> {
@@ -74,11 +83,17 @@ impl Passwords {
         let known = hash.is_some();
         let hash: Arc<str> = hash.map_or_else(|| self.dummy_hash.clone(), Arc::from);
         let password = password.as_bytes().to_vec();
-        let ok = self.run(move || verify_blocking(&password, &hash)).await.unwrap_or(false);
+        let ok = self
+            .run(move || verify_blocking(&password, &hash))
+            .await
+            .unwrap_or(false);
         ok && known
     }
 
-    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, PasswordError> {
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, PasswordError> {
         let permit = self
             .permits
             .clone()
@@ -103,7 +118,10 @@ mod tests {
     async fn hash_is_argon2id_phc_and_verifies() {
         let passwords = Passwords::new(2);
         let hash = passwords.hash("Pa55w0rd").await.unwrap();
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
         assert!(!hash.contains("Pa55w0rd"));
         assert!(passwords.verify("Pa55w0rd", Some(&hash)).await);
         assert!(!passwords.verify("wrong-password", Some(&hash)).await);

@@ -38,7 +38,9 @@ impl Registry {
 
     /// A disabled and an unknown provider look the same: 404 `AuthProviderNotFound`.
     pub fn get(&self, name: &str) -> Result<&Arc<dyn Provider>, ApiError> {
-        self.providers.get(name).ok_or_else(|| ApiError::provider_not_found(name))
+        self.providers
+            .get(name)
+            .ok_or_else(|| ApiError::provider_not_found(name))
     }
 
     pub fn is_enabled(&self, name: &str) -> bool {

@@ -46,21 +46,35 @@ pub struct RegisterBody {
 pub fn normalize_email(email: &str) -> Result<String, ApiError> {
     let email = email.trim().to_lowercase();
     let valid = email.len() <= MAX_EMAIL_LEN
-        && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())
+        && email
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())
         && !email.chars().any(|c| c.is_whitespace() || c.is_control());
-    if valid { Ok(email) } else { Err(ApiError::bad_request("email invalid")) }
+    if valid {
+        Ok(email)
+    } else {
+        Err(ApiError::bad_request("email invalid"))
+    }
 }
 
 impl UserpassProvider {
     pub fn new(store: Arc<dyn Store>, passwords: Arc<Passwords>, auto_confirm: bool) -> Self {
-        Self { store, passwords, auto_confirm }
+        Self {
+            store,
+            passwords,
+            auto_confirm,
+        }
     }
 
     /// Registers a new account. A taken email is 409 `AccountNameInUse`, as App Services.
     pub async fn register(&self, body: RegisterBody) -> Result<(), ApiError> {
         let email = normalize_email(body.email.as_deref().unwrap_or_default())?;
         let password = body.password.unwrap_or_default();
-        let password_hash = self.passwords.hash(&password).await.map_err(password_error)?;
+        let password_hash = self
+            .passwords
+            .hash(&password)
+            .await
+            .map_err(password_error)?;
         let user_id = ids::object_id();
         let user = NewUser {
             id: user_id.clone(),
@@ -75,12 +89,23 @@ impl UserpassProvider {
             provider_id: NAME.to_owned(),
             external_id: email.clone(),
         };
-        let account = LocalAccount { email, user_id, password_hash, confirmed: self.auto_confirm };
-        match self.store.create_local_user(&user, &identity, &account).await {
+        let account = LocalAccount {
+            email,
+            user_id,
+            password_hash,
+            confirmed: self.auto_confirm,
+        };
+        match self
+            .store
+            .create_local_user(&user, &identity, &account)
+            .await
+        {
             Ok(()) => Ok(()),
-            Err(StoreError::Conflict(_)) => {
-                Err(ApiError::new(StatusCode::CONFLICT, ErrorCode::AccountNameInUse, "name already in use"))
-            }
+            Err(StoreError::Conflict(_)) => Err(ApiError::new(
+                StatusCode::CONFLICT,
+                ErrorCode::AccountNameInUse,
+                "name already in use",
+            )),
             Err(other) => Err(other.into()),
         }
     }
@@ -100,7 +125,8 @@ impl Provider for UserpassProvider {
     }
 
     async fn login(&self, body: &serde_json::Value) -> Result<LoginOutcome, ApiError> {
-        let body = LoginBody::deserialize(body).map_err(|_| ApiError::bad_request("expected {username, password}"))?;
+        let body = LoginBody::deserialize(body)
+            .map_err(|_| ApiError::bad_request("expected {username, password}"))?;
         let password = body.password.unwrap_or_default();
         // Unknown user, malformed email and wrong password take the same path and answer.
         let account = match normalize_email(body.username.as_deref().unwrap_or_default()) {
@@ -113,8 +139,14 @@ impl Provider for UserpassProvider {
             return Err(ApiError::invalid_password());
         };
         if !account.confirmed {
-            return Err(ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::InvalidPassword, "confirmation required"));
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::InvalidPassword,
+                "confirmation required",
+            ));
         }
-        Ok(LoginOutcome { user_id: account.user_id })
+        Ok(LoginOutcome {
+            user_id: account.user_id,
+        })
     }
 }

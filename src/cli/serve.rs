@@ -13,7 +13,11 @@ use crate::{config, server, telemetry};
 pub async fn run(path: &Path, env: &BTreeMap<String, String>) -> Result<(), CliError> {
     let config = config::load(path, env)?;
     telemetry::init(config.log.format, &config.log.level);
-    let scheme = if config.server.tls.is_some() { "https" } else { "http" };
+    let scheme = if config.server.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let app = App::build(config).await.context("cannot start")?;
     // The ready line: scripts and tests wait for it and read the bound addresses from it.
     let mut stdout = std::io::stdout();

@@ -4,7 +4,7 @@ use http::{Response, StatusCode};
 use serde::Serialize;
 
 use crate::app::State;
-use crate::web::{self, Body};
+use crate::web::{self, Body, RequestContext};
 
 #[derive(Serialize)]
 struct Location<'a> {
@@ -14,9 +14,18 @@ struct Location<'a> {
     ws_hostname: String,
 }
 
-pub fn get(state: &State) -> Response<Body> {
+/// `hostname` is `app.public_url`, or else the scheme and `Host` the client used to reach us
+/// (a client can only mislead itself that way).
+pub fn get(state: &State, host: Option<&str>, ctx: &RequestContext) -> Response<Body> {
     // realm-web appends paths to `hostname` as is: no trailing slash.
-    let hostname = state.config.app.public_url.as_str().trim_end_matches('/').to_owned();
+    let hostname = match (
+        &state.config.app.public_url,
+        host.or(ctx.authority.as_deref()),
+    ) {
+        (Some(url), _) => url.as_str().trim_end_matches('/').to_owned(),
+        (None, Some(host)) => format!("{}://{host}", ctx.scheme),
+        (None, None) => format!("{}://{}", ctx.scheme, ctx.local),
+    };
     let ws_hostname = match hostname.split_once("://") {
         Some(("https", rest)) => format!("wss://{rest}"),
         Some((_, rest)) => format!("ws://{rest}"),

@@ -14,9 +14,15 @@ pub async fn login(
     request: Request<Incoming>,
     ctx: &RequestContext,
 ) -> Result<(Response<Body>, Option<String>), ApiError> {
-    if request.uri().query().is_some_and(|q| q.split('&').any(|p| p == "link=true")) {
+    if request
+        .uri()
+        .query()
+        .is_some_and(|q| q.split('&').any(|p| p == "link=true"))
+    {
         // TODO(#3): identity linking.
-        return Err(ApiError::invalid_parameter("identity linking (link=true) is not supported yet"));
+        return Err(ApiError::invalid_parameter(
+            "identity linking (link=true) is not supported yet",
+        ));
     }
     let (parts, body) = request.into_parts();
     let bytes = web::read_body(&parts.headers, body, state.config.server.max_body_bytes).await?;
@@ -30,7 +36,10 @@ pub async fn login(
 }
 
 /// Registers a local-userpass account. 201 with no body (realm-web wants no content type).
-pub async fn register(state: &State, request: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+pub async fn register(
+    state: &State,
+    request: Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
     let userpass = state.auth.userpass()?;
     let (parts, body) = request.into_parts();
     let bytes = web::read_body(&parts.headers, body, state.config.server.max_body_bytes).await?;

@@ -17,8 +17,8 @@ impl Secret {
 
     /// Reads a secret file; surrounding whitespace (a trailing newline) is not part of it.
     pub fn from_file(path: &Path) -> Result<Self, String> {
-        let bytes = std::fs::read(path)
-            .map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+        let bytes =
+            std::fs::read(path).map_err(|err| format!("cannot read {}: {err}", path.display()))?;
         let trimmed = bytes.trim_ascii();
         if trimmed.is_empty() {
             return Err(format!("{} is empty", path.display()));

@@ -3,7 +3,10 @@ use super::*;
 const MINIMAL: &str = "[app]\nid = \"myapp-abcde\"\n";
 
 fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 fn load_str(text: &str, pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
@@ -15,10 +18,13 @@ fn minimal_config_gets_app_services_defaults() {
     let config = load_str(MINIMAL, &[]).unwrap();
     assert_eq!(config.tokens.access_ttl, Duration::from_secs(1800));
     assert_eq!(config.tokens.refresh_ttl, Duration::from_secs(60 * 86_400));
-    assert_eq!(config.tokens.anon_user_ttl, Duration::from_secs(90 * 86_400));
+    assert_eq!(
+        config.tokens.anon_user_ttl,
+        Duration::from_secs(90 * 86_400)
+    );
     assert_eq!(config.tokens.algorithm, SigningAlgorithm::HS256);
     assert_eq!(config.identity_headers.user_id.as_str(), "x-user-id");
-    assert_eq!(config.app.public_url.as_str(), "http://127.0.0.1:8080/");
+    assert_eq!(config.app.public_url, None);
     assert!(config.admin.api_key.is_none());
 }
 
@@ -26,7 +32,9 @@ fn minimal_config_gets_app_services_defaults() {
 fn shipped_config_file_is_valid() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_PATH);
     let config = load(&path, &BTreeMap::new()).unwrap();
-    assert!(config.providers.anon_user && config.providers.local_userpass && config.providers.api_key);
+    assert!(
+        config.providers.anon_user && config.providers.local_userpass && config.providers.api_key
+    );
     assert!(config.providers.local_userpass_auto_confirm);
 }
 
@@ -64,7 +72,10 @@ fn bad_duration_is_named() {
 #[test]
 fn refresh_ttl_outside_app_services_bounds_is_refused() {
     let err = load_str("[app]\nid = \"a\"\n[tokens]\nrefresh_ttl = \"10m\"\n", &[]).unwrap_err();
-    assert_eq!(err.to_string(), "tokens.refresh_ttl: 10m is below the minimum 30m");
+    assert_eq!(
+        err.to_string(),
+        "tokens.refresh_ttl: 10m is below the minimum 30m"
+    );
     let err = load_str("[app]\nid = \"a\"\n[tokens]\nrefresh_ttl = \"181d\"\n", &[]).unwrap_err();
     assert_eq!(err.key, "tokens.refresh_ttl");
     assert!(load_str("[app]\nid = \"a\"\n[tokens]\nrefresh_ttl = \"180d\"\n", &[]).is_ok());
@@ -73,13 +84,21 @@ fn refresh_ttl_outside_app_services_bounds_is_refused() {
 
 #[test]
 fn unreadable_key_file_is_named() {
-    let err = load_str("[app]\nid = \"a\"\n[admin]\napi_key_file = \"/nonexistent/key\"\n", &[]).unwrap_err();
+    let err = load_str(
+        "[app]\nid = \"a\"\n[admin]\napi_key_file = \"/nonexistent/key\"\n",
+        &[],
+    )
+    .unwrap_err();
     assert_eq!(err.key, "admin.api_key_file");
 }
 
 #[test]
 fn secrets_written_in_the_file_are_refused() {
-    let err = load_str("[app]\nid = \"a\"\n[admin]\napi_key = \"0123456789abcdef0\"\n", &[]).unwrap_err();
+    let err = load_str(
+        "[app]\nid = \"a\"\n[admin]\napi_key = \"0123456789abcdef0\"\n",
+        &[],
+    )
+    .unwrap_err();
     assert_eq!(err.key, "admin.api_key");
     let err = load_str("[app]\nid = \"a\"\n[tokens]\nsigning_key = \"x\"\n", &[]).unwrap_err();
     assert_eq!(err.key, "tokens.signing_key");
@@ -91,7 +110,10 @@ fn secrets_from_environment_are_masked_when_printed() {
         MINIMAL,
         &[
             ("SESSIONGATE_ADMIN__API_KEY", "admin-key-0123456789"),
-            ("SESSIONGATE_TOKENS__SIGNING_KEY", "0123456789abcdef0123456789abcdef"),
+            (
+                "SESSIONGATE_TOKENS__SIGNING_KEY",
+                "0123456789abcdef0123456789abcdef",
+            ),
         ],
     )
     .unwrap();
@@ -118,7 +140,11 @@ fn routes_are_validated() {
     .unwrap();
     assert_eq!(ok.routes[0].prefix, "/public");
     assert_eq!(ok.routes[0].auth, AuthMode::None);
-    let err = load_str("[app]\nid = \"a\"\n[[routes]]\nprefix = \"/x\"\nauth = \"maybe\"\n", &[]).unwrap_err();
+    let err = load_str(
+        "[app]\nid = \"a\"\n[[routes]]\nprefix = \"/x\"\nauth = \"maybe\"\n",
+        &[],
+    )
+    .unwrap_err();
     assert_eq!(err.key, "routes[0].auth");
     let err = load_str("[app]\nid = \"a\"\n[[routes]]\nprefix = \"/a/../b\"\n", &[]).unwrap_err();
     assert_eq!(err.key, "routes[0].prefix");

@@ -51,24 +51,51 @@ mod tests {
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
         for (name, value) in pairs {
-            map.append(http::HeaderName::from_bytes(name.as_bytes()).unwrap(), HeaderValue::from_str(value).unwrap());
+            map.append(
+                http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_str(value).unwrap(),
+            );
         }
         map
     }
 
     #[test]
     fn bearer_and_session_headers_are_read() {
-        assert_eq!(extract(&headers(&[("authorization", "Bearer abc")])), Credential::Token("abc"));
-        assert_eq!(extract(&headers(&[("authorization", "bearer abc")])), Credential::Token("abc"));
-        assert_eq!(extract(&headers(&[("session", "abc")])), Credential::Token("abc"));
-        assert_eq!(extract(&headers(&[("authorization", "Bearer abc"), ("session", "abc")])), Credential::Token("abc"));
+        assert_eq!(
+            extract(&headers(&[("authorization", "Bearer abc")])),
+            Credential::Token("abc")
+        );
+        assert_eq!(
+            extract(&headers(&[("authorization", "bearer abc")])),
+            Credential::Token("abc")
+        );
+        assert_eq!(
+            extract(&headers(&[("session", "abc")])),
+            Credential::Token("abc")
+        );
+        assert_eq!(
+            extract(&headers(&[
+                ("authorization", "Bearer abc"),
+                ("session", "abc")
+            ])),
+            Credential::Token("abc")
+        );
     }
 
     #[test]
     fn other_schemes_are_absent_and_conflicts_malformed() {
-        assert_eq!(extract(&headers(&[("authorization", "Basic dXNlcjpwYXNz")])), Credential::Absent);
+        assert_eq!(
+            extract(&headers(&[("authorization", "Basic dXNlcjpwYXNz")])),
+            Credential::Absent
+        );
         assert_eq!(extract(&HeaderMap::new()), Credential::Absent);
-        assert_eq!(extract(&headers(&[("authorization", "Bearer ")])), Credential::Malformed);
-        assert_eq!(extract(&headers(&[("authorization", "Bearer a"), ("session", "b")])), Credential::Malformed);
+        assert_eq!(
+            extract(&headers(&[("authorization", "Bearer ")])),
+            Credential::Malformed
+        );
+        assert_eq!(
+            extract(&headers(&[("authorization", "Bearer a"), ("session", "b")])),
+            Credential::Malformed
+        );
     }
 }

@@ -46,13 +46,22 @@ impl Forwarder {
             .pool_idle_timeout(config.pool_idle_timeout)
             .pool_timer(TokioTimer::new())
             .build(https);
-        Self { client, timeout: config.timeout }
+        Self {
+            client,
+            timeout: config.timeout,
+        }
     }
 
     /// Sends `request` upstream. When both sides agree to upgrade (101), the two upgraded
     /// connections are joined in a background task that lives as long as they do.
-    pub async fn send(&self, mut request: Request<Incoming>) -> Result<Response<Incoming>, ForwardError> {
-        let client_upgrade = request.headers().contains_key(http::header::UPGRADE).then(|| hyper::upgrade::on(&mut request));
+    pub async fn send(
+        &self,
+        mut request: Request<Incoming>,
+    ) -> Result<Response<Incoming>, ForwardError> {
+        let client_upgrade = request
+            .headers()
+            .contains_key(http::header::UPGRADE)
+            .then(|| hyper::upgrade::on(&mut request));
         let pending = self.client.request(request);
         let mut response = match tokio::time::timeout(self.timeout, pending).await {
             Err(_) => return Err(ForwardError::Timeout(self.timeout)),
@@ -64,15 +73,19 @@ impl Forwarder {
                 let upstream_upgrade = hyper::upgrade::on(&mut response);
                 tokio::spawn(
                     async move {
-                        let (client, upstream) = match tokio::try_join!(client_upgrade, upstream_upgrade) {
-                            Ok(pair) => pair,
-                            Err(err) => {
-                                tracing::debug!(error = %err, "upgrade failed");
-                                return;
-                            }
-                        };
-                        let (mut client, mut upstream) = (TokioIo::new(client), TokioIo::new(upstream));
-                        if let Err(err) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
+                        let (client, upstream) =
+                            match tokio::try_join!(client_upgrade, upstream_upgrade) {
+                                Ok(pair) => pair,
+                                Err(err) => {
+                                    tracing::debug!(error = %err, "upgrade failed");
+                                    return;
+                                }
+                            };
+                        let (mut client, mut upstream) =
+                            (TokioIo::new(client), TokioIo::new(upstream));
+                        if let Err(err) =
+                            tokio::io::copy_bidirectional(&mut client, &mut upstream).await
+                        {
                             tracing::debug!(error = %err, "upgraded connection ended");
                         }
                     }

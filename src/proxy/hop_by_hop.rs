@@ -4,7 +4,12 @@
 use http::header::{CONNECTION, HeaderName, TE, TRAILER, TRANSFER_ENCODING, UPGRADE};
 use http::{HeaderMap, HeaderValue};
 
-const FIXED: [&str; 4] = ["keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization"];
+const FIXED: [&str; 4] = [
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+];
 
 /// Removes hop-by-hop headers and every header named in `Connection`. Returns the `Upgrade`
 /// value, if any, so an upgrade can be passed on deliberately.
@@ -36,7 +41,10 @@ mod tests {
     #[test]
     fn connection_named_and_fixed_hop_by_hop_headers_are_removed() {
         let mut headers = HeaderMap::new();
-        headers.insert(CONNECTION, HeaderValue::from_static("keep-alive, X-Secret-Thing"));
+        headers.insert(
+            CONNECTION,
+            HeaderValue::from_static("keep-alive, X-Secret-Thing"),
+        );
         headers.insert("x-secret-thing", HeaderValue::from_static("1"));
         headers.insert("keep-alive", HeaderValue::from_static("timeout=5"));
         headers.insert(TE, HeaderValue::from_static("trailers"));

@@ -22,7 +22,11 @@ fn fold(name: &str) -> String {
 
 impl Identity {
     pub fn new(names: IdentityHeaders) -> Self {
-        let folded = [fold(names.user_id.as_str()), fold(names.session_id.as_str()), fold(names.provider.as_str())];
+        let folded = [
+            fold(names.user_id.as_str()),
+            fold(names.session_id.as_str()),
+            fold(names.provider.as_str()),
+        ];
         Self { names, folded }
     }
 

@@ -69,7 +69,9 @@ fn decode_unreserved(raw: &str) -> Result<String, PathError> {
                 }
                 match value {
                     b'/' | b'\\' | 0 => return Err(PathError::Forbidden),
-                    b if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') => out.push(char::from(b)),
+                    b if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') => {
+                        out.push(char::from(b))
+                    }
                     b => write!(out, "%{b:02X}").expect("writing to a String cannot fail"),
                 }
                 i += 3;
@@ -77,7 +79,9 @@ fn decode_unreserved(raw: &str) -> Result<String, PathError> {
             b'\\' | 0 => return Err(PathError::Forbidden),
             _ => {
                 // Copy the run up to the next escape unchanged (it may be multi-byte UTF-8).
-                let end = raw[i..].find(['%', '\\', '\0']).map_or(raw.len(), |offset| i + offset);
+                let end = raw[i..]
+                    .find(['%', '\\', '\0'])
+                    .map_or(raw.len(), |offset| i + offset);
                 out.push_str(&raw[i..end]);
                 i = end;
             }
@@ -116,7 +120,13 @@ mod tests {
 
     #[test]
     fn encoded_separators_backslashes_and_nul_are_refused() {
-        for path in ["/public%2f..%2fprivate", "/public%2F..", "/a%5c..", "/a\\..\\b", "/a%00b"] {
+        for path in [
+            "/public%2f..%2fprivate",
+            "/public%2F..",
+            "/a%5c..",
+            "/a\\..\\b",
+            "/a%00b",
+        ] {
             assert_eq!(normalize(path), Err(PathError::Forbidden), "{path}");
         }
     }
@@ -124,7 +134,10 @@ mod tests {
     #[test]
     fn semicolon_dot_segments_are_refused() {
         assert_eq!(normalize("/public/..;/private"), Err(PathError::Forbidden));
-        assert_eq!(normalize("/public/.;x=1/private"), Err(PathError::Forbidden));
+        assert_eq!(
+            normalize("/public/.;x=1/private"),
+            Err(PathError::Forbidden)
+        );
         assert_eq!(normalize("/a;v=1/b").unwrap(), "/a;v=1/b");
     }
 

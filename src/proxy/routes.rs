@@ -37,11 +37,21 @@ impl RouteTable {
                         upstreams.len() - 1
                     }),
                 };
-                Route { prefix: config.prefix.clone(), auth: config.auth, strip_prefix: config.strip_prefix, upstream }
+                Route {
+                    prefix: config.prefix.clone(),
+                    auth: config.auth,
+                    strip_prefix: config.strip_prefix,
+                    upstream,
+                }
             })
             .collect();
         if !routes.iter().any(|r| r.prefix == "/") {
-            routes.push(Route { prefix: "/".to_owned(), auth: AuthMode::Required, strip_prefix: false, upstream: 0 });
+            routes.push(Route {
+                prefix: "/".to_owned(),
+                auth: AuthMode::Required,
+                strip_prefix: false,
+                upstream: 0,
+            });
         }
         // Longest prefix wins; the sort is stable so the first of equal prefixes stays first.
         routes.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
@@ -89,7 +99,12 @@ mod tests {
     fn table(routes: &[(&str, AuthMode, bool)]) -> RouteTable {
         let configs: Vec<RouteConfig> = routes
             .iter()
-            .map(|&(prefix, auth, strip_prefix)| RouteConfig { prefix: prefix.to_owned(), auth, strip_prefix, upstream: None })
+            .map(|&(prefix, auth, strip_prefix)| RouteConfig {
+                prefix: prefix.to_owned(),
+                auth,
+                strip_prefix,
+                upstream: None,
+            })
             .collect();
         RouteTable::new(&configs, &Url::parse("http://upstream:9000").unwrap())
     }
@@ -105,7 +120,11 @@ mod tests {
 
     #[test]
     fn longest_prefix_wins() {
-        let t = table(&[("/api", AuthMode::Optional, false), ("/api/admin", AuthMode::Required, false), ("/", AuthMode::None, false)]);
+        let t = table(&[
+            ("/api", AuthMode::Optional, false),
+            ("/api/admin", AuthMode::Required, false),
+            ("/", AuthMode::None, false),
+        ]);
         assert_eq!(t.find("/api/admin/x").auth, AuthMode::Required);
         assert_eq!(t.find("/api/other").auth, AuthMode::Optional);
         assert_eq!(t.find("/else").auth, AuthMode::None);

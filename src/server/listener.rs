@@ -23,6 +23,7 @@ use crate::web::Body;
 #[derive(Debug, Clone, Copy)]
 pub struct ConnInfo {
     pub remote: SocketAddr,
+    pub local: SocketAddr,
     pub scheme: &'static str,
 }
 
@@ -39,8 +40,10 @@ pub struct HttpOptions {
 
 /// Builds a rustls acceptor offering h2 and http/1.1 from PEM files.
 pub fn tls_acceptor(cert_file: &Path, key_file: &Path) -> Result<TlsAcceptor, String> {
-    let cert_pem = std::fs::read(cert_file).map_err(|err| format!("cannot read {}: {err}", cert_file.display()))?;
-    let key_pem = std::fs::read(key_file).map_err(|err| format!("cannot read {}: {err}", key_file.display()))?;
+    let cert_pem = std::fs::read(cert_file)
+        .map_err(|err| format!("cannot read {}: {err}", cert_file.display()))?;
+    let key_pem = std::fs::read(key_file)
+        .map_err(|err| format!("cannot read {}: {err}", key_file.display()))?;
     let certs = rustls_pemfile::certs(&mut cert_pem.as_slice())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|err| format!("{}: {err}", cert_file.display()))?;
@@ -86,6 +89,9 @@ pub async fn serve<H, F>(
         .max_header_list_size(u32::try_from(hyper_buffer).unwrap_or(u32::MAX));
     let graceful = GracefulShutdown::new();
     let scheme = if tls.is_some() { "https" } else { "http" };
+    let local = listener
+        .local_addr()
+        .expect("a bound listener has an address");
     loop {
         let (stream, remote) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -100,7 +106,11 @@ pub async fn serve<H, F>(
             _ = shutdown.changed() => break,
         };
         let _ = stream.set_nodelay(true);
-        let info = ConnInfo { remote, scheme };
+        let info = ConnInfo {
+            remote,
+            local,
+            scheme,
+        };
         let handler = handler.clone();
         let service = service_fn(move |request| {
             let response = handler(request, info);
@@ -108,7 +118,9 @@ pub async fn serve<H, F>(
         });
         match &tls {
             None => {
-                let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+                let connection = builder
+                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                    .into_owned();
                 tokio::spawn(graceful.watch(connection));
             }
             Some(acceptor) => {
@@ -117,12 +129,21 @@ pub async fn serve<H, F>(
                 let watcher = graceful.watcher();
                 let handshake_timeout = options.header_read_timeout;
                 tokio::spawn(async move {
-                    let stream = match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                    let stream = match tokio::time::timeout(
+                        handshake_timeout,
+                        acceptor.accept(stream),
+                    )
+                    .await
+                    {
                         Ok(Ok(stream)) => stream,
-                        Ok(Err(err)) => return tracing::debug!(error = %err, %remote, "tls handshake failed"),
+                        Ok(Err(err)) => {
+                            return tracing::debug!(error = %err, %remote, "tls handshake failed");
+                        }
                         Err(_) => return tracing::debug!(%remote, "tls handshake timed out"),
                     };
-                    let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+                    let connection = builder
+                        .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                        .into_owned();
                     let _ = watcher.watch(connection).await;
                 });
             }

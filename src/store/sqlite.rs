@@ -9,7 +9,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::Row;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
 use tracing::instrument;
 
 use super::{
@@ -33,7 +36,8 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(5));
         if let Some(parent) = options.get_filename().parent() {
             if !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent).map_err(|err| StoreError::Unavailable(sqlx::Error::Io(err)))?;
+                std::fs::create_dir_all(parent)
+                    .map_err(|err| StoreError::Unavailable(sqlx::Error::Io(err)))?;
             }
         }
         // Every connection to `:memory:` is its own database: keep one.
@@ -70,8 +74,7 @@ fn session_from_row(row: &SqliteRow) -> Result<Session, sqlx::Error> {
     })
 }
 
-const SESSION_COLUMNS: &str =
-    "id, user_id, provider_type, device_id, client_ip, user_agent, created_at, last_used_at, expires_at, revoked_at";
+const SESSION_COLUMNS: &str = "id, user_id, provider_type, device_id, client_ip, user_agent, created_at, last_used_at, expires_at, revoked_at";
 
 async fn insert_user_and_identity(
     tx: &mut sqlx::SqliteConnection,
@@ -131,10 +134,12 @@ impl Store for SqliteStore {
         account: &LocalAccount,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        insert_user_and_identity(&mut tx, user, identity).await.map_err(|err| match err {
-            StoreError::Conflict(_) => StoreError::Conflict("email"),
-            other => other,
-        })?;
+        insert_user_and_identity(&mut tx, user, identity)
+            .await
+            .map_err(|err| match err {
+                StoreError::Conflict(_) => StoreError::Conflict("email"),
+                other => other,
+            })?;
         sqlx::query("INSERT INTO local_accounts (email, user_id, password_hash, confirmed) VALUES (?, ?, ?, ?)")
             .bind(&account.email)
             .bind(&account.user_id)
@@ -175,7 +180,8 @@ impl Store for SqliteStore {
         Ok(Some(User {
             id: row.try_get("id")?,
             user_type: row.try_get("user_type")?,
-            data: serde_json::from_str(&data).map_err(|err| StoreError::Corrupt(format!("users.data: {err}")))?,
+            data: serde_json::from_str(&data)
+                .map_err(|err| StoreError::Corrupt(format!("users.data: {err}")))?,
             disabled: row.try_get("disabled")?,
             created_at: row.try_get("created_at")?,
             last_login_at: row.try_get("last_login_at")?,
@@ -185,10 +191,12 @@ impl Store for SqliteStore {
 
     #[instrument(skip_all)]
     async fn find_local_account(&self, email: &str) -> Result<Option<LocalAccount>, StoreError> {
-        let row = sqlx::query("SELECT email, user_id, password_hash, confirmed FROM local_accounts WHERE email = ?")
-            .bind(email)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT email, user_id, password_hash, confirmed FROM local_accounts WHERE email = ?",
+        )
+        .bind(email)
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(|r| {
             Ok(LocalAccount {
                 email: r.try_get("email")?,
@@ -233,20 +241,27 @@ impl Store for SqliteStore {
     }
 
     #[instrument(skip_all)]
-    async fn find_session_by_refresh_hash(&self, hash: &[u8]) -> Result<Option<Session>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE refresh_hash = ?"))
-            .bind(hash)
-            .fetch_optional(&self.pool)
-            .await?;
+    async fn find_session_by_refresh_hash(
+        &self,
+        hash: &[u8],
+    ) -> Result<Option<Session>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE refresh_hash = ?"
+        ))
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.as_ref().map(session_from_row).transpose()?)
     }
 
     #[instrument(skip_all, fields(session_id))]
     async fn find_session(&self, session_id: &str) -> Result<Option<Session>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?"))
-            .bind(session_id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?"
+        ))
+        .bind(session_id)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.as_ref().map(session_from_row).transpose()?)
     }
 
@@ -283,7 +298,11 @@ impl Store for SqliteStore {
     }
 
     #[instrument(skip_all, fields(user_id))]
-    async fn revoke_user_sessions(&self, user_id: &str, at: i64) -> Result<Vec<String>, StoreError> {
+    async fn revoke_user_sessions(
+        &self,
+        user_id: &str,
+        at: i64,
+    ) -> Result<Vec<String>, StoreError> {
         let mut tx = self.pool.begin().await?;
         let ids: Vec<String> = sqlx::query("UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL RETURNING id")
             .bind(at)
@@ -294,19 +313,25 @@ impl Store for SqliteStore {
             .map(|row| row.try_get("id"))
             .collect::<Result<_, _>>()?;
         for id in &ids {
-            sqlx::query("INSERT INTO revocations (session_id, user_id, revoked_at) VALUES (?, ?, ?)")
-                .bind(id)
-                .bind(user_id)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO revocations (session_id, user_id, revoked_at) VALUES (?, ?, ?)",
+            )
+            .bind(id)
+            .bind(user_id)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(ids)
     }
 
     #[instrument(skip_all, fields(after))]
-    async fn revocations_since(&self, after: i64, limit: i64) -> Result<Vec<Revocation>, StoreError> {
+    async fn revocations_since(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<Revocation>, StoreError> {
         let rows = sqlx::query("SELECT seq, session_id, user_id, revoked_at FROM revocations WHERE seq > ? ORDER BY seq LIMIT ?")
             .bind(after)
             .bind(limit)
@@ -326,15 +351,19 @@ impl Store for SqliteStore {
     }
 
     async fn last_revocation_seq(&self) -> Result<i64, StoreError> {
-        let seq: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM revocations").fetch_one(&self.pool).await?;
+        let seq: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM revocations")
+            .fetch_one(&self.pool)
+            .await?;
         Ok(seq.unwrap_or(0))
     }
 
     async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     async fn put_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
@@ -347,9 +376,11 @@ impl Store for SqliteStore {
     }
 
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
-        let rows = sqlx::query("SELECT kid, algorithm, secret, created_at FROM signing_keys ORDER BY created_at, kid")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT kid, algorithm, secret, created_at FROM signing_keys ORDER BY created_at, kid",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|r| {
                 Ok(SigningKeyRecord {

@@ -72,11 +72,14 @@ pub fn verify(keys: &KeySet, issuer: &str, token: &str) -> Result<AccessClaims, 
     let header = decode_header(token).map_err(|_| TokenError::Malformed)?;
     let kid = header.kid.as_deref().ok_or(TokenError::UnknownKey)?;
     let key = keys.find(kid).ok_or(TokenError::UnknownKey)?;
-    let data = decode::<AccessClaims>(token, &key.decoding, keys.validation()).map_err(|err| match err.kind() {
-        ErrorKind::ExpiredSignature => TokenError::Expired,
-        ErrorKind::InvalidSignature | ErrorKind::InvalidAlgorithm => TokenError::BadSignature,
-        _ => TokenError::Malformed,
-    })?;
+    let data =
+        decode::<AccessClaims>(token, &key.decoding, keys.validation()).map_err(|err| match err
+            .kind()
+        {
+            ErrorKind::ExpiredSignature => TokenError::Expired,
+            ErrorKind::InvalidSignature | ErrorKind::InvalidAlgorithm => TokenError::BadSignature,
+            _ => TokenError::Malformed,
+        })?;
     let claims = data.claims;
     if claims.iss != issuer || claims.typ != ACCESS_TYP {
         return Err(TokenError::Malformed);

@@ -33,7 +33,12 @@ impl Expiry<Digest, Entry> for UntilTokenExpires {
 
 impl TokenCache {
     pub fn new(capacity: u64) -> Self {
-        Self { inner: Cache::builder().max_capacity(capacity).expire_after(UntilTokenExpires).build() }
+        Self {
+            inner: Cache::builder()
+                .max_capacity(capacity)
+                .expire_after(UntilTokenExpires)
+                .build(),
+        }
     }
 
     pub fn get(&self, digest: &Digest) -> Option<Arc<Verified>> {
@@ -48,7 +53,13 @@ impl TokenCache {
         if secs == 0 {
             return;
         }
-        self.inner.insert(digest, Entry { verified, ttl: Duration::from_secs(secs) });
+        self.inner.insert(
+            digest,
+            Entry {
+                verified,
+                ttl: Duration::from_secs(secs),
+            },
+        );
     }
 
     pub fn invalidate_all(&self) {

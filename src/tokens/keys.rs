@@ -45,8 +45,18 @@ impl KeySet {
         validation.leeway = 0;
         validation.validate_aud = false;
         validation.set_required_spec_claims(&["exp", "iat", "sub", "iss"]);
-        let by_kid = keys.iter().enumerate().map(|(i, k)| (k.kid.clone(), i)).collect();
-        Self { algorithm, active: keys.len() - 1, keys, by_kid, validation }
+        let by_kid = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.kid.clone(), i))
+            .collect();
+        Self {
+            algorithm,
+            active: keys.len() - 1,
+            keys,
+            by_kid,
+            validation,
+        }
     }
 
     pub fn algorithm(&self) -> Algorithm {
@@ -75,8 +85,13 @@ impl KeySet {
 /// Loads the keys the config names, or the store's generated keys (creating one on first start).
 pub async fn load(config: &TokensConfig, store: &dyn Store) -> Result<KeySet, KeyError> {
     match &config.signing_key {
-        Some(SigningKeySource::Secret(secret)) => Ok(KeySet::from_secret(config.algorithm, secret.expose())),
-        Some(SigningKeySource::KeyPair { private_pem, public_pem }) => {
+        Some(SigningKeySource::Secret(secret)) => {
+            Ok(KeySet::from_secret(config.algorithm, secret.expose()))
+        }
+        Some(SigningKeySource::KeyPair {
+            private_pem,
+            public_pem,
+        }) => {
             let key = pem_key(config.algorithm, private_pem.expose(), public_pem)?;
             Ok(KeySet::new(config.algorithm, vec![key]))
         }
@@ -84,10 +99,17 @@ pub async fn load(config: &TokensConfig, store: &dyn Store) -> Result<KeySet, Ke
     }
 }
 
-async fn load_generated(algorithm: SigningAlgorithm, store: &dyn Store) -> Result<KeySet, KeyError> {
+async fn load_generated(
+    algorithm: SigningAlgorithm,
+    store: &dyn Store,
+) -> Result<KeySet, KeyError> {
     let name = format!("{algorithm:?}");
-    let mut records: Vec<SigningKeyRecord> =
-        store.signing_keys().await?.into_iter().filter(|k| k.algorithm == name).collect();
+    let mut records: Vec<SigningKeyRecord> = store
+        .signing_keys()
+        .await?
+        .into_iter()
+        .filter(|k| k.algorithm == name)
+        .collect();
     if records.is_empty() {
         let secret: [u8; 64] = ids::random_bytes();
         let record = SigningKeyRecord {
@@ -99,32 +121,68 @@ async fn load_generated(algorithm: SigningAlgorithm, store: &dyn Store) -> Resul
         store.insert_signing_key(&record).await?;
         // Another replica may have inserted its own key at the same moment; everyone signs
         // with the newest of the stored keys and verifies with all of them.
-        records = store.signing_keys().await?.into_iter().filter(|k| k.algorithm == name).collect();
+        records = store
+            .signing_keys()
+            .await?
+            .into_iter()
+            .filter(|k| k.algorithm == name)
+            .collect();
     }
-    let keys = records.into_iter().map(|r| hmac_key(r.kid, &r.secret)).collect();
+    let keys = records
+        .into_iter()
+        .map(|r| hmac_key(r.kid, &r.secret))
+        .collect();
     Ok(KeySet::new(algorithm, keys))
 }
 
 fn hmac_key(kid: String, secret: &[u8]) -> SigningKey {
-    SigningKey { kid, encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret) }
+    SigningKey {
+        kid,
+        encoding: EncodingKey::from_secret(secret),
+        decoding: DecodingKey::from_secret(secret),
+    }
 }
 
-fn pem_key(algorithm: SigningAlgorithm, private_pem: &[u8], public_pem: &[u8]) -> Result<SigningKey, KeyError> {
-    let bad = |err: jsonwebtoken::errors::Error| KeyError::BadKey(format!("not a usable {algorithm:?} PEM key: {err}"));
+fn pem_key(
+    algorithm: SigningAlgorithm,
+    private_pem: &[u8],
+    public_pem: &[u8],
+) -> Result<SigningKey, KeyError> {
+    let bad = |err: jsonwebtoken::errors::Error| {
+        KeyError::BadKey(format!("not a usable {algorithm:?} PEM key: {err}"))
+    };
     let (encoding, decoding) = match algorithm {
-        SigningAlgorithm::RS256 => (EncodingKey::from_rsa_pem(private_pem).map_err(bad)?, DecodingKey::from_rsa_pem(public_pem).map_err(bad)?),
-        SigningAlgorithm::ES256 => (EncodingKey::from_ec_pem(private_pem).map_err(bad)?, DecodingKey::from_ec_pem(public_pem).map_err(bad)?),
-        SigningAlgorithm::EdDSA => (EncodingKey::from_ed_pem(private_pem).map_err(bad)?, DecodingKey::from_ed_pem(public_pem).map_err(bad)?),
+        SigningAlgorithm::RS256 => (
+            EncodingKey::from_rsa_pem(private_pem).map_err(bad)?,
+            DecodingKey::from_rsa_pem(public_pem).map_err(bad)?,
+        ),
+        SigningAlgorithm::ES256 => (
+            EncodingKey::from_ec_pem(private_pem).map_err(bad)?,
+            DecodingKey::from_ec_pem(public_pem).map_err(bad)?,
+        ),
+        SigningAlgorithm::EdDSA => (
+            EncodingKey::from_ed_pem(private_pem).map_err(bad)?,
+            DecodingKey::from_ed_pem(public_pem).map_err(bad)?,
+        ),
         SigningAlgorithm::HS256 | SigningAlgorithm::HS384 | SigningAlgorithm::HS512 => {
-            return Err(KeyError::BadKey("HMAC algorithms take a secret, not a PEM key pair".to_owned()));
+            return Err(KeyError::BadKey(
+                "HMAC algorithms take a secret, not a PEM key pair".to_owned(),
+            ));
         }
     };
-    Ok(SigningKey { kid: derive_kid(public_pem), encoding, decoding })
+    Ok(SigningKey {
+        kid: derive_kid(public_pem),
+        encoding,
+        decoding,
+    })
 }
 
 /// A key id derived from key material: stable across restarts and replicas, reveals nothing.
 fn derive_kid(material: &[u8]) -> String {
-    let digest = Sha256::new().chain_update(b"sessiongate kid\0").chain_update(material).finalize();
+    let digest = Sha256::new()
+        .chain_update(b"sessiongate kid\0")
+        .chain_update(material)
+        .finalize();
     hex::encode(&digest[..12])
 }
 
@@ -141,6 +199,10 @@ fn jwt_algorithm(algorithm: SigningAlgorithm) -> Algorithm {
 
 /// Builds a key from PEM halves (tests of other modules).
 #[cfg(test)]
-pub fn pem_key_for_tests(algorithm: SigningAlgorithm, private_pem: &[u8], public_pem: &[u8]) -> SigningKey {
+pub fn pem_key_for_tests(
+    algorithm: SigningAlgorithm,
+    private_pem: &[u8],
+    public_pem: &[u8],
+) -> SigningKey {
     pem_key(algorithm, private_pem, public_pem).expect("test fixture keys are valid")
 }

@@ -21,18 +21,30 @@ pub struct RevocationList {
 impl RevocationList {
     pub fn new(access_ttl: Duration) -> Self {
         // A minute of slack for clock differences between replicas.
-        let retention = i64::try_from(access_ttl.as_secs()).unwrap_or(i64::MAX / 2).saturating_add(60);
-        Self { sessions: RwLock::new(HashMap::new()), last_seq: AtomicI64::new(0), retention }
+        let retention = i64::try_from(access_ttl.as_secs())
+            .unwrap_or(i64::MAX / 2)
+            .saturating_add(60);
+        Self {
+            sessions: RwLock::new(HashMap::new()),
+            last_seq: AtomicI64::new(0),
+            retention,
+        }
     }
 
     pub fn is_revoked(&self, session_id: &str) -> bool {
-        self.sessions.read().expect("revocation lock is never poisoned").contains_key(session_id)
+        self.sessions
+            .read()
+            .expect("revocation lock is never poisoned")
+            .contains_key(session_id)
     }
 
     /// Marks sessions revoked at `at`.
     pub fn revoke<'a>(&self, session_ids: impl IntoIterator<Item = &'a str>, at: i64) {
         let forget_at = at.saturating_add(self.retention);
-        let mut sessions = self.sessions.write().expect("revocation lock is never poisoned");
+        let mut sessions = self
+            .sessions
+            .write()
+            .expect("revocation lock is never poisoned");
         for id in session_ids {
             sessions.insert(id.to_owned(), forget_at);
         }
@@ -41,10 +53,17 @@ impl RevocationList {
     /// Applies revocations read from the store, in order; returns how many were new.
     pub fn apply(&self, revocations: &[Revocation], now: i64) -> usize {
         let mut added = 0;
-        let mut sessions = self.sessions.write().expect("revocation lock is never poisoned");
+        let mut sessions = self
+            .sessions
+            .write()
+            .expect("revocation lock is never poisoned");
         for revocation in revocations {
             let forget_at = revocation.revoked_at.saturating_add(self.retention);
-            if forget_at > now && sessions.insert(revocation.session_id.clone(), forget_at).is_none() {
+            if forget_at > now
+                && sessions
+                    .insert(revocation.session_id.clone(), forget_at)
+                    .is_none()
+            {
                 added += 1;
             }
             self.last_seq.fetch_max(revocation.seq, Ordering::AcqRel);
@@ -59,11 +78,17 @@ impl RevocationList {
 
     /// Forgets entries whose tokens have all expired.
     pub fn purge(&self, now: i64) {
-        self.sessions.write().expect("revocation lock is never poisoned").retain(|_, forget_at| *forget_at > now);
+        self.sessions
+            .write()
+            .expect("revocation lock is never poisoned")
+            .retain(|_, forget_at| *forget_at > now);
     }
 
     pub fn len(&self) -> usize {
-        self.sessions.read().expect("revocation lock is never poisoned").len()
+        self.sessions
+            .read()
+            .expect("revocation lock is never poisoned")
+            .len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -76,7 +101,12 @@ mod tests {
     use super::*;
 
     fn revocation(seq: i64, session: &str, at: i64) -> Revocation {
-        Revocation { seq, session_id: session.to_owned(), user_id: "u".to_owned(), revoked_at: at }
+        Revocation {
+            seq,
+            session_id: session.to_owned(),
+            user_id: "u".to_owned(),
+            revoked_at: at,
+        }
     }
 
     #[test]
@@ -86,7 +116,10 @@ mod tests {
         assert!(list.is_revoked("s1"));
         assert!(!list.is_revoked("s2"));
         list.purge(1000 + 1800);
-        assert!(list.is_revoked("s1"), "kept while a token could still be alive");
+        assert!(
+            list.is_revoked("s1"),
+            "kept while a token could still be alive"
+        );
         list.purge(1000 + 1800 + 61);
         assert!(!list.is_revoked("s1"));
     }
@@ -94,7 +127,10 @@ mod tests {
     #[test]
     fn apply_tracks_the_sequence_and_skips_stale_entries() {
         let list = RevocationList::new(Duration::from_secs(60));
-        let added = list.apply(&[revocation(1, "old", 0), revocation(2, "new", 10_000)], 10_000);
+        let added = list.apply(
+            &[revocation(1, "old", 0), revocation(2, "new", 10_000)],
+            10_000,
+        );
         assert_eq!(added, 1);
         assert_eq!(list.last_seq(), 2);
         assert!(list.is_revoked("new"));

@@ -10,16 +10,31 @@ use crate::config::SigningAlgorithm;
 const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef-test";
 
 fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    std::fs::read(format!(
+        "{}/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
 }
 
 fn hs_tokens() -> Tokens {
-    Tokens::new(KeySet::from_secret(SigningAlgorithm::HS256, SECRET), "app".into(), Duration::from_secs(1800), 100)
+    Tokens::new(
+        KeySet::from_secret(SigningAlgorithm::HS256, SECRET),
+        "app".into(),
+        Duration::from_secs(1800),
+        100,
+    )
 }
 
 fn mint(tokens: &Tokens, now: i64) -> String {
     let data = serde_json::json!({});
-    let request = MintRequest { user_id: "u1", session_id: "s1", provider: "anon-user", device_id: "d1", user_data: &data };
+    let request = MintRequest {
+        user_id: "u1",
+        session_id: "s1",
+        provider: "anon-user",
+        device_id: "d1",
+        user_data: &data,
+    };
     tokens.mint(&request, now).unwrap()
 }
 
@@ -52,17 +67,30 @@ fn minted_token_verifies_and_carries_app_services_claims() {
     let tokens = hs_tokens();
     let token = mint(&tokens, now());
     let claims = tokens.decode(&token).unwrap();
-    assert_eq!((claims.sub.as_str(), claims.sid.as_str(), claims.typ.as_str()), ("u1", "s1", "access"));
+    assert_eq!(
+        (
+            claims.sub.as_str(),
+            claims.sid.as_str(),
+            claims.typ.as_str()
+        ),
+        ("u1", "s1", "access")
+    );
     assert_eq!(claims.exp - claims.iat, 1800);
     let header = jsonwebtoken::decode_header(&token).unwrap();
-    assert_eq!(header.kid.as_deref(), Some(tokens.keys().active().kid.as_str()));
+    assert_eq!(
+        header.kid.as_deref(),
+        Some(tokens.keys().active().kid.as_str())
+    );
 }
 
 #[test]
 fn expired_token_is_refused() {
     let tokens = hs_tokens();
     let token = mint(&tokens, now() - 3600);
-    assert!(matches!(tokens.authenticate(&token, now()), Err(TokenError::Expired)));
+    assert!(matches!(
+        tokens.authenticate(&token, now()),
+        Err(TokenError::Expired)
+    ));
 }
 
 #[test]
@@ -70,11 +98,15 @@ fn tampered_payload_is_refused() {
     let tokens = hs_tokens();
     let token = mint(&tokens, now());
     let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
-    let mut payload: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[1]).unwrap()).unwrap();
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[1]).unwrap()).unwrap();
     payload["sub"] = "someone-else".into();
     parts[1] = URL_SAFE_NO_PAD.encode(payload.to_string());
     let forged = parts.join(".");
-    assert!(matches!(tokens.authenticate(&forged, now()), Err(TokenError::BadSignature)));
+    assert!(matches!(
+        tokens.authenticate(&forged, now()),
+        Err(TokenError::BadSignature)
+    ));
 }
 
 #[test]
@@ -83,7 +115,10 @@ fn alg_none_is_refused() {
     let kid = tokens.keys().active().kid.clone();
     let header = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"none","typ":"JWT","kid":"{kid}"}}"#));
     let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims(now())).unwrap());
-    for token in [format!("{header}.{payload}."), format!("{header}.{payload}")] {
+    for token in [
+        format!("{header}.{payload}."),
+        format!("{header}.{payload}"),
+    ] {
         assert!(tokens.authenticate(&token, now()).is_err(), "{token}");
     }
 }
@@ -94,7 +129,10 @@ fn rs256_token_is_refused_when_hs256_is_pinned() {
     let kid = tokens.keys().active().kid.clone();
     let key = EncodingKey::from_rsa_pem(&fixture("rsa_private.pem")).unwrap();
     let token = forge(Algorithm::RS256, Some(&kid), &key, &claims(now()));
-    assert!(matches!(tokens.authenticate(&token, now()), Err(TokenError::BadSignature)));
+    assert!(matches!(
+        tokens.authenticate(&token, now()),
+        Err(TokenError::BadSignature)
+    ));
 }
 
 #[tokio::test]
@@ -111,24 +149,45 @@ async fn hs256_signed_with_the_public_key_is_refused_when_rs256_is_pinned() {
         }),
         cache_capacity: 10,
     };
-    let store = crate::store::SqliteStore::open("sqlite::memory:").await.unwrap();
+    let store = crate::store::SqliteStore::open("sqlite::memory:")
+        .await
+        .unwrap();
     let keys = keys::load(&config, &store).await.unwrap();
     let tokens = Tokens::new(keys, "app".into(), Duration::from_secs(1800), 10);
     let genuine = mint(&tokens, now());
     assert!(tokens.authenticate(&genuine, now()).is_ok());
     let kid = tokens.keys().active().kid.clone();
-    let confused = forge(Algorithm::HS256, Some(&kid), &EncodingKey::from_secret(&public), &claims(now()));
-    assert!(matches!(tokens.authenticate(&confused, now()), Err(TokenError::BadSignature)));
+    let confused = forge(
+        Algorithm::HS256,
+        Some(&kid),
+        &EncodingKey::from_secret(&public),
+        &claims(now()),
+    );
+    assert!(matches!(
+        tokens.authenticate(&confused, now()),
+        Err(TokenError::BadSignature)
+    ));
 }
 
 #[test]
 fn foreign_or_missing_kid_is_refused() {
     let tokens = hs_tokens();
     let key = EncodingKey::from_secret(SECRET);
-    let foreign = forge(Algorithm::HS256, Some("someone-elses-key"), &key, &claims(now()));
-    assert!(matches!(tokens.authenticate(&foreign, now()), Err(TokenError::UnknownKey)));
+    let foreign = forge(
+        Algorithm::HS256,
+        Some("someone-elses-key"),
+        &key,
+        &claims(now()),
+    );
+    assert!(matches!(
+        tokens.authenticate(&foreign, now()),
+        Err(TokenError::UnknownKey)
+    ));
     let missing = forge(Algorithm::HS256, None, &key, &claims(now()));
-    assert!(matches!(tokens.authenticate(&missing, now()), Err(TokenError::UnknownKey)));
+    assert!(matches!(
+        tokens.authenticate(&missing, now()),
+        Err(TokenError::UnknownKey)
+    ));
 }
 
 #[test]
@@ -138,16 +197,35 @@ fn token_from_another_issuer_or_of_another_type_is_refused() {
     let key = EncodingKey::from_secret(SECRET);
     let mut other_app = claims(now());
     other_app.iss = "other-app".into();
-    assert!(tokens.authenticate(&forge(Algorithm::HS256, Some(&kid), &key, &other_app), now()).is_err());
+    assert!(
+        tokens
+            .authenticate(
+                &forge(Algorithm::HS256, Some(&kid), &key, &other_app),
+                now()
+            )
+            .is_err()
+    );
     let mut refresh = claims(now());
     refresh.typ = "refresh".into();
-    assert!(tokens.authenticate(&forge(Algorithm::HS256, Some(&kid), &key, &refresh), now()).is_err());
+    assert!(
+        tokens
+            .authenticate(&forge(Algorithm::HS256, Some(&kid), &key, &refresh), now())
+            .is_err()
+    );
 }
 
 #[test]
 fn garbage_is_malformed_not_a_panic() {
     let tokens = hs_tokens();
-    for garbage in ["", ".", "..", "a.b.c", "eyJ.eyJ.sig", "\u{1F600}", &"x".repeat(10_000)] {
+    for garbage in [
+        "",
+        ".",
+        "..",
+        "a.b.c",
+        "eyJ.eyJ.sig",
+        "\u{1F600}",
+        &"x".repeat(10_000),
+    ] {
         assert!(tokens.authenticate(garbage, now()).is_err());
     }
 }
@@ -161,7 +239,10 @@ fn cache_hit_skips_the_signature_check_but_not_revocation() {
     assert_eq!(tokens.stats().signature_checks.load(Ordering::Relaxed), 1);
     assert_eq!(tokens.stats().cache_hits.load(Ordering::Relaxed), 1);
     tokens.revocations().revoke(["s1"], now());
-    assert!(matches!(tokens.authenticate(&token, now()), Err(TokenError::Revoked)));
+    assert!(matches!(
+        tokens.authenticate(&token, now()),
+        Err(TokenError::Revoked)
+    ));
     assert_eq!(tokens.stats().signature_checks.load(Ordering::Relaxed), 1);
 }
 
@@ -171,8 +252,15 @@ fn cached_token_still_expires() {
     let issued = now();
     let token = mint(&tokens, issued);
     tokens.authenticate(&token, issued).unwrap();
-    assert!(matches!(tokens.authenticate(&token, issued + 1800), Err(TokenError::Expired)));
-    assert_eq!(tokens.stats().signature_checks.load(Ordering::Relaxed), 1, "the second call was a cache hit");
+    assert!(matches!(
+        tokens.authenticate(&token, issued + 1800),
+        Err(TokenError::Expired)
+    ));
+    assert_eq!(
+        tokens.stats().signature_checks.load(Ordering::Relaxed),
+        1,
+        "the second call was a cache hit"
+    );
 }
 
 #[test]
@@ -182,7 +270,12 @@ fn es256_and_eddsa_key_pairs_sign_and_verify() {
         (SigningAlgorithm::EdDSA, "ed_private.pem", "ed_public.pem"),
     ] {
         let key = keys::pem_key_for_tests(alg, &fixture(private), &fixture(public));
-        let tokens = Tokens::new(KeySet::new(alg, vec![key]), "app".into(), Duration::from_secs(60), 10);
+        let tokens = Tokens::new(
+            KeySet::new(alg, vec![key]),
+            "app".into(),
+            Duration::from_secs(60),
+            10,
+        );
         let token = mint(&tokens, now());
         assert!(tokens.authenticate(&token, now()).is_ok(), "{alg:?}");
     }
