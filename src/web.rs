@@ -51,7 +51,9 @@ pub fn empty() -> Body {
 
 /// A JSON response with the given status.
 pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
-    let bytes = serde_json::to_vec(value).expect("our response types always serialize");
+    let mut bytes = serde_json::to_vec(value).expect("our response types always serialize");
+    // A final newline keeps curl output readable; JSON parsers ignore it.
+    bytes.push(b'\n');
     let mut response = Response::new(full(bytes));
     *response.status_mut() = status;
     response

@@ -36,7 +36,7 @@ impl Identity {
             .keys()
             .filter(|name| {
                 let folded = fold(name.as_str());
-                self.folded.iter().any(|f| *f == folded)
+                self.folded.contains(&folded)
             })
             .cloned()
             .collect();
