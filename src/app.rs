@@ -175,13 +175,23 @@ async fn catch_up_revocations(store: &dyn Store, tokens: &Tokens) -> Result<usiz
     }
 }
 
-/// Reads revocations recorded by other processes sharing the store, and forgets expired ones.
+/// Reads revocations recorded by other processes sharing the store — at once when the store
+/// pushes a signal (PostgreSQL `NOTIFY`), and every second in any case — and forgets expired
+/// ones.
 async fn poll_revocations(state: Arc<State>, mut stop: watch::Receiver<bool>) {
     let mut interval = tokio::time::interval(REVOCATION_POLL);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let signal = state.auth.store().revocation_signal();
     loop {
+        let pushed = async {
+            match &signal {
+                Some(signal) => signal.notified().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = interval.tick() => {}
+            () = pushed => {}
             _ = stop.changed() => return,
         }
         let tokens = state.auth.tokens();

@@ -6,17 +6,21 @@
 
 mod migrations;
 pub mod model;
+mod postgres;
+mod rows;
+mod sql;
 mod sqlite;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use tokio::sync::Notify;
 
 pub use model::{
     LocalAccount, NewIdentity, NewSession, NewUser, Revocation, Session, SigningKeyRecord, User,
     UserIdentity,
 };
-pub use sqlite::SqliteStore;
+pub use sql::{Dialect, SqlStore};
 
 /// What can go wrong in the store, in the store's words.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +61,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Closes the pool; later calls fail with `Unavailable`.
     async fn close(&self);
+
+    /// Notified when another process recorded revocations (PostgreSQL `LISTEN`); `None` when
+    /// the backend has no push channel and the periodic poll is all there is.
+    fn revocation_signal(&self) -> Option<Arc<Notify>>;
 
     /// Creates a user with its first identity. `Conflict("identity")` if the identity exists.
     async fn create_user(&self, user: &NewUser, identity: &NewIdentity) -> Result<(), StoreError>;
@@ -121,10 +129,14 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError>;
 }
 
-/// Opens the store named by `url` (`sqlite://PATH`), creating and migrating it as needed.
+/// Opens the store named by `url` — `sqlite://PATH` (embedded, created on first start) or
+/// `postgres://…` — and applies its migrations.
 pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
-        return Ok(Arc::new(SqliteStore::open(url).await?));
+        return Ok(Arc::new(sqlite::open(url).await?));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Arc::new(postgres::open(url).await?));
     }
     Err(StoreError::Unavailable(sqlx::Error::Configuration(
         format!(

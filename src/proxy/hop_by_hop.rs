@@ -21,10 +21,12 @@ pub fn strip(headers: &mut HeaderMap) -> Option<HeaderValue> {
         .flat_map(|v| v.split(','))
         .filter_map(|token| HeaderName::from_bytes(token.trim().as_bytes()).ok())
         .collect();
+    // `Connection: Upgrade` names the Upgrade header itself: take it out first, and keep it
+    // only when the connection really asks to upgrade.
+    let upgrade = headers.remove(UPGRADE).filter(|_| named.contains(&UPGRADE));
     for name in named {
         headers.remove(name);
     }
-    let upgrade = headers.remove(UPGRADE);
     for name in [CONNECTION, TE, TRAILER, TRANSFER_ENCODING] {
         headers.remove(name);
     }
@@ -43,7 +45,7 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(
             CONNECTION,
-            HeaderValue::from_static("keep-alive, X-Secret-Thing"),
+            HeaderValue::from_static("keep-alive, X-Secret-Thing, Upgrade"),
         );
         headers.insert("x-secret-thing", HeaderValue::from_static("1"));
         headers.insert("keep-alive", HeaderValue::from_static("timeout=5"));
@@ -54,5 +56,13 @@ mod tests {
         assert_eq!(upgrade, Some(HeaderValue::from_static("websocket")));
         assert_eq!(headers.len(), 1);
         assert!(headers.contains_key("x-kept"));
+    }
+
+    #[test]
+    fn upgrade_without_connection_upgrade_is_dropped() {
+        let mut headers = HeaderMap::new();
+        headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
+        assert_eq!(strip(&mut headers), None);
+        assert!(headers.is_empty());
     }
 }

@@ -29,7 +29,14 @@ pub fn normalize(raw: &str) -> Result<String, PathError> {
     let mut segments: Vec<&str> = Vec::new();
     let mut trailing_slash = false;
     for segment in decoded.split('/').skip(1) {
-        let bare = segment.split(';').next().unwrap_or_default();
+        // Path parameters start at `;` (or `%3B`, which some servers decode first).
+        let cut = segment
+            .find(';')
+            .into_iter()
+            .chain(segment.find("%3B"))
+            .min()
+            .unwrap_or(segment.len());
+        let bare = &segment[..cut];
         if (bare == "." || bare == "..") && bare != segment {
             return Err(PathError::Forbidden);
         }

@@ -1,4 +1,5 @@
 //! Migrations embedded in the binary, one list per backend, applied at start by sqlx.
+//! PostgreSQL migrations take sqlx's advisory lock, so replicas starting at once are safe.
 
 use std::borrow::Cow;
 
@@ -7,6 +8,11 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 /// SQLite migrations, oldest first.
 pub fn sqlite() -> Migrator {
     migrator(&[(1, "init", include_str!("migrations/sqlite/0001_init.sql"))])
+}
+
+/// PostgreSQL migrations, oldest first.
+pub fn postgres() -> Migrator {
+    migrator(&[(1, "init", include_str!("migrations/postgres/0001_init.sql"))])
 }
 
 fn migrator(list: &[(i64, &'static str, &'static str)]) -> Migrator {

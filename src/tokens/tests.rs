@@ -149,10 +149,8 @@ async fn hs256_signed_with_the_public_key_is_refused_when_rs256_is_pinned() {
         }),
         cache_capacity: 10,
     };
-    let store = crate::store::SqliteStore::open("sqlite::memory:")
-        .await
-        .unwrap();
-    let keys = keys::load(&config, &store).await.unwrap();
+    let store = crate::store::connect("sqlite::memory:").await.unwrap();
+    let keys = keys::load(&config, store.as_ref()).await.unwrap();
     let tokens = Tokens::new(keys, "app".into(), Duration::from_secs(1800), 10);
     let genuine = mint(&tokens, now());
     assert!(tokens.authenticate(&genuine, now()).is_ok());

@@ -38,7 +38,9 @@ pub struct EchoUpstream {
 
 impl EchoUpstream {
     pub async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind upstream");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind upstream");
         let addr = listener.local_addr().expect("upstream addr");
         let requests = Arc::new(AtomicUsize::new(0));
         let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
@@ -61,7 +63,11 @@ impl EchoUpstream {
                 });
             }
         });
-        Self { addr, requests, _stop: stop_tx }
+        Self {
+            addr,
+            requests,
+            _stop: stop_tx,
+        }
     }
 
     pub fn url(&self) -> String {
@@ -98,7 +104,12 @@ async fn echo(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infal
             }
         }
     }
-    let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = request
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     let answer = json!({
         "method": method,
         "path": path,
@@ -108,7 +119,10 @@ async fn echo(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infal
     });
     let mut response = Response::new(Full::new(Bytes::from(answer.to_string())));
     *response.status_mut() = status;
-    response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
     Ok(response)
 }
 
@@ -206,9 +220,13 @@ impl TestGateway {
         let upstream = EchoUpstream::start().await;
         let dir = tempfile::tempdir().expect("temp dir");
         let db = dir.path().join("sessiongate.db");
-        let upstream_url = options.upstream_url.clone().unwrap_or_else(|| upstream.url());
+        let upstream_url = options
+            .upstream_url
+            .clone()
+            .unwrap_or_else(|| upstream.url());
         let text = config_text(&db, &upstream_url, &options.extra_toml);
-        let config: Config = config::from_toml_str(&text, &test_env(&options.env), dir.path()).expect("test config is valid");
+        let config: Config = config::from_toml_str(&text, &test_env(&options.env), dir.path())
+            .expect("test config is valid");
         let app = App::build(config).await.expect("gateway builds");
         let client_url = format!("http://{}", app.client_addr());
         let admin_url = format!("http://{}", app.admin_addr());
@@ -220,7 +238,10 @@ impl TestGateway {
         Self {
             client_url,
             admin_url,
-            http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client"),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
             upstream,
             state,
             dir,
@@ -252,7 +273,10 @@ impl TestGateway {
     }
 
     pub fn admin_api(&self, path: &str) -> String {
-        format!("{}/api/admin/v3.0/groups/test-group/apps/{APP_ID}{path}", self.admin_url)
+        format!(
+            "{}/api/admin/v3.0/groups/test-group/apps/{APP_ID}{path}",
+            self.admin_url
+        )
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -301,17 +325,32 @@ impl TestGateway {
 
     /// `POST /auth/session` with a refresh token.
     pub async fn refresh(&self, refresh_token: &str) -> reqwest::Response {
-        self.http.post(self.client_api("/auth/session")).bearer_auth(refresh_token).send().await.expect("refresh request")
+        self.http
+            .post(self.client_api("/auth/session"))
+            .bearer_auth(refresh_token)
+            .send()
+            .await
+            .expect("refresh request")
     }
 
     /// `DELETE /auth/session` with a refresh token.
     pub async fn logout(&self, refresh_token: &str) -> reqwest::Response {
-        self.http.delete(self.client_api("/auth/session")).bearer_auth(refresh_token).send().await.expect("logout request")
+        self.http
+            .delete(self.client_api("/auth/session"))
+            .bearer_auth(refresh_token)
+            .send()
+            .await
+            .expect("logout request")
     }
 
     /// A proxied GET with a Bearer token.
     pub async fn get_upstream(&self, path: &str, token: &str) -> reqwest::Response {
-        self.http.get(self.url(path)).bearer_auth(token).send().await.expect("proxied request")
+        self.http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("proxied request")
     }
 
     /// A proxied GET with a Bearer token that must succeed; returns what the upstream saw.
@@ -323,11 +362,18 @@ impl TestGateway {
 
     /// An admin API call with the admin key.
     pub fn admin(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        self.http.request(method, self.admin_api(path)).bearer_auth(ADMIN_KEY)
+        self.http
+            .request(method, self.admin_api(path))
+            .bearer_auth(ADMIN_KEY)
     }
 
     pub fn signature_checks(&self) -> u64 {
-        self.state.auth.tokens().stats().signature_checks.load(Ordering::Relaxed)
+        self.state
+            .auth
+            .tokens()
+            .stats()
+            .signature_checks
+            .load(Ordering::Relaxed)
     }
 }
 
@@ -351,11 +397,22 @@ pub struct Login {
 /// Asserts an App Services error answer.
 pub async fn assert_error(response: reqwest::Response, status: u16, code: &str) -> Value {
     assert_eq!(response.status(), status, "status");
-    let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-    assert!(content_type.starts_with("application/json"), "content type {content_type:?}");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        content_type.starts_with("application/json"),
+        "content type {content_type:?}"
+    );
     let body: Value = response.json().await.expect("error body is JSON");
     assert_eq!(body["error_code"], code, "{body}");
-    assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()), "{body}");
+    assert!(
+        body["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{body}"
+    );
     body
 }
 
@@ -364,18 +421,28 @@ pub async fn assert_error(response: reqwest::Response, status: u16, code: &str) 
 pub fn forge_hs256(claims: &Value, kid: &str, secret: &[u8]) -> String {
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
     header.kid = Some(kid.to_owned());
-    jsonwebtoken::encode(&header, claims, &jsonwebtoken::EncodingKey::from_secret(secret)).expect("encode")
+    jsonwebtoken::encode(
+        &header,
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret),
+    )
+    .expect("encode")
 }
 
 /// The decoded payload of a JWT (no verification).
 pub fn jwt_payload(token: &str) -> Value {
     use base64::Engine;
     let part = token.split('.').nth(1).expect("JWT has a payload");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).expect("base64url");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .expect("base64url");
     serde_json::from_slice(&bytes).expect("payload JSON")
 }
 
 /// The `kid` header of a JWT.
 pub fn jwt_kid(token: &str) -> String {
-    jsonwebtoken::decode_header(token).expect("header").kid.expect("kid")
+    jsonwebtoken::decode_header(token)
+        .expect("header")
+        .kid
+        .expect("kid")
 }

@@ -4,7 +4,7 @@ CREATE TABLE users (
     id            TEXT PRIMARY KEY,
     user_type     TEXT NOT NULL DEFAULT 'normal',
     data          TEXT NOT NULL DEFAULT '{}',
-    disabled      INTEGER NOT NULL DEFAULT 0,
+    disabled      INTEGER NOT NULL DEFAULT 0,  -- 0/1
     created_at    INTEGER NOT NULL,
     last_login_at INTEGER
 );

@@ -1,0 +1,78 @@
+//! Opening the PostgreSQL backend (several replicas on one database), and the `LISTEN` task
+//! that wakes this replica when another one records a revocation.
+//!
+//! The listener only says "look now"; what changed is read by sequence number from the store,
+//! so a notification lost while the connection was down is caught up on reconnect (and by the
+//! periodic poll in any case).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::any::AnyPoolOptions;
+use sqlx::postgres::PgListener;
+use tokio::sync::Notify;
+
+use super::StoreError;
+use super::migrations;
+use super::sql::{Dialect, SqlStore};
+
+/// The `NOTIFY` channel of revocations.
+pub const REVOCATION_CHANNEL: &str = "sessiongate_revocations";
+
+/// Opens `postgres://…`, applies migrations (under sqlx's advisory lock, so replicas starting
+/// together are safe) and starts the revocation listener.
+pub async fn open(url: &str) -> Result<SqlStore, StoreError> {
+    sqlx::any::install_default_drivers();
+    let pool = AnyPoolOptions::new()
+        .max_connections(16)
+        .acquire_timeout(Duration::from_secs(3))
+        .connect(url)
+        .await?;
+    migrations::postgres()
+        .run(&pool)
+        .await
+        .map_err(|err| StoreError::Unavailable(sqlx::Error::Migrate(Box::new(err))))?;
+    let signal = Arc::new(Notify::new());
+    tokio::spawn(listen(url.to_owned(), signal.clone(), pool.clone()));
+    Ok(SqlStore::new(pool, Dialect::Postgres, Some(signal)))
+}
+
+/// Keeps a `LISTEN` connection open for as long as the pool is; signals on every notification
+/// and after every (re)connect, since notifications may have been missed meanwhile.
+async fn listen(url: String, signal: Arc<Notify>, pool: sqlx::AnyPool) {
+    let mut backoff = Duration::from_millis(100);
+    while !pool.is_closed() {
+        match PgListener::connect(&url).await {
+            Ok(mut listener) => match listener.listen(REVOCATION_CHANNEL).await {
+                Ok(()) => {
+                    tracing::debug!("listening for revocations");
+                    backoff = Duration::from_millis(100);
+                    signal.notify_one();
+                    loop {
+                        tokio::select! {
+                            received = listener.try_recv() => match received {
+                                Ok(Some(_)) => signal.notify_one(),
+                                // Connection lost and re-established by sqlx: catch up.
+                                Ok(None) => signal.notify_one(),
+                                Err(err) => {
+                                    tracing::warn!(error = %err, "revocation listener lost its connection; reconnecting");
+                                    break;
+                                }
+                            },
+                            () = pool.close_event() => return,
+                        }
+                    }
+                }
+                Err(err) => tracing::warn!(error = %err, "cannot LISTEN for revocations; retrying"),
+            },
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot connect the revocation listener; retrying")
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {}
+            () = pool.close_event() => return,
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(2));
+    }
+}

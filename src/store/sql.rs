@@ -1,0 +1,395 @@
+//! `SqlStore`: the one implementation of `Store`, over sqlx's `Any` driver, for SQLite and
+//! PostgreSQL alike. Queries use `$n` parameters and portable SQL; the few differences are
+//! `Dialect` branches. Connecting, migrations and notifications live in `sqlite` and `postgres`.
+//!
+//! Booleans are stored as integers 0/1 so both backends decode them the same way.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, AnyPool, Row};
+use tokio::sync::Notify;
+use tracing::instrument;
+
+use super::rows::{self, SESSION_COLUMNS};
+use super::{
+    LocalAccount, NewIdentity, NewSession, NewUser, Revocation, Session, SigningKeyRecord, Store,
+    StoreError, User,
+};
+
+/// Which SQL dialect the pool speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+pub struct SqlStore {
+    pool: AnyPool,
+    dialect: Dialect,
+    /// Pinged when another process recorded a revocation (PostgreSQL `LISTEN`).
+    revocation_signal: Option<Arc<Notify>>,
+}
+
+impl SqlStore {
+    pub(super) fn new(
+        pool: AnyPool,
+        dialect: Dialect,
+        revocation_signal: Option<Arc<Notify>>,
+    ) -> Self {
+        Self {
+            pool,
+            dialect,
+            revocation_signal,
+        }
+    }
+}
+
+fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+fn flag(value: bool) -> i64 {
+    i64::from(value)
+}
+
+async fn insert_user_and_identity(
+    conn: &mut AnyConnection,
+    user: &NewUser,
+    identity: &NewIdentity,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO users (id, user_type, data, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(&user.id)
+        .bind(&user.user_type)
+        .bind(user.data.to_string())
+        .bind(user.created_at)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "INSERT INTO identities (id, user_id, provider_type, provider_id, external_id, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&identity.id)
+    .bind(&identity.user_id)
+    .bind(&identity.provider_type)
+    .bind(&identity.provider_id)
+    .bind(&identity.external_id)
+    .bind(user.created_at)
+    .execute(&mut *conn)
+    .await
+    .map_err(|err| {
+        if is_unique_violation(&err) {
+            StoreError::Conflict("identity")
+        } else {
+            err.into()
+        }
+    })?;
+    Ok(())
+}
+
+impl SqlStore {
+    /// Serializes revocation writers on PostgreSQL so sequence numbers commit in order (a
+    /// reader that saw seq N never later finds a committed N-1). SQLite has one writer anyway.
+    async fn lock_revocations(&self, conn: &mut AnyConnection) -> Result<(), StoreError> {
+        if self.dialect == Dialect::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(7366127)")
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Wakes other replicas' listeners when the transaction commits.
+    async fn announce_revocations(&self, conn: &mut AnyConnection) -> Result<(), StoreError> {
+        if self.dialect == Dialect::Postgres {
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(super::postgres::REVOCATION_CHANNEL)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn record_revocation(
+        &self,
+        conn: &mut AnyConnection,
+        session_id: &str,
+        user_id: &str,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO revocations (session_id, user_id, revoked_at) VALUES ($1, $2, $3)",
+        )
+        .bind(session_id)
+        .bind(user_id)
+        .bind(at)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    fn backend(&self) -> &'static str {
+        match self.dialect {
+            Dialect::Sqlite => "sqlite",
+            Dialect::Postgres => "postgres",
+        }
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    fn revocation_signal(&self) -> Option<Arc<Notify>> {
+        self.revocation_signal.clone()
+    }
+
+    #[instrument(skip_all, fields(user_id = %user.id))]
+    async fn create_user(&self, user: &NewUser, identity: &NewIdentity) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        insert_user_and_identity(&mut tx, user, identity).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    #[instrument(skip_all, fields(user_id = %user.id))]
+    async fn create_local_user(
+        &self,
+        user: &NewUser,
+        identity: &NewIdentity,
+        account: &LocalAccount,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        insert_user_and_identity(&mut tx, user, identity)
+            .await
+            .map_err(|err| match err {
+                StoreError::Conflict(_) => StoreError::Conflict("email"),
+                other => other,
+            })?;
+        sqlx::query("INSERT INTO local_accounts (email, user_id, password_hash, confirmed) VALUES ($1, $2, $3, $4)")
+            .bind(&account.email)
+            .bind(&account.user_id)
+            .bind(&account.password_hash)
+            .bind(flag(account.confirmed))
+            .execute(&mut *tx)
+            .await
+            .map_err(|err| if is_unique_violation(&err) { StoreError::Conflict("email") } else { err.into() })?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    #[instrument(skip_all, fields(user_id))]
+    async fn find_user(&self, user_id: &str) -> Result<Option<User>, StoreError> {
+        let Some(row) = sqlx::query("SELECT id, user_type, data, disabled, created_at, last_login_at FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let identity_rows = sqlx::query("SELECT id, provider_type, provider_id FROM identities WHERE user_id = $1 ORDER BY created_at, id")
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await?;
+        let data: String = row.try_get("data")?;
+        let disabled: i64 = row.try_get("disabled")?;
+        Ok(Some(User {
+            id: row.try_get("id")?,
+            user_type: row.try_get("user_type")?,
+            data: serde_json::from_str(&data)
+                .map_err(|err| StoreError::Corrupt(format!("users.data: {err}")))?,
+            disabled: disabled != 0,
+            created_at: row.try_get("created_at")?,
+            last_login_at: row.try_get("last_login_at")?,
+            identities: rows::all(&identity_rows, rows::identity)?,
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn find_local_account(&self, email: &str) -> Result<Option<LocalAccount>, StoreError> {
+        let row = sqlx::query(
+            "SELECT email, user_id, password_hash, confirmed FROM local_accounts WHERE email = $1",
+        )
+        .bind(email)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(rows::local_account).transpose()?)
+    }
+
+    #[instrument(skip_all, fields(user_id))]
+    async fn record_login(&self, user_id: &str, at: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET last_login_at = $1 WHERE id = $2")
+            .bind(at)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    #[instrument(skip_all, fields(session_id = %session.id, user_id = %session.user_id))]
+    async fn create_session(&self, session: &NewSession) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sessions (id, user_id, provider_type, device_id, refresh_hash, client_ip, user_agent, created_at, last_used_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)",
+        )
+        .bind(&session.id)
+        .bind(&session.user_id)
+        .bind(&session.provider_type)
+        .bind(&session.device_id)
+        .bind(&session.refresh_hash)
+        .bind(&session.client_ip)
+        .bind(&session.user_agent)
+        .bind(session.created_at)
+        .bind(session.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    #[instrument(skip_all)]
+    async fn find_session_by_refresh_hash(
+        &self,
+        hash: &[u8],
+    ) -> Result<Option<Session>, StoreError> {
+        let row: Option<AnyRow> = sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE refresh_hash = $1"
+        ))
+        .bind(hash.to_vec())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(rows::session).transpose()?)
+    }
+
+    #[instrument(skip_all, fields(session_id))]
+    async fn find_session(&self, session_id: &str) -> Result<Option<Session>, StoreError> {
+        let row: Option<AnyRow> = sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1"
+        ))
+        .bind(session_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(rows::session).transpose()?)
+    }
+
+    #[instrument(skip_all, fields(session_id))]
+    async fn touch_session(&self, session_id: &str, at: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET last_used_at = CASE WHEN last_used_at < $1 THEN $1 ELSE last_used_at END WHERE id = $2")
+            .bind(at)
+            .bind(session_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    #[instrument(skip_all, fields(session_id))]
+    async fn revoke_session(&self, session_id: &str, at: i64) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        self.lock_revocations(&mut tx).await?;
+        let revoked = sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL RETURNING user_id")
+            .bind(at)
+            .bind(session_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = revoked else {
+            return Ok(false);
+        };
+        let user_id: String = row.try_get("user_id")?;
+        self.record_revocation(&mut tx, session_id, &user_id, at)
+            .await?;
+        self.announce_revocations(&mut tx).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    #[instrument(skip_all, fields(user_id))]
+    async fn revoke_user_sessions(
+        &self,
+        user_id: &str,
+        at: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        self.lock_revocations(&mut tx).await?;
+        let ids: Vec<String> = sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL RETURNING id")
+            .bind(at)
+            .bind(user_id)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|row| row.try_get("id"))
+            .collect::<Result<_, _>>()?;
+        for id in &ids {
+            self.record_revocation(&mut tx, id, user_id, at).await?;
+        }
+        if !ids.is_empty() {
+            self.announce_revocations(&mut tx).await?;
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    #[instrument(skip_all, fields(after))]
+    async fn revocations_since(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<Revocation>, StoreError> {
+        let rows = sqlx::query("SELECT seq, session_id, user_id, revoked_at FROM revocations WHERE seq > $1 ORDER BY seq LIMIT $2")
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows::all(&rows, rows::revocation)?)
+    }
+
+    async fn last_revocation_seq(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS seq FROM revocations")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("seq")?)
+    }
+
+    async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT value FROM settings WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("value")).transpose()?)
+    }
+
+    async fn put_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .bind(key)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT kid, algorithm, secret, created_at FROM signing_keys ORDER BY created_at, kid",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows::all(&rows, rows::signing_key)?)
+    }
+
+    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO signing_keys (kid, algorithm, secret, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (kid) DO NOTHING")
+            .bind(&key.kid)
+            .bind(&key.algorithm)
+            .bind(&key.secret)
+            .bind(key.created_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
