@@ -5,6 +5,7 @@
 
 mod auth;
 mod health;
+mod security;
 mod users;
 
 use http::{Method, Request, Response, StatusCode};
@@ -53,9 +54,20 @@ pub async fn handle(
     let result = match (method, tail) {
         (Method::POST, ["users", "verify_token"]) => users::verify_token(state, request).await,
         (Method::PUT, ["users", user_id, "logout"]) => users::logout(state, user_id).await,
-        (_, ["users", "verify_token"] | ["users", _, "logout"]) => {
-            Err(ApiError::method_not_allowed())
+        (Method::GET, ["security", "refresh_token_expiration"]) => {
+            security::get_refresh_ttl(state).await
         }
+        (Method::PUT, ["security", "refresh_token_expiration"]) => {
+            security::put_refresh_ttl(state, request).await
+        }
+        (Method::GET, ["security", "signing_keys"]) => Ok(security::list_keys(state)),
+        (Method::POST, ["security", "signing_keys"]) => security::rotate_key(state).await,
+        (
+            _,
+            ["users", "verify_token"]
+            | ["users", _, "logout"]
+            | ["security", "refresh_token_expiration" | "signing_keys"],
+        ) => Err(ApiError::method_not_allowed()),
         _ => Err(ApiError::not_found()),
     };
     result.unwrap_or_else(ApiError::into_response)

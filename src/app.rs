@@ -72,12 +72,15 @@ impl App {
         store: Arc<dyn Store>,
     ) -> Result<Self, StartError> {
         let keys = tokens::keys::load(&config.tokens, store.as_ref()).await?;
-        let tokens = Arc::new(Tokens::new(
-            keys,
-            config.app.id.clone(),
-            config.tokens.access_ttl,
-            config.tokens.cache_capacity,
-        ));
+        let tokens = Arc::new(
+            Tokens::new(
+                keys,
+                config.app.id.clone(),
+                config.tokens.access_ttl,
+                config.tokens.cache_capacity,
+            )
+            .with_fail_open_window(config.store.fail_open_for),
+        );
         catch_up_revocations(store.as_ref(), &tokens).await?;
         let tls = match &config.server.tls {
             Some(tls) => {
@@ -160,9 +163,10 @@ async fn bind(key: &'static str, addr: SocketAddr) -> Result<TcpListener, StartE
         .map_err(|source| StartError::Bind { key, addr, source })
 }
 
-/// Loads every revocation whose tokens may still be alive.
+/// Loads every revocation recorded since the last one applied, then marks the list current.
 async fn catch_up_revocations(store: &dyn Store, tokens: &Tokens) -> Result<usize, StoreError> {
     const PAGE: i64 = 1000;
+    let started = ids::now();
     let mut applied = 0;
     loop {
         let page = store
@@ -170,10 +174,23 @@ async fn catch_up_revocations(store: &dyn Store, tokens: &Tokens) -> Result<usiz
             .await?;
         applied += tokens.revocations().apply(&page, ids::now());
         if i64::try_from(page.len()).unwrap_or(PAGE) < PAGE {
+            tokens.revocations().mark_synced(started);
             return Ok(applied);
         }
     }
 }
+
+/// Re-reads the signing keys from the store (a rotation on any replica).
+pub async fn reload_keys(state: &State) {
+    match tokens::keys::reload(&state.config.tokens, state.auth.store().as_ref()).await {
+        Ok(Some(keys)) => state.auth.tokens().replace_keys(keys),
+        Ok(None) => {}
+        Err(err) => tracing::warn!(error = %err, "signing key reload failed; retrying"),
+    }
+}
+
+/// Every this many polls, signing keys are re-read (rotation on another replica).
+const KEY_RELOAD_EVERY: u32 = 5;
 
 /// Reads revocations recorded by other processes sharing the store — at once when the store
 /// pushes a signal (PostgreSQL `NOTIFY`), and every second in any case — and forgets expired
@@ -182,6 +199,7 @@ async fn poll_revocations(state: Arc<State>, mut stop: watch::Receiver<bool>) {
     let mut interval = tokio::time::interval(REVOCATION_POLL);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let signal = state.auth.store().revocation_signal();
+    let mut polls: u32 = 0;
     loop {
         let pushed = async {
             match &signal {
@@ -196,8 +214,12 @@ async fn poll_revocations(state: Arc<State>, mut stop: watch::Receiver<bool>) {
         }
         let tokens = state.auth.tokens();
         if let Err(err) = catch_up_revocations(state.auth.store().as_ref(), tokens).await {
-            tracing::warn!(error = %err, "revocation catch-up failed; retrying");
+            tracing::warn!(error = %err, staleness_s = tokens.revocations().staleness(ids::now()), "revocation catch-up failed; retrying");
         }
         tokens.revocations().purge(ids::now());
+        polls = polls.wrapping_add(1);
+        if polls % KEY_RELOAD_EVERY == 0 {
+            reload_keys(&state).await;
+        }
     }
 }

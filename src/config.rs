@@ -96,6 +96,10 @@ pub struct AppConfig {
 #[derive(Debug, Clone, Serialize)]
 pub struct StoreConfig {
     pub url: String,
+    /// How long already-verified tokens are still accepted while the store (and so the
+    /// revocation list) cannot be read; past it proxied requests answer 503. Zero: fail closed.
+    #[serde(serialize_with = "ser_duration")]
+    pub fail_open_for: Duration,
 }
 
 /// Which JWT algorithm signs and verifies access tokens. Pinned: a token's own `alg` header
@@ -309,6 +313,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             .store
             .url
             .unwrap_or_else(|| "sqlite://data/sessiongate.db".to_owned()),
+        fail_open_for: duration("store.fail_open_for", raw.store.fail_open_for, "30s")?,
     };
     if !(store.url.starts_with("sqlite:") || store.url.starts_with("postgres")) {
         return Err(ConfigError::new(

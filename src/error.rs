@@ -155,6 +155,7 @@ impl From<TokenError> for ApiError {
                 tracing::debug!(reason = %err, "token refused");
                 Self::invalid_session()
             }
+            TokenError::RevocationsStale => Self::service_unavailable(),
             TokenError::Signing(cause) => Self::internal(&cause),
         }
     }

@@ -122,7 +122,7 @@ pub trait Store: Send + Sync + 'static {
 
     async fn put_setting(&self, key: &str, value: &str) -> Result<(), StoreError>;
 
-    /// All signing keys, oldest first.
+    /// All signing keys, in order of `active_from`.
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
 
     /// Adds a signing key; an existing `kid` is left as it is.

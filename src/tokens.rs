@@ -10,8 +10,8 @@ pub mod keys;
 pub mod refresh;
 pub mod revocation;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -35,6 +35,9 @@ pub enum TokenError {
     UnknownKey,
     #[error("session is revoked")]
     Revoked,
+    /// The revocation list could not be read from the store for longer than allowed.
+    #[error("revocation list is stale")]
+    RevocationsStale,
     #[error("cannot sign token: {0}")]
     Signing(String),
 }
@@ -49,13 +52,19 @@ pub struct TokenStats {
 
 /// Verifies and mints access tokens; the one entry point of the token check.
 pub struct Tokens {
-    keys: Arc<KeySet>,
+    keys: RwLock<Arc<KeySet>>,
     cache: TokenCache,
     revocations: Arc<RevocationList>,
     stats: TokenStats,
     issuer: String,
     access_ttl: Duration,
+    /// Allowed staleness of the revocation list, in seconds (`None`: never checked).
+    fail_open_for: Option<i64>,
 }
+
+/// Slack on top of `store.fail_open_for`: the poll runs every second, so the list is a little
+/// stale even when all is well.
+const SYNC_SLACK_SECS: i64 = 3;
 
 /// What to put in a new access token.
 pub struct MintRequest<'a> {
@@ -69,13 +78,20 @@ pub struct MintRequest<'a> {
 impl Tokens {
     pub fn new(keys: KeySet, issuer: String, access_ttl: Duration, cache_capacity: u64) -> Self {
         Self {
-            keys: Arc::new(keys),
+            keys: RwLock::new(Arc::new(keys)),
             cache: TokenCache::new(cache_capacity),
             revocations: Arc::new(RevocationList::new(access_ttl)),
             stats: TokenStats::default(),
             issuer,
             access_ttl,
+            fail_open_for: None,
         }
+    }
+
+    /// Refuses tokens (503) once the revocation list has not been synced for `window`.
+    pub fn with_fail_open_window(mut self, window: Duration) -> Self {
+        self.fail_open_for = Some(i64::try_from(window.as_secs()).unwrap_or(i64::MAX / 2));
+        self
     }
 
     pub fn revocations(&self) -> &Arc<RevocationList> {
@@ -86,8 +102,17 @@ impl Tokens {
         &self.stats
     }
 
-    pub fn keys(&self) -> &KeySet {
-        &self.keys
+    /// The current key set (a snapshot; rotation swaps in a new one).
+    pub fn keys(&self) -> Arc<KeySet> {
+        self.keys
+            .read()
+            .expect("key lock is never poisoned")
+            .clone()
+    }
+
+    /// Replaces the key set (after a rotation or a reload from the store).
+    pub fn replace_keys(&self, keys: KeySet) {
+        *self.keys.write().expect("key lock is never poisoned") = Arc::new(keys);
     }
 
     pub fn access_ttl(&self) -> Duration {
@@ -110,7 +135,7 @@ impl Tokens {
             None => {
                 self.stats.cache_misses.fetch_add(1, Ordering::Relaxed);
                 self.stats.signature_checks.fetch_add(1, Ordering::Relaxed);
-                let claims = access::verify(&self.keys, &self.issuer, token)?;
+                let claims = access::verify(&self.keys(), &self.issuer, token)?;
                 let verified = Arc::new(Verified::from(claims));
                 self.cache.insert(digest, verified.clone(), now);
                 verified
@@ -122,13 +147,18 @@ impl Tokens {
         if self.revocations.is_revoked(&verified.session_id) {
             return Err(TokenError::Revoked);
         }
+        if let Some(window) = self.fail_open_for {
+            if self.revocations.staleness(now) > window.saturating_add(SYNC_SLACK_SECS) {
+                return Err(TokenError::RevocationsStale);
+            }
+        }
         Ok(verified)
     }
 
     /// Verifies signature and claims without the cache or revocation list (admin
     /// `verify_token`).
     pub fn decode(&self, token: &str) -> Result<AccessClaims, TokenError> {
-        access::verify(&self.keys, &self.issuer, token)
+        access::verify(&self.keys(), &self.issuer, token)
     }
 
     /// Signs a new access token valid for `access_ttl` from `now`.
@@ -145,7 +175,7 @@ impl Tokens {
             baas_provider: request.provider.to_owned(),
             user_data: request.user_data.clone(),
         };
-        access::sign(&self.keys, &claims)
+        access::sign(&self.keys(), &claims, now)
     }
 }
 

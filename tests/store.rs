@@ -400,11 +400,12 @@ async fn settings_are_upserted(b: &Backend) {
 
 async fn signing_keys_are_shared_and_kept_once(b: &Backend) {
     let store = b.store.as_ref();
-    let key = |kid: &str, created_at: i64| SigningKeyRecord {
+    let key = |kid: &str, active_from: i64| SigningKeyRecord {
         kid: kid.to_owned(),
         algorithm: "HS256".to_owned(),
         secret: vec![7; 64],
-        created_at,
+        created_at: 1,
+        active_from,
     };
     store.insert_signing_key(&key("k2", 20)).await.unwrap();
     store.insert_signing_key(&key("k1", 10)).await.unwrap();
@@ -419,7 +420,7 @@ async fn signing_keys_are_shared_and_kept_once(b: &Backend) {
     assert_eq!(
         keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(),
         ["k1", "k2"],
-        "oldest first"
+        "in order of activation"
     );
     assert_eq!(
         keys[0].secret,

@@ -72,6 +72,7 @@ pub struct RawApp {
 #[serde(deny_unknown_fields)]
 pub struct RawStore {
     pub url: Option<String>,
+    pub fail_open_for: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

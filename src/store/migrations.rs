@@ -7,12 +7,26 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 /// SQLite migrations, oldest first.
 pub fn sqlite() -> Migrator {
-    migrator(&[(1, "init", include_str!("migrations/sqlite/0001_init.sql"))])
+    migrator(&[
+        (1, "init", include_str!("migrations/sqlite/0001_init.sql")),
+        (
+            2,
+            "key activation",
+            include_str!("migrations/sqlite/0002_key_activation.sql"),
+        ),
+    ])
 }
 
 /// PostgreSQL migrations, oldest first.
 pub fn postgres() -> Migrator {
-    migrator(&[(1, "init", include_str!("migrations/postgres/0001_init.sql"))])
+    migrator(&[
+        (1, "init", include_str!("migrations/postgres/0001_init.sql")),
+        (
+            2,
+            "key activation",
+            include_str!("migrations/postgres/0002_key_activation.sql"),
+        ),
+    ])
 }
 
 fn migrator(list: &[(i64, &'static str, &'static str)]) -> Migrator {

@@ -110,6 +110,8 @@ pub struct SigningKeyRecord {
     pub algorithm: String,
     pub secret: Vec<u8>,
     pub created_at: i64,
+    /// The key signs new tokens from this time on (it verifies as soon as it is loaded).
+    pub active_from: i64,
 }
 
 impl std::fmt::Debug for SigningKeyRecord {

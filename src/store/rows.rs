@@ -92,6 +92,7 @@ where
         algorithm: get!(row, "algorithm"),
         secret: get!(row, "secret"),
         created_at: get!(row, "created_at"),
+        active_from: get!(row, "active_from"),
     })
 }
 

@@ -375,7 +375,7 @@ impl Store for SqlStore {
 
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
         let rows = sqlx::query(
-            "SELECT kid, algorithm, secret, created_at FROM signing_keys ORDER BY created_at, kid",
+            "SELECT kid, algorithm, secret, created_at, active_from FROM signing_keys ORDER BY active_from, created_at, kid",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -383,11 +383,13 @@ impl Store for SqlStore {
     }
 
     async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO signing_keys (kid, algorithm, secret, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (kid) DO NOTHING")
+        sqlx::query("INSERT INTO signing_keys (kid, algorithm, secret, created_at, active_from) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (kid) DO NOTHING")
             .bind(&key.kid)
             .bind(&key.algorithm)
             .bind(&key.secret)
             .bind(key.created_at)
+            .bind(key.active_from)
             .execute(&self.pool)
             .await?;
         Ok(())

@@ -53,9 +53,9 @@ impl From<AccessClaims> for Verified {
     }
 }
 
-/// Signs `claims` with the active key, naming it in the `kid` header.
-pub fn sign(keys: &KeySet, claims: &AccessClaims) -> Result<String, TokenError> {
-    let active = keys.active();
+/// Signs `claims` with the key active at `now`, naming it in the `kid` header.
+pub fn sign(keys: &KeySet, claims: &AccessClaims, now: i64) -> Result<String, TokenError> {
+    let active = keys.signing_key(now);
     let mut header = Header::new(keys.algorithm());
     header.kid = Some(active.kid.clone());
     encode(&header, claims, &active.encoding).map_err(|err| TokenError::Signing(err.to_string()))

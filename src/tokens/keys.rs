@@ -1,9 +1,12 @@
 //! Signing keys: the configured key, or HMAC keys generated on first start and kept in the
 //! store so every replica signs and verifies with the same set.
 //!
-//! Does not rotate keys on a schedule.
+//! Rotation adds a key that starts signing only after `KEY_PROPAGATION`, so every replica has
+//! loaded it (reloads run every few seconds) before any token signed with it exists. Old keys
+//! keep verifying until the last token they signed has expired, then drop out of the set.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Validation};
 use sha2::{Digest, Sha256};
@@ -12,34 +15,41 @@ use crate::config::{SigningAlgorithm, SigningKeySource, TokensConfig};
 use crate::ids;
 use crate::store::{SigningKeyRecord, Store, StoreError};
 
+/// How far in the future a rotated key starts signing.
+pub const KEY_PROPAGATION: Duration = Duration::from_secs(15);
+
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     #[error("tokens.signing_key_file: {0}")]
     BadKey(String),
+    /// Rotation was asked for a key that comes from configuration.
+    #[error("the signing key is configured, not generated: rotate it in the configuration")]
+    Configured,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-/// One key: its id, and the halves that sign and verify.
+/// One key: its id, when it starts signing, and the halves that sign and verify.
 pub struct SigningKey {
     pub kid: String,
+    pub active_from: i64,
     pub encoding: EncodingKey,
     pub decoding: DecodingKey,
 }
 
-/// Every key that verifies, the one that signs, and the pinned validation rules.
+/// Every key that verifies, ordered by `active_from`, and the pinned validation rules.
 pub struct KeySet {
     algorithm: Algorithm,
-    active: usize,
     keys: Vec<SigningKey>,
     by_kid: HashMap<String, usize>,
     validation: Validation,
 }
 
 impl KeySet {
-    /// Builds a key set from keys, the last being the one that signs.
-    pub fn new(algorithm: SigningAlgorithm, keys: Vec<SigningKey>) -> Self {
+    /// Builds a key set. The newest key whose `active_from` has come signs.
+    pub fn new(algorithm: SigningAlgorithm, mut keys: Vec<SigningKey>) -> Self {
         assert!(!keys.is_empty(), "a key set has at least one key");
+        keys.sort_by_key(|k| k.active_from);
         let algorithm = jwt_algorithm(algorithm);
         let mut validation = Validation::new(algorithm);
         validation.leeway = 0;
@@ -52,7 +62,6 @@ impl KeySet {
             .collect();
         Self {
             algorithm,
-            active: keys.len() - 1,
             keys,
             by_kid,
             validation,
@@ -63,12 +72,21 @@ impl KeySet {
         self.algorithm
     }
 
-    pub fn active(&self) -> &SigningKey {
-        &self.keys[self.active]
+    /// The key that signs at `now`: the newest already active, else the oldest.
+    pub fn signing_key(&self, now: i64) -> &SigningKey {
+        self.keys
+            .iter()
+            .rev()
+            .find(|k| k.active_from <= now)
+            .unwrap_or(&self.keys[0])
     }
 
     pub fn find(&self, kid: &str) -> Option<&SigningKey> {
         self.by_kid.get(kid).map(|&i| &self.keys[i])
+    }
+
+    pub fn kids(&self) -> impl Iterator<Item = &str> {
+        self.keys.iter().map(|k| k.kid.as_str())
     }
 
     pub fn validation(&self) -> &Validation {
@@ -77,8 +95,7 @@ impl KeySet {
 
     /// An HMAC key set from a secret; the `kid` is derived from the secret's digest.
     pub fn from_secret(algorithm: SigningAlgorithm, secret: &[u8]) -> Self {
-        let kid = derive_kid(secret);
-        Self::new(algorithm, vec![hmac_key(kid, secret)])
+        Self::new(algorithm, vec![hmac_key(derive_kid(secret), 0, secret)])
     }
 }
 
@@ -95,49 +112,112 @@ pub async fn load(config: &TokensConfig, store: &dyn Store) -> Result<KeySet, Ke
             let key = pem_key(config.algorithm, private_pem.expose(), public_pem)?;
             Ok(KeySet::new(config.algorithm, vec![key]))
         }
-        None => load_generated(config.algorithm, store).await,
+        None => {
+            let mut records = stored(config.algorithm, store).await?;
+            if records.is_empty() {
+                insert_generated(config.algorithm, store, ids::now()).await?;
+                // Another replica may have inserted its own key at the same moment; everyone
+                // signs with the newest active one and verifies with all of them.
+                records = stored(config.algorithm, store).await?;
+            }
+            Ok(from_records(
+                config.algorithm,
+                records,
+                ids::now(),
+                config.access_ttl,
+            ))
+        }
     }
 }
 
-async fn load_generated(
+/// Adds a generated key that starts signing after `KEY_PROPAGATION`; returns its `kid`.
+pub async fn rotate(config: &TokensConfig, store: &dyn Store) -> Result<String, KeyError> {
+    if config.signing_key.is_some() {
+        return Err(KeyError::Configured);
+    }
+    let active_from =
+        ids::now().saturating_add(i64::try_from(KEY_PROPAGATION.as_secs()).unwrap_or(0));
+    insert_generated(config.algorithm, store, active_from).await
+}
+
+async fn stored(
     algorithm: SigningAlgorithm,
     store: &dyn Store,
-) -> Result<KeySet, KeyError> {
+) -> Result<Vec<SigningKeyRecord>, StoreError> {
     let name = format!("{algorithm:?}");
-    let mut records: Vec<SigningKeyRecord> = store
+    Ok(store
         .signing_keys()
         .await?
         .into_iter()
         .filter(|k| k.algorithm == name)
-        .collect();
-    if records.is_empty() {
-        let secret: [u8; 64] = ids::random_bytes();
-        let record = SigningKeyRecord {
-            kid: ids::object_id(),
-            algorithm: name.clone(),
-            secret: secret.to_vec(),
-            created_at: ids::now(),
-        };
-        store.insert_signing_key(&record).await?;
-        // Another replica may have inserted its own key at the same moment; everyone signs
-        // with the newest of the stored keys and verifies with all of them.
-        records = store
-            .signing_keys()
-            .await?
-            .into_iter()
-            .filter(|k| k.algorithm == name)
-            .collect();
-    }
-    let keys = records
-        .into_iter()
-        .map(|r| hmac_key(r.kid, &r.secret))
-        .collect();
-    Ok(KeySet::new(algorithm, keys))
+        .collect())
 }
 
-fn hmac_key(kid: String, secret: &[u8]) -> SigningKey {
+async fn insert_generated(
+    algorithm: SigningAlgorithm,
+    store: &dyn Store,
+    active_from: i64,
+) -> Result<String, KeyError> {
+    let secret: [u8; 64] = ids::random_bytes();
+    let record = SigningKeyRecord {
+        kid: ids::object_id(),
+        algorithm: format!("{algorithm:?}"),
+        secret: secret.to_vec(),
+        created_at: ids::now(),
+        active_from,
+    };
+    store.insert_signing_key(&record).await?;
+    Ok(record.kid)
+}
+
+/// The verifying set: every key except those superseded so long ago that no token they signed
+/// can still be valid.
+fn from_records(
+    algorithm: SigningAlgorithm,
+    records: Vec<SigningKeyRecord>,
+    now: i64,
+    access_ttl: Duration,
+) -> KeySet {
+    let ttl = i64::try_from(access_ttl.as_secs())
+        .unwrap_or(i64::MAX / 2)
+        .saturating_add(60);
+    let activations: Vec<i64> = records.iter().map(|r| r.active_from).collect();
+    let keys = records
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| {
+            // Superseded when the next key became active; kept while its tokens may live.
+            activations
+                .get(i + 1)
+                .is_none_or(|&next| next > now || next.saturating_add(ttl) > now)
+        })
+        .map(|(_, r)| hmac_key(r.kid.clone(), r.active_from, &r.secret))
+        .collect();
+    KeySet::new(algorithm, keys)
+}
+
+/// Re-reads generated keys from the store (rotation by another replica). `None` when the keys
+/// come from configuration.
+pub async fn reload(config: &TokensConfig, store: &dyn Store) -> Result<Option<KeySet>, KeyError> {
+    if config.signing_key.is_some() {
+        return Ok(None);
+    }
+    let records = stored(config.algorithm, store).await?;
+    if records.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(from_records(
+        config.algorithm,
+        records,
+        ids::now(),
+        config.access_ttl,
+    )))
+}
+
+fn hmac_key(kid: String, active_from: i64, secret: &[u8]) -> SigningKey {
     SigningKey {
         kid,
+        active_from,
         encoding: EncodingKey::from_secret(secret),
         decoding: DecodingKey::from_secret(secret),
     }
@@ -172,6 +252,7 @@ fn pem_key(
     };
     Ok(SigningKey {
         kid: derive_kid(public_pem),
+        active_from: 0,
         encoding,
         decoding,
     })
@@ -205,4 +286,43 @@ pub fn pem_key_for_tests(
     public_pem: &[u8],
 ) -> SigningKey {
     pem_key(algorithm, private_pem, public_pem).expect("test fixture keys are valid")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(kid: &str, active_from: i64) -> SigningKeyRecord {
+        SigningKeyRecord {
+            kid: kid.into(),
+            algorithm: "HS256".into(),
+            secret: vec![1; 64],
+            created_at: 0,
+            active_from,
+        }
+    }
+
+    #[test]
+    fn newest_active_key_signs_and_future_keys_only_verify() {
+        let set = from_records(
+            SigningAlgorithm::HS256,
+            vec![record("old", 0), record("next", 1_000)],
+            500,
+            Duration::from_secs(60),
+        );
+        assert_eq!(set.signing_key(500).kid, "old");
+        assert!(set.find("next").is_some(), "a key verifies before it signs");
+        assert_eq!(set.signing_key(1_000).kid, "next");
+    }
+
+    #[test]
+    fn superseded_keys_verify_until_their_tokens_have_expired() {
+        let ttl = Duration::from_secs(1800);
+        let keys = || vec![record("old", 0), record("new", 10_000)];
+        let set = from_records(SigningAlgorithm::HS256, keys(), 10_000 + 1800, ttl);
+        assert!(set.find("old").is_some());
+        let set = from_records(SigningAlgorithm::HS256, keys(), 10_000 + 1800 + 61, ttl);
+        assert!(set.find("old").is_none());
+        assert!(set.find("new").is_some());
+    }
 }

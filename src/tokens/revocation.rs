@@ -15,6 +15,8 @@ pub struct RevocationList {
     /// session id -> Unix time after which the entry may be forgotten.
     sessions: RwLock<HashMap<String, i64>>,
     last_seq: AtomicI64,
+    /// Unix time of the last successful read from the store.
+    synced_at: AtomicI64,
     retention: i64,
 }
 
@@ -27,6 +29,7 @@ impl RevocationList {
         Self {
             sessions: RwLock::new(HashMap::new()),
             last_seq: AtomicI64::new(0),
+            synced_at: AtomicI64::new(0),
             retention,
         }
     }
@@ -69,6 +72,16 @@ impl RevocationList {
             self.last_seq.fetch_max(revocation.seq, Ordering::AcqRel);
         }
         added
+    }
+
+    /// Records that the list is current with the store as of `now`.
+    pub fn mark_synced(&self, now: i64) {
+        self.synced_at.fetch_max(now, Ordering::AcqRel);
+    }
+
+    /// Seconds since the list was last known current with the store.
+    pub fn staleness(&self, now: i64) -> i64 {
+        now.saturating_sub(self.synced_at.load(Ordering::Acquire))
     }
 
     /// Highest store sequence number applied so far.

@@ -79,7 +79,7 @@ fn minted_token_verifies_and_carries_app_services_claims() {
     let header = jsonwebtoken::decode_header(&token).unwrap();
     assert_eq!(
         header.kid.as_deref(),
-        Some(tokens.keys().active().kid.as_str())
+        Some(tokens.keys().signing_key(now()).kid.as_str())
     );
 }
 
@@ -112,7 +112,7 @@ fn tampered_payload_is_refused() {
 #[test]
 fn alg_none_is_refused() {
     let tokens = hs_tokens();
-    let kid = tokens.keys().active().kid.clone();
+    let kid = tokens.keys().signing_key(now()).kid.clone();
     let header = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"none","typ":"JWT","kid":"{kid}"}}"#));
     let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims(now())).unwrap());
     for token in [
@@ -126,7 +126,7 @@ fn alg_none_is_refused() {
 #[test]
 fn rs256_token_is_refused_when_hs256_is_pinned() {
     let tokens = hs_tokens();
-    let kid = tokens.keys().active().kid.clone();
+    let kid = tokens.keys().signing_key(now()).kid.clone();
     let key = EncodingKey::from_rsa_pem(&fixture("rsa_private.pem")).unwrap();
     let token = forge(Algorithm::RS256, Some(&kid), &key, &claims(now()));
     assert!(matches!(
@@ -154,7 +154,7 @@ async fn hs256_signed_with_the_public_key_is_refused_when_rs256_is_pinned() {
     let tokens = Tokens::new(keys, "app".into(), Duration::from_secs(1800), 10);
     let genuine = mint(&tokens, now());
     assert!(tokens.authenticate(&genuine, now()).is_ok());
-    let kid = tokens.keys().active().kid.clone();
+    let kid = tokens.keys().signing_key(now()).kid.clone();
     let confused = forge(
         Algorithm::HS256,
         Some(&kid),
@@ -191,7 +191,7 @@ fn foreign_or_missing_kid_is_refused() {
 #[test]
 fn token_from_another_issuer_or_of_another_type_is_refused() {
     let tokens = hs_tokens();
-    let kid = tokens.keys().active().kid.clone();
+    let kid = tokens.keys().signing_key(now()).kid.clone();
     let key = EncodingKey::from_secret(SECRET);
     let mut other_app = claims(now());
     other_app.iss = "other-app".into();

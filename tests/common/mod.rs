@@ -446,3 +446,81 @@ pub fn jwt_kid(token: &str) -> String {
         .kid
         .expect("kid")
 }
+
+/// The real `sessiongate` binary, started with a config file and environment, ready when it
+/// printed its ready line (the addresses are read from it).
+pub struct GatewayProcess {
+    pub child: tokio::process::Child,
+    pub client_url: String,
+    pub admin_url: String,
+    pub stderr: Arc<std::sync::Mutex<String>>,
+}
+
+impl GatewayProcess {
+    /// Spawns `sessiongate serve --config <config>` and waits for the ready line.
+    pub async fn spawn(config: &std::path::Path, env: &[(&str, &str)]) -> Self {
+        use tokio::io::{AsyncBufReadExt, BufReader};
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_sessiongate"));
+        command
+            .arg("serve")
+            .arg("--config")
+            .arg(config)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("spawn sessiongate");
+        let stderr_text = Arc::new(std::sync::Mutex::new(String::new()));
+        let mut stderr = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        let sink = stderr_text.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = stderr.next_line().await {
+                let mut text = sink.lock().expect("stderr lock");
+                text.push_str(&line);
+                text.push('\n');
+            }
+        });
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let ready = loop {
+            match stdout.next_line().await.expect("read stdout") {
+                Some(line) if line.starts_with("sessiongate ready ") => break line,
+                Some(_) => continue,
+                None => panic!(
+                    "sessiongate exited before it was ready:\n{}",
+                    stderr_text.lock().expect("lock")
+                ),
+            }
+        };
+        tokio::spawn(async move { while let Ok(Some(_)) = stdout.next_line().await {} });
+        let field = |name: &str| {
+            ready
+                .split_whitespace()
+                .find_map(|word| word.strip_prefix(name))
+                .unwrap_or_else(|| panic!("{name} in {ready}"))
+                .to_owned()
+        };
+        Self {
+            client_url: field("client="),
+            admin_url: field("admin="),
+            child,
+            stderr: stderr_text,
+        }
+    }
+
+    pub fn admin_api(&self, path: &str) -> String {
+        format!(
+            "{}/api/admin/v3.0/groups/test-group/apps/{APP_ID}{path}",
+            self.admin_url
+        )
+    }
+
+    pub fn app_api(&self, path: &str) -> String {
+        format!("{}/api/client/v2.0/app/{APP_ID}{path}", self.client_url)
+    }
+
+    pub fn client_api(&self, path: &str) -> String {
+        format!("{}/api/client/v2.0{path}", self.client_url)
+    }
+}
