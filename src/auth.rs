@@ -256,7 +256,7 @@ impl Auth {
     /// Revokes every session of a user; returns how many were live.
     pub async fn revoke_user(&self, user_id: &str) -> Result<usize, ApiError> {
         let now = ids::now();
-        let revoked = self.store.revoke_user_sessions(user_id, now).await?;
+        let revoked = self.store.revoke_user_sessions(user_id, None, now).await?;
         self.tokens
             .revocations()
             .revoke(revoked.iter().map(String::as_str), now);

@@ -18,7 +18,7 @@ use tokio::sync::Notify;
 
 pub use model::{
     LocalAccount, NewIdentity, NewSession, NewUser, Revocation, Session, SigningKeyRecord, User,
-    UserIdentity,
+    UserIdentity, UserQuery,
 };
 pub use sql::{Dialect, SqlStore};
 
@@ -104,9 +104,59 @@ pub trait Store: Send + Sync + 'static {
     /// does not exist.
     async fn revoke_session(&self, session_id: &str, at: i64) -> Result<bool, StoreError>;
 
-    /// Revokes every live session of a user; returns the revoked session ids.
-    async fn revoke_user_sessions(&self, user_id: &str, at: i64)
-    -> Result<Vec<String>, StoreError>;
+    /// Revokes every live session of a user except `keep` (if given); returns the revoked ids.
+    async fn revoke_user_sessions(
+        &self,
+        user_id: &str,
+        keep: Option<&str>,
+        at: i64,
+    ) -> Result<Vec<String>, StoreError>;
+
+    /// Every session of a user, revoked or not, newest first.
+    async fn list_sessions(&self, user_id: &str) -> Result<Vec<Session>, StoreError>;
+
+    /// Writes batched `last_used_at` updates (each only moves forward).
+    async fn touch_sessions(&self, touches: &[(String, i64)]) -> Result<(), StoreError>;
+
+    /// Users matching `query`, ordered by id, at most `query.limit`.
+    async fn list_users(&self, query: &UserQuery) -> Result<Vec<User>, StoreError>;
+
+    /// Enables or disables a user; disabling revokes every live session. `None`: no such user;
+    /// otherwise the revoked session ids.
+    async fn set_user_disabled(
+        &self,
+        user_id: &str,
+        disabled: bool,
+        at: i64,
+    ) -> Result<Option<Vec<String>>, StoreError>;
+
+    /// Revokes every live session of a user (recorded, so replicas refuse their tokens), then
+    /// deletes the user with identities, accounts and sessions. `None`: no such user.
+    async fn delete_user(&self, user_id: &str, at: i64) -> Result<Option<Vec<String>>, StoreError>;
+
+    /// Stores a one-time grant (its digest) for a user.
+    async fn create_grant(
+        &self,
+        hash: &[u8],
+        user_id: &str,
+        created_at: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Uses up a grant: returns its user if it exists and has not expired; it is gone either way.
+    async fn consume_grant(&self, hash: &[u8], now: i64) -> Result<Option<String>, StoreError>;
+
+    /// Deletes anonymous users created before `created_before` (their live sessions revoked
+    /// first); returns the revoked session ids.
+    async fn purge_anonymous_users(
+        &self,
+        created_before: i64,
+        at: i64,
+    ) -> Result<Vec<String>, StoreError>;
+
+    /// Deletes sessions whose refresh token expired, or that were revoked, before `before`,
+    /// expired grants, and revocation records older than `before`. Returns sessions deleted.
+    async fn purge_expired(&self, before: i64, now: i64) -> Result<u64, StoreError>;
 
     /// Revocations with a sequence number above `after`, oldest first, at most `limit`.
     async fn revocations_since(

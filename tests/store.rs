@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use sessiongate::store::{
     self, LocalAccount, NewIdentity, NewSession, NewUser, SigningKeyRecord, Store, StoreError,
+    UserQuery,
 };
 use sqlx::Connection;
 
@@ -109,6 +110,13 @@ on_both_backends!(
     settings_are_upserted,
     signing_keys_are_shared_and_kept_once,
     a_second_process_sees_the_same_data,
+    users_are_listed_by_page_provider_and_email,
+    disabling_a_user_revokes_its_sessions,
+    deleting_a_user_revokes_then_removes_everything,
+    grants_are_single_use_and_expire,
+    sign_out_all_but_one_keeps_that_one,
+    batched_touches_and_session_listing,
+    lifecycle_purges_old_anonymous_users_and_expired_rows,
 );
 
 fn user(id: &str) -> NewUser {
@@ -328,7 +336,7 @@ async fn revoking_a_user_revokes_only_live_sessions(b: &Backend) {
         .await
         .unwrap();
     store.revoke_session("a", 10).await.unwrap();
-    let mut revoked = store.revoke_user_sessions("u1", 20).await.unwrap();
+    let mut revoked = store.revoke_user_sessions("u1", None, 20).await.unwrap();
     revoked.sort();
     assert_eq!(revoked, ["b"]);
     assert!(
@@ -343,7 +351,7 @@ async fn revoking_a_user_revokes_only_live_sessions(b: &Backend) {
     );
     assert!(
         store
-            .revoke_user_sessions("u1", 30)
+            .revoke_user_sessions("u1", None, 30)
             .await
             .unwrap()
             .is_empty()
@@ -453,4 +461,264 @@ async fn a_second_process_sees_the_same_data(b: &Backend) {
         ("sqlite", None) => {}
         (backend, signal) => panic!("{backend}: unexpected signal {:?}", signal.is_some()),
     }
+}
+
+async fn users_are_listed_by_page_provider_and_email(b: &Backend) {
+    let store = b.store.as_ref();
+    for id in ["a1", "a2", "a3"] {
+        with_user(store, id).await;
+    }
+    let account = LocalAccount {
+        email: "ada@example.com".to_owned(),
+        user_id: "b1".to_owned(),
+        password_hash: "x".to_owned(),
+        confirmed: true,
+    };
+    store
+        .create_local_user(
+            &user("b1"),
+            &identity("b1", "local-userpass", "ada@example.com"),
+            &account,
+        )
+        .await
+        .unwrap();
+    let ids =
+        |users: Vec<sessiongate::store::User>| users.into_iter().map(|u| u.id).collect::<Vec<_>>();
+    let page = |after: Option<&str>, limit| UserQuery {
+        after: after.map(str::to_owned),
+        limit,
+        ..UserQuery::default()
+    };
+    assert_eq!(
+        ids(store.list_users(&page(None, 2)).await.unwrap()),
+        ["a1", "a2"]
+    );
+    assert_eq!(
+        ids(store.list_users(&page(Some("a2"), 10)).await.unwrap()),
+        ["a3", "b1"]
+    );
+    let anon = UserQuery {
+        provider: Some("anon-user".to_owned()),
+        limit: 10,
+        ..UserQuery::default()
+    };
+    assert_eq!(
+        ids(store.list_users(&anon).await.unwrap()),
+        ["a1", "a2", "a3"]
+    );
+    let by_email = UserQuery {
+        email: Some("ada@example.com".to_owned()),
+        limit: 10,
+        ..UserQuery::default()
+    };
+    assert_eq!(ids(store.list_users(&by_email).await.unwrap()), ["b1"]);
+}
+
+async fn disabling_a_user_revokes_its_sessions(b: &Backend) {
+    let store = b.store.as_ref();
+    with_user(store, "u1").await;
+    store
+        .create_session(&session("s1", "u1", b"h1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.set_user_disabled("u1", true, 10).await.unwrap(),
+        Some(vec!["s1".to_owned()])
+    );
+    assert!(store.find_user("u1").await.unwrap().unwrap().disabled);
+    assert_eq!(
+        store.set_user_disabled("u1", false, 11).await.unwrap(),
+        Some(vec![])
+    );
+    assert!(!store.find_user("u1").await.unwrap().unwrap().disabled);
+    assert_eq!(
+        store.set_user_disabled("nobody", true, 12).await.unwrap(),
+        None
+    );
+    assert_eq!(store.revocations_since(0, 10).await.unwrap().len(), 1);
+}
+
+async fn deleting_a_user_revokes_then_removes_everything(b: &Backend) {
+    let store = b.store.as_ref();
+    with_user(store, "u1").await;
+    with_user(store, "u2").await;
+    store
+        .create_session(&session("s1", "u1", b"h1"))
+        .await
+        .unwrap();
+    store
+        .create_session(&session("s2", "u2", b"h2"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.delete_user("u1", 10).await.unwrap(),
+        Some(vec!["s1".to_owned()])
+    );
+    assert!(store.find_user("u1").await.unwrap().is_none());
+    assert!(
+        store.find_session("s1").await.unwrap().is_none(),
+        "sessions go with the user"
+    );
+    let revocations = store.revocations_since(0, 10).await.unwrap();
+    assert_eq!(
+        revocations.len(),
+        1,
+        "the revocation outlives the user, for other replicas"
+    );
+    assert_eq!(store.delete_user("u1", 11).await.unwrap(), None);
+    assert!(store.find_session("s2").await.unwrap().is_some());
+}
+
+async fn grants_are_single_use_and_expire(b: &Backend) {
+    let store = b.store.as_ref();
+    with_user(store, "u1").await;
+    store.create_grant(b"g1", "u1", 100, 200).await.unwrap();
+    store.create_grant(b"g2", "u1", 100, 150).await.unwrap();
+    assert_eq!(
+        store.consume_grant(b"g1", 199).await.unwrap().as_deref(),
+        Some("u1")
+    );
+    assert_eq!(
+        store.consume_grant(b"g1", 199).await.unwrap(),
+        None,
+        "single use"
+    );
+    assert_eq!(
+        store.consume_grant(b"g2", 150).await.unwrap(),
+        None,
+        "expired"
+    );
+    assert_eq!(
+        store.consume_grant(b"g2", 100).await.unwrap(),
+        None,
+        "an expired grant is gone"
+    );
+    assert_eq!(store.consume_grant(b"never", 0).await.unwrap(), None);
+}
+
+async fn sign_out_all_but_one_keeps_that_one(b: &Backend) {
+    let store = b.store.as_ref();
+    with_user(store, "u1").await;
+    for (id, hash) in [("s1", b"h1"), ("s2", b"h2"), ("s3", b"h3")] {
+        store
+            .create_session(&session(id, "u1", hash))
+            .await
+            .unwrap();
+    }
+    let mut revoked = store
+        .revoke_user_sessions("u1", Some("s2"), 10)
+        .await
+        .unwrap();
+    revoked.sort();
+    assert_eq!(revoked, ["s1", "s3"]);
+    assert!(
+        store
+            .find_session("s2")
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_none()
+    );
+}
+
+async fn batched_touches_and_session_listing(b: &Backend) {
+    let store = b.store.as_ref();
+    with_user(store, "u1").await;
+    store
+        .create_session(&session("s1", "u1", b"h1"))
+        .await
+        .unwrap();
+    store
+        .create_session(&NewSession {
+            created_at: 2000,
+            ..session("s2", "u1", b"h2")
+        })
+        .await
+        .unwrap();
+    store
+        .touch_sessions(&[("s1".to_owned(), 3000), ("s2".to_owned(), 1500)])
+        .await
+        .unwrap();
+    let sessions = store.list_sessions("u1").await.unwrap();
+    assert_eq!(
+        sessions.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+        ["s2", "s1"],
+        "newest first"
+    );
+    assert_eq!(sessions[1].last_used_at, 3000);
+    assert_eq!(sessions[0].last_used_at, 2000, "never moved back");
+    assert!(store.list_sessions("nobody").await.unwrap().is_empty());
+}
+
+async fn lifecycle_purges_old_anonymous_users_and_expired_rows(b: &Backend) {
+    let store = b.store.as_ref();
+    with_user(store, "old-anon").await; // created_at 100, anon-user identity
+    store
+        .create_user(
+            &NewUser {
+                created_at: 10_000,
+                ..user("new-anon")
+            },
+            &identity("new-anon", "anon-user", "new-anon"),
+        )
+        .await
+        .unwrap();
+    store
+        .create_user(
+            &user("old-linked"),
+            &identity("old-linked", "anon-user", "old-linked"),
+        )
+        .await
+        .unwrap();
+    store
+        .create_user(
+            &user("ada"),
+            &identity("ada", "local-userpass", "ada@example.com"),
+        )
+        .await
+        .unwrap();
+    store
+        .create_session(&NewSession {
+            expires_at: None,
+            ..session("s-anon", "old-anon", b"h1")
+        })
+        .await
+        .unwrap();
+    let revoked = store.purge_anonymous_users(5_000, 6_000).await.unwrap();
+    assert_eq!(
+        revoked,
+        ["s-anon"],
+        "live sessions are revoked before the user goes"
+    );
+    assert!(store.find_user("old-anon").await.unwrap().is_none());
+    assert!(store.find_user("old-linked").await.unwrap().is_none());
+    assert!(
+        store.find_user("new-anon").await.unwrap().is_some(),
+        "young anonymous users stay"
+    );
+    assert!(
+        store.find_user("ada").await.unwrap().is_some(),
+        "non-anonymous users stay"
+    );
+
+    store
+        .create_session(&session("expired", "ada", b"h2"))
+        .await
+        .unwrap(); // expires 5000
+    store
+        .create_session(&NewSession {
+            expires_at: Some(50_000),
+            ..session("live", "ada", b"h3")
+        })
+        .await
+        .unwrap();
+    store.create_grant(b"g", "ada", 1, 2).await.unwrap();
+    assert_eq!(store.purge_expired(7_000, 7_000).await.unwrap(), 1);
+    assert!(store.find_session("expired").await.unwrap().is_none());
+    assert!(store.find_session("live").await.unwrap().is_some());
+    assert!(
+        store.revocations_since(0, 10).await.unwrap().is_empty(),
+        "old revocation records are purged"
+    );
 }

@@ -1,32 +1,26 @@
 //! Migrations embedded in the binary, one list per backend, applied at start by sqlx.
 //! PostgreSQL migrations take sqlx's advisory lock, so replicas starting at once are safe.
+//! Each backend has the same numbered files under `migrations/<backend>/`.
 
 use std::borrow::Cow;
 
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 
+/// `migrations!("sqlite": 1 "0001_init", …)` embeds `migrations/sqlite/0001_init.sql`, ….
+macro_rules! migrations {
+    ($backend:literal: $($version:literal $file:literal),* $(,)?) => {
+        migrator(&[$(($version, $file, include_str!(concat!("migrations/", $backend, "/", $file, ".sql")))),*])
+    };
+}
+
 /// SQLite migrations, oldest first.
 pub fn sqlite() -> Migrator {
-    migrator(&[
-        (1, "init", include_str!("migrations/sqlite/0001_init.sql")),
-        (
-            2,
-            "key activation",
-            include_str!("migrations/sqlite/0002_key_activation.sql"),
-        ),
-    ])
+    migrations!("sqlite": 1 "0001_init", 2 "0002_key_activation", 3 "0003_grants")
 }
 
 /// PostgreSQL migrations, oldest first.
 pub fn postgres() -> Migrator {
-    migrator(&[
-        (1, "init", include_str!("migrations/postgres/0001_init.sql")),
-        (
-            2,
-            "key activation",
-            include_str!("migrations/postgres/0002_key_activation.sql"),
-        ),
-    ])
+    migrations!("postgres": 1 "0001_init", 2 "0002_key_activation", 3 "0003_grants")
 }
 
 fn migrator(list: &[(i64, &'static str, &'static str)]) -> Migrator {

@@ -122,3 +122,15 @@ impl std::fmt::Debug for SigningKeyRecord {
             .finish_non_exhaustive()
     }
 }
+
+/// A page of users for the admin API.
+#[derive(Debug, Clone, Default)]
+pub struct UserQuery {
+    /// Only users with an identity of this provider type.
+    pub provider: Option<String>,
+    /// Only the local-userpass user with this (normalized) email.
+    pub email: Option<String>,
+    /// Only users whose id sorts after this one (the previous page's last id).
+    pub after: Option<String>,
+    pub limit: i64,
+}

@@ -15,7 +15,7 @@ use tracing::instrument;
 use super::rows::{self, SESSION_COLUMNS};
 use super::{
     LocalAccount, NewIdentity, NewSession, NewUser, Revocation, Session, SigningKeyRecord, Store,
-    StoreError, User,
+    StoreError, User, UserQuery,
 };
 
 /// Which SQL dialect the pool speaks.
@@ -88,7 +88,68 @@ async fn insert_user_and_identity(
     Ok(())
 }
 
+/// Columns selected for a `User` (identities are read separately).
+const USER_COLUMNS: &str = "id, user_type, data, disabled, created_at, last_login_at";
+
+/// `last_used_at` only moves forward.
+const TOUCH_SESSION: &str = "UPDATE sessions SET last_used_at = CASE WHEN last_used_at < $1 THEN $1 ELSE last_used_at END WHERE id = $2";
+
 impl SqlStore {
+    /// A user row plus its identities.
+    async fn user_with_identities(&self, row: &AnyRow) -> Result<User, StoreError> {
+        let id: String = row.try_get("id")?;
+        let identity_rows = sqlx::query(
+            "SELECT id, provider_type, provider_id FROM identities WHERE user_id = $1 ORDER BY created_at, id",
+        )
+        .bind(&id)
+        .fetch_all(&self.pool)
+        .await?;
+        let data: String = row.try_get("data")?;
+        let disabled: i64 = row.try_get("disabled")?;
+        Ok(User {
+            id,
+            user_type: row.try_get("user_type")?,
+            data: serde_json::from_str(&data)
+                .map_err(|err| StoreError::Corrupt(format!("users.data: {err}")))?,
+            disabled: disabled != 0,
+            created_at: row.try_get("created_at")?,
+            last_login_at: row.try_get("last_login_at")?,
+            identities: rows::all(&identity_rows, rows::identity)?,
+        })
+    }
+
+    /// Revokes a user's live sessions (but `keep`) inside `conn`'s transaction, recording and
+    /// announcing each revocation.
+    async fn revoke_live_sessions(
+        &self,
+        conn: &mut AnyConnection,
+        user_id: &str,
+        keep: Option<&str>,
+        at: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        self.lock_revocations(conn).await?;
+        let ids: Vec<String> = sqlx::query(
+            "UPDATE sessions SET revoked_at = $1
+             WHERE user_id = $2 AND revoked_at IS NULL AND ($3 IS NULL OR id <> $3)
+             RETURNING id",
+        )
+        .bind(at)
+        .bind(user_id)
+        .bind(keep)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|row| row.try_get("id"))
+        .collect::<Result<_, _>>()?;
+        for id in &ids {
+            self.record_revocation(conn, id, user_id, at).await?;
+        }
+        if !ids.is_empty() {
+            self.announce_revocations(conn).await?;
+        }
+        Ok(ids)
+    }
+
     /// Serializes revocation writers on PostgreSQL so sequence numbers commit in order (a
     /// reader that saw seq N never later finds a committed N-1). SQLite has one writer anyway.
     async fn lock_revocations(&self, conn: &mut AnyConnection) -> Result<(), StoreError> {
@@ -188,29 +249,14 @@ impl Store for SqlStore {
 
     #[instrument(skip_all, fields(user_id))]
     async fn find_user(&self, user_id: &str) -> Result<Option<User>, StoreError> {
-        let Some(row) = sqlx::query("SELECT id, user_type, data, disabled, created_at, last_login_at FROM users WHERE id = $1")
+        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
             .bind(user_id)
             .fetch_optional(&self.pool)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let identity_rows = sqlx::query("SELECT id, provider_type, provider_id FROM identities WHERE user_id = $1 ORDER BY created_at, id")
-            .bind(user_id)
-            .fetch_all(&self.pool)
             .await?;
-        let data: String = row.try_get("data")?;
-        let disabled: i64 = row.try_get("disabled")?;
-        Ok(Some(User {
-            id: row.try_get("id")?,
-            user_type: row.try_get("user_type")?,
-            data: serde_json::from_str(&data)
-                .map_err(|err| StoreError::Corrupt(format!("users.data: {err}")))?,
-            disabled: disabled != 0,
-            created_at: row.try_get("created_at")?,
-            last_login_at: row.try_get("last_login_at")?,
-            identities: rows::all(&identity_rows, rows::identity)?,
-        }))
+        match row {
+            Some(row) => Ok(Some(self.user_with_identities(&row).await?)),
+            None => Ok(None),
+        }
     }
 
     #[instrument(skip_all)]
@@ -281,7 +327,7 @@ impl Store for SqlStore {
 
     #[instrument(skip_all, fields(session_id))]
     async fn touch_session(&self, session_id: &str, at: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE sessions SET last_used_at = CASE WHEN last_used_at < $1 THEN $1 ELSE last_used_at END WHERE id = $2")
+        sqlx::query(TOUCH_SESSION)
             .bind(at)
             .bind(session_id)
             .execute(&self.pool)
@@ -313,26 +359,185 @@ impl Store for SqlStore {
     async fn revoke_user_sessions(
         &self,
         user_id: &str,
+        keep: Option<&str>,
         at: i64,
     ) -> Result<Vec<String>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        self.lock_revocations(&mut tx).await?;
-        let ids: Vec<String> = sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL RETURNING id")
-            .bind(at)
-            .bind(user_id)
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(|row| row.try_get("id"))
-            .collect::<Result<_, _>>()?;
-        for id in &ids {
-            self.record_revocation(&mut tx, id, user_id, at).await?;
-        }
-        if !ids.is_empty() {
-            self.announce_revocations(&mut tx).await?;
-        }
+        let ids = self
+            .revoke_live_sessions(&mut tx, user_id, keep, at)
+            .await?;
         tx.commit().await?;
         Ok(ids)
+    }
+
+    #[instrument(skip_all, fields(user_id))]
+    async fn list_sessions(&self, user_id: &str) -> Result<Vec<Session>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = $1 ORDER BY created_at DESC, id DESC"
+        ))
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows::all(&rows, rows::session)?)
+    }
+
+    async fn touch_sessions(&self, touches: &[(String, i64)]) -> Result<(), StoreError> {
+        if touches.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        for (session_id, at) in touches {
+            sqlx::query(TOUCH_SESSION)
+                .bind(*at)
+                .bind(session_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    #[instrument(skip_all)]
+    async fn list_users(&self, query: &UserQuery) -> Result<Vec<User>, StoreError> {
+        // Optional filters as `$n IS NULL OR …`, so one statement serves every combination.
+        let rows = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users u
+             WHERE ($1 IS NULL OR u.id > $1)
+               AND ($2 IS NULL OR EXISTS (SELECT 1 FROM identities i WHERE i.user_id = u.id AND i.provider_type = $2))
+               AND ($3 IS NULL OR EXISTS (SELECT 1 FROM local_accounts a WHERE a.user_id = u.id AND a.email = $3))
+             ORDER BY u.id LIMIT $4"
+        ))
+        .bind(query.after.as_deref())
+        .bind(query.provider.as_deref())
+        .bind(query.email.as_deref())
+        .bind(query.limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut users = Vec::with_capacity(rows.len());
+        for row in &rows {
+            users.push(self.user_with_identities(row).await?);
+        }
+        Ok(users)
+    }
+
+    #[instrument(skip_all, fields(user_id))]
+    async fn set_user_disabled(
+        &self,
+        user_id: &str,
+        disabled: bool,
+        at: i64,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let updated = sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
+            .bind(flag(disabled))
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        if updated.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let revoked = if disabled {
+            self.revoke_live_sessions(&mut tx, user_id, None, at)
+                .await?
+        } else {
+            Vec::new()
+        };
+        tx.commit().await?;
+        Ok(Some(revoked))
+    }
+
+    #[instrument(skip_all, fields(user_id))]
+    async fn delete_user(&self, user_id: &str, at: i64) -> Result<Option<Vec<String>>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let revoked = self
+            .revoke_live_sessions(&mut tx, user_id, None, at)
+            .await?;
+        let deleted = sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        if deleted.rows_affected() == 0 {
+            return Ok(None);
+        }
+        tx.commit().await?;
+        Ok(Some(revoked))
+    }
+
+    async fn create_grant(
+        &self,
+        hash: &[u8],
+        user_id: &str,
+        created_at: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO grants (grant_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(hash.to_vec())
+            .bind(user_id)
+            .bind(created_at)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await
+            .map_err(|err| if is_unique_violation(&err) { StoreError::Conflict("grant") } else { err.into() })?;
+        Ok(())
+    }
+
+    async fn consume_grant(&self, hash: &[u8], now: i64) -> Result<Option<String>, StoreError> {
+        // DELETE … RETURNING: of two concurrent exchanges exactly one gets the row.
+        let row =
+            sqlx::query("DELETE FROM grants WHERE grant_hash = $1 RETURNING user_id, expires_at")
+                .bind(hash.to_vec())
+                .fetch_optional(&self.pool)
+                .await?;
+        let Some(row) = row else { return Ok(None) };
+        let expires_at: i64 = row.try_get("expires_at")?;
+        Ok((expires_at > now)
+            .then(|| row.try_get("user_id"))
+            .transpose()?)
+    }
+
+    #[instrument(skip_all)]
+    async fn purge_anonymous_users(
+        &self,
+        created_before: i64,
+        at: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let users: Vec<String> = sqlx::query(
+            "SELECT u.id FROM users u
+             WHERE u.created_at < $1
+               AND EXISTS (SELECT 1 FROM identities i WHERE i.user_id = u.id AND i.provider_type = 'anon-user')
+               AND NOT EXISTS (SELECT 1 FROM identities i WHERE i.user_id = u.id AND i.provider_type <> 'anon-user')
+             LIMIT 1000",
+        )
+        .bind(created_before)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| row.try_get("id"))
+        .collect::<Result<_, _>>()?;
+        let mut revoked = Vec::new();
+        for user_id in users {
+            if let Some(ids) = self.delete_user(&user_id, at).await? {
+                revoked.extend(ids);
+            }
+        }
+        Ok(revoked)
+    }
+
+    #[instrument(skip_all)]
+    async fn purge_expired(&self, before: i64, now: i64) -> Result<u64, StoreError> {
+        let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at < $1 OR revoked_at < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("DELETE FROM grants WHERE expires_at < $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("DELETE FROM revocations WHERE revoked_at < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await?;
+        Ok(sessions.rows_affected())
     }
 
     #[instrument(skip_all, fields(after))]
