@@ -6,6 +6,7 @@
 mod auth;
 mod health;
 mod security;
+mod sessions;
 mod users;
 
 use http::{Method, Request, Response, StatusCode};
@@ -51,8 +52,28 @@ pub async fn handle(
         }
         _ => return ApiError::not_found().into_response(),
     };
+    let query = request.uri().query().map(str::to_owned);
     let result = match (method, tail) {
+        (Method::GET, ["users"]) => users::list(state, query.as_deref()).await,
+        (Method::POST, ["users"]) => users::create(state, request).await,
         (Method::POST, ["users", "verify_token"]) => users::verify_token(state, request).await,
+        (Method::GET, ["users", user_id]) if *user_id != "verify_token" => {
+            users::get(state, user_id).await
+        }
+        (Method::DELETE, ["users", user_id]) => users::delete(state, user_id).await,
+        (Method::PUT, ["users", user_id, "enable"]) => {
+            users::set_disabled(state, user_id, false).await
+        }
+        (Method::PUT, ["users", user_id, "disable"]) => {
+            users::set_disabled(state, user_id, true).await
+        }
+        (Method::GET, ["users", user_id, "sessions"]) => sessions::list(state, user_id).await,
+        (Method::DELETE, ["users", user_id, "sessions", session_id]) => {
+            sessions::revoke(state, user_id, session_id).await
+        }
+        (Method::POST, ["users", user_id, "grants"]) => {
+            sessions::mint_grant(state, user_id, request).await
+        }
         (Method::PUT, ["users", user_id, "logout"]) => users::logout(state, user_id).await,
         (Method::GET, ["security", "refresh_token_expiration"]) => {
             security::get_refresh_ttl(state).await
@@ -64,8 +85,14 @@ pub async fn handle(
         (Method::POST, ["security", "signing_keys"]) => security::rotate_key(state).await,
         (
             _,
-            ["users", "verify_token"]
-            | ["users", _, "logout"]
+            ["users"]
+            | ["users", _]
+            | [
+                "users",
+                _,
+                "logout" | "enable" | "disable" | "sessions" | "grants",
+            ]
+            | ["users", _, "sessions", _]
             | ["security", "refresh_token_expiration" | "signing_keys"],
         ) => Err(ApiError::method_not_allowed()),
         _ => Err(ApiError::not_found()),

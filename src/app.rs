@@ -20,6 +20,7 @@ use crate::config::Config;
 use crate::ids;
 use crate::proxy::Proxy;
 use crate::server::{self, HttpOptions};
+use crate::sessions::activity::Activity;
 use crate::store::{self, Store, StoreError};
 use crate::tokens::{self, KeyError, Tokens};
 
@@ -29,6 +30,7 @@ pub struct State {
     pub auth: Auth,
     pub proxy: Proxy,
     pub admin_key: AdminKey,
+    pub activity: Activity,
 }
 
 /// Why the gateway could not start.
@@ -94,6 +96,7 @@ impl App {
             auth: Auth::new(&config, store, tokens),
             proxy: Proxy::new(&config),
             admin_key: AdminKey::new(config.admin.api_key.as_ref()),
+            activity: Activity::default(),
             config,
         });
         Ok(Self {
@@ -153,6 +156,7 @@ impl App {
                 tracing::error!(error = %err, "server task failed");
             }
         }
+        flush_activity(&self.state).await;
         self.state.auth.store().close().await;
     }
 }
@@ -217,9 +221,38 @@ async fn poll_revocations(state: Arc<State>, mut stop: watch::Receiver<bool>) {
             tracing::warn!(error = %err, staleness_s = tokens.revocations().staleness(ids::now()), "revocation catch-up failed; retrying");
         }
         tokens.revocations().purge(ids::now());
-        polls = polls.wrapping_add(1);
         if polls % KEY_RELOAD_EVERY == 0 {
             reload_keys(&state).await;
         }
+        if polls % ACTIVITY_FLUSH_EVERY == 0 {
+            flush_activity(&state).await;
+        }
+        if polls % LIFECYCLE_EVERY == 0 {
+            run_lifecycle(&state).await;
+        }
+        polls = polls.wrapping_add(1);
+    }
+}
+
+/// Every this many polls, noted session activity is written to the store.
+const ACTIVITY_FLUSH_EVERY: u32 = 15;
+
+/// Every this many polls (and at start), lifecycle chores run.
+const LIFECYCLE_EVERY: u32 = 300;
+
+async fn flush_activity(state: &State) {
+    if let Err(err) = state.activity.flush(state.auth.store().as_ref()).await {
+        tracing::warn!(error = %err, "session activity flush failed; kept for the next one");
+    }
+}
+
+/// Deletes anonymous users past `tokens.anon_user_ttl` and rows no token can use any more.
+/// Runs in the background task; public so tests can run it on demand.
+pub async fn run_lifecycle(state: &State) {
+    match state.auth.purge(state.config.tokens.anon_user_ttl).await {
+        Ok((anonymous_sessions, purged)) => {
+            tracing::debug!(anonymous_sessions, purged, "lifecycle chores done");
+        }
+        Err(err) => tracing::warn!(error = %err.message, "lifecycle chores failed; retrying later"),
     }
 }

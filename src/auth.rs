@@ -84,6 +84,11 @@ impl Auth {
         if let Some(userpass) = &userpass {
             registry.register(userpass.clone());
         }
+        if config.providers.grant {
+            registry.register(Arc::new(crate::sessions::grants::GrantProvider::new(
+                store.clone(),
+            )));
+        }
         let domain_id = hex::encode(&crate::tokens::digest(&config.app.id)[..12]);
         Self {
             store,
@@ -113,6 +118,30 @@ impl Auth {
         self.userpass
             .as_ref()
             .ok_or_else(|| ApiError::provider_not_found(userpass::NAME))
+    }
+
+    /// Starts a session for a user found by other means (a one-time grant).
+    pub async fn login_as(
+        &self,
+        user_id: &str,
+        provider: &str,
+        body: &serde_json::Value,
+        client: &ClientInfo,
+    ) -> Result<LoginResponse, ApiError> {
+        let user = self
+            .store
+            .find_user(user_id)
+            .await?
+            .ok_or_else(ApiError::invalid_session)?;
+        if user.disabled {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::UserDisabled,
+                "user disabled",
+            ));
+        }
+        self.start_session(&user, provider, requested_device_id(body), client)
+            .await
     }
 
     /// Logs in through `provider` and starts a session.
@@ -253,15 +282,71 @@ impl Auth {
         Ok(())
     }
 
-    /// Revokes every session of a user; returns how many were live.
-    pub async fn revoke_user(&self, user_id: &str) -> Result<usize, ApiError> {
+    /// Revokes every session of a user but `keep`; returns how many were live.
+    pub async fn revoke_user(&self, user_id: &str, keep: Option<&str>) -> Result<usize, ApiError> {
         let now = ids::now();
-        let revoked = self.store.revoke_user_sessions(user_id, None, now).await?;
-        self.tokens
-            .revocations()
-            .revoke(revoked.iter().map(String::as_str), now);
+        let revoked = self.store.revoke_user_sessions(user_id, keep, now).await?;
+        self.revoked_here(&revoked, now);
         tracing::info!(user_id, sessions = revoked.len(), "user sessions revoked");
         Ok(revoked.len())
+    }
+
+    /// Applies revocations this replica made to its own list at once (others learn them
+    /// from the store).
+    fn revoked_here(&self, session_ids: &[String], now: i64) {
+        self.tokens
+            .revocations()
+            .revoke(session_ids.iter().map(String::as_str), now);
+    }
+
+    /// Disables (revoking every session) or enables a user. 404 if there is no such user.
+    pub async fn set_user_disabled(&self, user_id: &str, disabled: bool) -> Result<(), ApiError> {
+        let now = ids::now();
+        let revoked = self
+            .store
+            .set_user_disabled(user_id, disabled, now)
+            .await?
+            .ok_or_else(user_not_found)?;
+        self.revoked_here(&revoked, now);
+        tracing::info!(
+            user_id,
+            disabled,
+            sessions_revoked = revoked.len(),
+            "user updated"
+        );
+        Ok(())
+    }
+
+    /// Deletes a user after revoking every session. 404 if there is no such user.
+    pub async fn delete_user(&self, user_id: &str) -> Result<(), ApiError> {
+        let now = ids::now();
+        let revoked = self
+            .store
+            .delete_user(user_id, now)
+            .await?
+            .ok_or_else(user_not_found)?;
+        self.revoked_here(&revoked, now);
+        tracing::info!(user_id, sessions_revoked = revoked.len(), "user deleted");
+        Ok(())
+    }
+
+    /// Runs the lifecycle chores: deletes anonymous users older than `anon_user_ttl` and rows
+    /// nobody can use any more. Returns (anonymous sessions revoked, sessions purged).
+    pub async fn purge(&self, anon_user_ttl: Duration) -> Result<(usize, u64), ApiError> {
+        let now = ids::now();
+        let anon_ttl = i64::try_from(anon_user_ttl.as_secs()).unwrap_or(i64::MAX / 2);
+        let revoked = self
+            .store
+            .purge_anonymous_users(now.saturating_sub(anon_ttl), now)
+            .await?;
+        self.revoked_here(&revoked, now);
+        // A revoked or expired session's access tokens are dead after one access TTL.
+        let retention = i64::try_from(self.tokens.access_ttl().as_secs()).unwrap_or(0) + 120;
+        let purged = self
+            .store
+            .purge_expired(now.saturating_sub(retention), now)
+            .await?;
+        Ok((revoked.len(), purged))
     }
 
     /// `GET /auth/profile` for an authenticated caller.
@@ -284,6 +369,14 @@ impl Auth {
             user_type: user.user_type,
         })
     }
+}
+
+fn user_not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        ErrorCode::UserNotFound,
+        "user not found",
+    )
 }
 
 /// 401 `InvalidSession` whose text realm-web's `logOut` treats as "already logged out".

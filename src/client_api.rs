@@ -8,6 +8,7 @@ mod location;
 mod login;
 mod profile;
 mod session;
+mod sessions;
 
 use std::sync::Arc;
 
@@ -33,6 +34,10 @@ pub enum Route {
     Register,
     Profile,
     Session,
+    /// `DELETE /auth/delete`: the caller deletes their own user.
+    DeleteUser,
+    /// `/auth/sessions[/…]`: session management; the segments after `sessions`.
+    Sessions(Vec<String>),
     /// One of our paths with another app id.
     AppNotFound,
 }
@@ -44,6 +49,10 @@ pub fn route(path: &str, app_id: &str) -> Option<Route> {
     let route = match segments.as_slice() {
         ["auth", "profile"] => Route::Profile,
         ["auth", "session"] => Route::Session,
+        ["auth", "delete"] => Route::DeleteUser,
+        ["auth", "sessions", rest @ ..] => {
+            Route::Sessions(rest.iter().map(|s| (*s).to_owned()).collect())
+        }
         ["app", app, tail @ ..] => {
             let route = match tail {
                 ["location"] => Route::Location,
@@ -96,6 +105,12 @@ pub async fn handle(
         (Route::Session, Method::DELETE) => session::logout(state, request.headers())
             .await
             .map(|r| (r, None)),
+        (Route::DeleteUser, Method::DELETE) => {
+            profile::delete_user(state, request.headers(), ctx).await
+        }
+        (Route::Sessions(rest), method) => {
+            sessions::handle(state, &method, &rest, request.headers(), ctx).await
+        }
         _ => Err(ApiError::method_not_allowed()),
     };
     match result {
@@ -164,5 +179,13 @@ mod tests {
             None
         );
         assert_eq!(route("/data/items", app), None);
+        assert_eq!(
+            route("/api/client/v2.0/auth/sessions/current", app),
+            Some(Route::Sessions(vec!["current".into()]))
+        );
+        assert_eq!(
+            route("/api/client/v2.0/auth/sessions", app),
+            Some(Route::Sessions(vec![]))
+        );
     }
 }

@@ -214,6 +214,8 @@ pub struct ProvidersConfig {
     pub local_userpass: bool,
     pub local_userpass_auto_confirm: bool,
     pub api_key: bool,
+    /// Exchange of one-time grants minted by the admin API.
+    pub grant: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -369,6 +371,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         local_userpass: raw.providers.local_userpass.enabled.unwrap_or(true),
         local_userpass_auto_confirm: raw.providers.local_userpass.auto_confirm.unwrap_or(true),
         api_key: raw.providers.api_key.enabled.unwrap_or(true),
+        grant: raw.providers.grant.enabled.unwrap_or(true),
     };
     let cpus = std::thread::available_parallelism().map_or(2, usize::from);
     let auth = AuthConfig {

@@ -35,6 +35,9 @@ pub async fn client(
             None => {
                 let (response, caller) =
                     state.proxy.handle(state.auth.tokens(), request, &ctx).await;
+                if let Some(caller) = &caller {
+                    state.activity.note(&caller.session_id, ctx.now);
+                }
                 (response, caller.map(|c| c.user_id.clone()))
             }
         },

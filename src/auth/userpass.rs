@@ -67,7 +67,18 @@ impl UserpassProvider {
     }
 
     /// Registers a new account. A taken email is 409 `AccountNameInUse`, as App Services.
-    pub async fn register(&self, body: RegisterBody) -> Result<(), ApiError> {
+    /// Registers through the client API: confirmed at once with auto-confirm. Returns the new
+    /// user's id.
+    pub async fn register(&self, body: RegisterBody) -> Result<String, ApiError> {
+        self.create(body, self.auto_confirm).await
+    }
+
+    /// Creates an account that is confirmed (the admin API). Returns the new user's id.
+    pub async fn register_confirmed(&self, body: RegisterBody) -> Result<String, ApiError> {
+        self.create(body, true).await
+    }
+
+    async fn create(&self, body: RegisterBody, confirmed: bool) -> Result<String, ApiError> {
         let email = normalize_email(body.email.as_deref().unwrap_or_default())?;
         let password = body.password.unwrap_or_default();
         let password_hash = self
@@ -93,14 +104,14 @@ impl UserpassProvider {
             email,
             user_id,
             password_hash,
-            confirmed: self.auto_confirm,
+            confirmed,
         };
         match self
             .store
             .create_local_user(&user, &identity, &account)
             .await
         {
-            Ok(()) => Ok(()),
+            Ok(()) => Ok(user.id),
             Err(StoreError::Conflict(_)) => Err(ApiError::new(
                 StatusCode::CONFLICT,
                 ErrorCode::AccountNameInUse,

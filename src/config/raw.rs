@@ -141,6 +141,8 @@ pub struct RawProviders {
     pub local_userpass: RawUserpass,
     #[serde(default)]
     pub api_key: RawProvider,
+    #[serde(default)]
+    pub grant: RawProvider,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -1,0 +1,9 @@
+//! Agnost-style session management on top of `auth`: list a user's sessions, sign out one /
+//! all / all but the current one, one-time grants, and `last_used_at` tracking.
+//!
+//! Does not route HTTP; `client_api::sessions` and `admin` call these functions.
+
+pub mod activity;
+pub mod grants;
+pub mod list;
+pub mod sign_out;
