@@ -17,8 +17,8 @@ use async_trait::async_trait;
 use tokio::sync::Notify;
 
 pub use model::{
-    LocalAccount, NewIdentity, NewSession, NewUser, Revocation, Session, SigningKeyRecord, User,
-    UserIdentity, UserQuery,
+    ApiKeyRecord, LocalAccount, NewIdentity, NewSession, NewUser, Revocation, Session,
+    SigningKeyRecord, User, UserIdentity, UserQuery, UserTokenKind, UserTokenRecord,
 };
 pub use sql::{Dialect, SqlStore};
 
@@ -77,6 +77,49 @@ pub trait Store: Send + Sync + 'static {
         identity: &NewIdentity,
         account: &LocalAccount,
     ) -> Result<(), StoreError>;
+
+    /// The user owning an identity of a provider, or `None`.
+    async fn find_identity(&self, provider_type: &str, external_id: &str) -> Result<Option<String>, StoreError>;
+
+    /// Links another identity to an existing user. `Conflict("identity")` if it is taken.
+    async fn add_identity(&self, identity: &NewIdentity) -> Result<(), StoreError>;
+
+    /// Replaces a user's data (e.g. metadata mapped from a custom token).
+    async fn update_user_data(&self, user_id: &str, data: &serde_json::Value) -> Result<(), StoreError>;
+
+    /// Stores an API key. `Conflict("api key")` if the user has one of that name.
+    async fn create_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError>;
+
+    /// A user's API keys, oldest first.
+    async fn list_api_keys(&self, user_id: &str) -> Result<Vec<ApiKeyRecord>, StoreError>;
+
+    /// The API key with this digest, or `None`.
+    async fn find_api_key_by_hash(&self, hash: &[u8]) -> Result<Option<ApiKeyRecord>, StoreError>;
+
+    /// Enables or disables one of a user's keys; `false` if the user has no such key.
+    async fn set_api_key_disabled(&self, user_id: &str, key_id: &str, disabled: bool) -> Result<bool, StoreError>;
+
+    /// Deletes one of a user's keys; `false` if the user has no such key.
+    async fn delete_api_key(&self, user_id: &str, key_id: &str) -> Result<bool, StoreError>;
+
+    /// Stores a confirmation or reset token (its digest).
+    async fn create_user_token(&self, token: &UserTokenRecord) -> Result<(), StoreError>;
+
+    /// Uses up a token: the email it was issued for, if `id` and `hash` match, it is of `kind`
+    /// and has not expired. A matching token is gone afterwards either way.
+    async fn consume_user_token(
+        &self,
+        kind: UserTokenKind,
+        id: &str,
+        hash: &[u8],
+        now: i64,
+    ) -> Result<Option<String>, StoreError>;
+
+    /// Marks a local account confirmed; `false` if there is no such account.
+    async fn confirm_local_account(&self, email: &str) -> Result<bool, StoreError>;
+
+    /// Sets a new password hash; `false` if there is no such account.
+    async fn set_local_password(&self, email: &str, password_hash: &str) -> Result<bool, StoreError>;
 
     /// A user with its identities, or `None`.
     async fn find_user(&self, user_id: &str) -> Result<Option<User>, StoreError>;

@@ -15,12 +15,12 @@ macro_rules! migrations {
 
 /// SQLite migrations, oldest first.
 pub fn sqlite() -> Migrator {
-    migrations!("sqlite": 1 "0001_init", 2 "0002_key_activation", 3 "0003_grants")
+    migrations!("sqlite": 1 "0001_init", 2 "0002_key_activation", 3 "0003_grants", 4 "0004_keys_and_tokens")
 }
 
 /// PostgreSQL migrations, oldest first.
 pub fn postgres() -> Migrator {
-    migrations!("postgres": 1 "0001_init", 2 "0002_key_activation", 3 "0003_grants")
+    migrations!("postgres": 1 "0001_init", 2 "0002_key_activation", 3 "0003_grants", 4 "0004_keys_and_tokens")
 }
 
 fn migrator(list: &[(i64, &'static str, &'static str)]) -> Migrator {

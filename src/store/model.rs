@@ -134,3 +134,53 @@ pub struct UserQuery {
     pub after: Option<String>,
     pub limit: i64,
 }
+
+/// An API key. `key_hash` is the SHA-256 digest of the key, which is shown once at creation.
+#[derive(Clone, PartialEq)]
+pub struct ApiKeyRecord {
+    pub id: String,
+    pub user_id: String,
+    pub name: String,
+    pub key_hash: Vec<u8>,
+    pub disabled: bool,
+    pub created_at: i64,
+}
+
+impl std::fmt::Debug for ApiKeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKeyRecord")
+            .field("id", &self.id)
+            .field("user_id", &self.user_id)
+            .field("name", &self.name)
+            .field("disabled", &self.disabled)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a confirmation or reset token is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserTokenKind {
+    Confirm,
+    Reset,
+}
+
+impl UserTokenKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Confirm => "confirm",
+            Self::Reset => "reset",
+        }
+    }
+}
+
+/// A single-use token of a local-userpass account; only its digest is stored.
+#[derive(Clone)]
+pub struct UserTokenRecord {
+    /// The `tokenId` the client sends back with the token.
+    pub id: String,
+    pub kind: UserTokenKind,
+    pub email: String,
+    pub token_hash: Vec<u8>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}

@@ -3,7 +3,7 @@
 
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
-use super::{LocalAccount, Revocation, Session, SigningKeyRecord, UserIdentity};
+use super::{ApiKeyRecord, LocalAccount, Revocation, Session, SigningKeyRecord, UserIdentity};
 
 /// Columns selected for a `Session`, in the order `session` reads them.
 pub const SESSION_COLUMNS: &str = "id, user_id, provider_type, device_id, client_ip, user_agent, created_at, last_used_at, expires_at, revoked_at";
@@ -93,6 +93,25 @@ where
         secret: get!(row, "secret"),
         created_at: get!(row, "created_at"),
         active_from: get!(row, "active_from"),
+    })
+}
+
+pub fn api_key<'r, R>(row: &'r R) -> Result<ApiKeyRecord, sqlx::Error>
+where
+    R: Row,
+    &'static str: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+    Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let disabled: i64 = get!(row, "disabled");
+    Ok(ApiKeyRecord {
+        id: get!(row, "id"),
+        user_id: get!(row, "user_id"),
+        name: get!(row, "name"),
+        key_hash: get!(row, "key_hash"),
+        disabled: disabled != 0,
+        created_at: get!(row, "created_at"),
     })
 }
 

@@ -14,8 +14,8 @@ use tracing::instrument;
 
 use super::rows::{self, SESSION_COLUMNS};
 use super::{
-    LocalAccount, NewIdentity, NewSession, NewUser, Revocation, Session, SigningKeyRecord, Store,
-    StoreError, User, UserQuery,
+    ApiKeyRecord, LocalAccount, NewIdentity, NewSession, NewUser, Revocation, Session,
+    SigningKeyRecord, Store, StoreError, User, UserQuery, UserTokenKind, UserTokenRecord,
 };
 
 /// Which SQL dialect the pool speaks.
@@ -54,6 +54,35 @@ fn flag(value: bool) -> i64 {
     i64::from(value)
 }
 
+const API_KEY_COLUMNS: &str = "id, user_id, name, key_hash, disabled, created_at";
+
+async fn insert_identity(
+    conn: &mut AnyConnection,
+    identity: &NewIdentity,
+    created_at: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO identities (id, user_id, provider_type, provider_id, external_id, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&identity.id)
+    .bind(&identity.user_id)
+    .bind(&identity.provider_type)
+    .bind(&identity.provider_id)
+    .bind(&identity.external_id)
+    .bind(created_at)
+    .execute(&mut *conn)
+    .await
+    .map_err(|err| {
+        if is_unique_violation(&err) {
+            StoreError::Conflict("identity")
+        } else {
+            err.into()
+        }
+    })?;
+    Ok(())
+}
+
 async fn insert_user_and_identity(
     conn: &mut AnyConnection,
     user: &NewUser,
@@ -66,26 +95,7 @@ async fn insert_user_and_identity(
         .bind(user.created_at)
         .execute(&mut *conn)
         .await?;
-    sqlx::query(
-        "INSERT INTO identities (id, user_id, provider_type, provider_id, external_id, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(&identity.id)
-    .bind(&identity.user_id)
-    .bind(&identity.provider_type)
-    .bind(&identity.provider_id)
-    .bind(&identity.external_id)
-    .bind(user.created_at)
-    .execute(&mut *conn)
-    .await
-    .map_err(|err| {
-        if is_unique_violation(&err) {
-            StoreError::Conflict("identity")
-        } else {
-            err.into()
-        }
-    })?;
-    Ok(())
+    insert_identity(conn, identity, user.created_at).await
 }
 
 /// Columns selected for a `User` (identities are read separately).
@@ -245,6 +255,146 @@ impl Store for SqlStore {
             .map_err(|err| if is_unique_violation(&err) { StoreError::Conflict("email") } else { err.into() })?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn find_identity(&self, provider_type: &str, external_id: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT user_id FROM identities WHERE provider_type = $1 AND external_id = $2")
+            .bind(provider_type)
+            .bind(external_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("user_id")).transpose()?)
+    }
+
+    #[instrument(skip_all, fields(user_id = %identity.user_id))]
+    async fn add_identity(&self, identity: &NewIdentity) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        insert_identity(&mut conn, identity, crate::ids::now()).await
+    }
+
+    #[instrument(skip_all, fields(user_id))]
+    async fn update_user_data(&self, user_id: &str, data: &serde_json::Value) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET data = $1 WHERE id = $2")
+            .bind(data.to_string())
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    #[instrument(skip_all, fields(user_id = %key.user_id))]
+    async fn create_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO api_keys (id, user_id, name, key_hash, disabled, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&key.id)
+        .bind(&key.user_id)
+        .bind(&key.name)
+        .bind(&key.key_hash)
+        .bind(flag(key.disabled))
+        .bind(key.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(|err| if is_unique_violation(&err) { StoreError::Conflict("api key") } else { err.into() })?;
+        Ok(())
+    }
+
+    #[instrument(skip_all, fields(user_id))]
+    async fn list_api_keys(&self, user_id: &str) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE user_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows::all(&rows, rows::api_key)?)
+    }
+
+    #[instrument(skip_all)]
+    async fn find_api_key_by_hash(&self, hash: &[u8]) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let row: Option<AnyRow> = sqlx::query(&format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE key_hash = $1"))
+            .bind(hash.to_vec())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(rows::api_key).transpose()?)
+    }
+
+    #[instrument(skip_all, fields(user_id, key_id))]
+    async fn set_api_key_disabled(&self, user_id: &str, key_id: &str, disabled: bool) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE api_keys SET disabled = $1 WHERE user_id = $2 AND id = $3")
+            .bind(flag(disabled))
+            .bind(user_id)
+            .bind(key_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    #[instrument(skip_all, fields(user_id, key_id))]
+    async fn delete_api_key(&self, user_id: &str, key_id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM api_keys WHERE user_id = $1 AND id = $2")
+            .bind(user_id)
+            .bind(key_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    #[instrument(skip_all)]
+    async fn create_user_token(&self, token: &UserTokenRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO user_tokens (id, kind, email, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&token.id)
+        .bind(token.kind.as_str())
+        .bind(&token.email)
+        .bind(&token.token_hash)
+        .bind(token.created_at)
+        .bind(token.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    #[instrument(skip_all)]
+    async fn consume_user_token(
+        &self,
+        kind: UserTokenKind,
+        id: &str,
+        hash: &[u8],
+        now: i64,
+    ) -> Result<Option<String>, StoreError> {
+        // DELETE … RETURNING: single use even under concurrent attempts.
+        let row = sqlx::query(
+            "DELETE FROM user_tokens WHERE id = $1 AND kind = $2 AND token_hash = $3 RETURNING email, expires_at",
+        )
+        .bind(id)
+        .bind(kind.as_str())
+        .bind(hash.to_vec())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let expires_at: i64 = row.try_get("expires_at")?;
+        Ok((expires_at > now).then(|| row.try_get("email")).transpose()?)
+    }
+
+    #[instrument(skip_all)]
+    async fn confirm_local_account(&self, email: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE local_accounts SET confirmed = 1 WHERE email = $1")
+            .bind(email)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    #[instrument(skip_all)]
+    async fn set_local_password(&self, email: &str, password_hash: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE local_accounts SET password_hash = $1 WHERE email = $2")
+            .bind(password_hash)
+            .bind(email)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     #[instrument(skip_all, fields(user_id))]
