@@ -4,6 +4,7 @@
 
 mod duration;
 mod env;
+mod providers;
 mod raw;
 mod secret;
 
@@ -18,6 +19,10 @@ use url::Url;
 
 pub use duration::{format as format_duration, parse as parse_duration};
 pub use env::PREFIX as ENV_PREFIX;
+pub use providers::{
+    CustomFunctionConfig, CustomTokenConfig, CustomTokenKey, MetadataField, ProvidersConfig,
+    UserpassConfig,
+};
 pub use secret::Secret;
 
 use raw::RawConfig;
@@ -206,16 +211,9 @@ pub struct RouteConfig {
     pub auth: AuthMode,
     pub strip_prefix: bool,
     pub upstream: Option<Url>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ProvidersConfig {
-    pub anon_user: bool,
-    pub local_userpass: bool,
-    pub local_userpass_auto_confirm: bool,
-    pub api_key: bool,
-    /// Exchange of one-time grants minted by the admin API.
-    pub grant: bool,
+    /// Accept the Atlas Data API credential headers (`apiKey`, `email` + `password`,
+    /// `jwtTokenString`) instead of a Bearer token on this route.
+    pub data_api_credentials: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -366,13 +364,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         .enumerate()
         .map(|(index, route)| validate_route(index, route))
         .collect::<Result<Vec<_>, _>>()?;
-    let providers = ProvidersConfig {
-        anon_user: raw.providers.anon_user.enabled.unwrap_or(true),
-        local_userpass: raw.providers.local_userpass.enabled.unwrap_or(true),
-        local_userpass_auto_confirm: raw.providers.local_userpass.auto_confirm.unwrap_or(true),
-        api_key: raw.providers.api_key.enabled.unwrap_or(true),
-        grant: raw.providers.grant.enabled.unwrap_or(true),
-    };
+    let providers = providers::validate(raw.providers)?;
     let cpus = std::thread::available_parallelism().map_or(2, usize::from);
     let auth = AuthConfig {
         password_hash_concurrency: raw.auth.password_hash_concurrency.unwrap_or(cpus),
@@ -633,6 +625,7 @@ fn validate_route(index: usize, raw: raw::RawRoute) -> Result<RouteConfig, Confi
         auth,
         strip_prefix: raw.strip_prefix.unwrap_or(false),
         upstream,
+        data_api_credentials: raw.data_api_credentials.unwrap_or(false),
     })
 }
 

@@ -79,13 +79,21 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
 
     /// The user owning an identity of a provider, or `None`.
-    async fn find_identity(&self, provider_type: &str, external_id: &str) -> Result<Option<String>, StoreError>;
+    async fn find_identity(
+        &self,
+        provider_type: &str,
+        external_id: &str,
+    ) -> Result<Option<String>, StoreError>;
 
     /// Links another identity to an existing user. `Conflict("identity")` if it is taken.
     async fn add_identity(&self, identity: &NewIdentity) -> Result<(), StoreError>;
 
     /// Replaces a user's data (e.g. metadata mapped from a custom token).
-    async fn update_user_data(&self, user_id: &str, data: &serde_json::Value) -> Result<(), StoreError>;
+    async fn update_user_data(
+        &self,
+        user_id: &str,
+        data: &serde_json::Value,
+    ) -> Result<(), StoreError>;
 
     /// Stores an API key. `Conflict("api key")` if the user has one of that name.
     async fn create_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError>;
@@ -97,7 +105,12 @@ pub trait Store: Send + Sync + 'static {
     async fn find_api_key_by_hash(&self, hash: &[u8]) -> Result<Option<ApiKeyRecord>, StoreError>;
 
     /// Enables or disables one of a user's keys; `false` if the user has no such key.
-    async fn set_api_key_disabled(&self, user_id: &str, key_id: &str, disabled: bool) -> Result<bool, StoreError>;
+    async fn set_api_key_disabled(
+        &self,
+        user_id: &str,
+        key_id: &str,
+        disabled: bool,
+    ) -> Result<bool, StoreError>;
 
     /// Deletes one of a user's keys; `false` if the user has no such key.
     async fn delete_api_key(&self, user_id: &str, key_id: &str) -> Result<bool, StoreError>;
@@ -119,7 +132,11 @@ pub trait Store: Send + Sync + 'static {
     async fn confirm_local_account(&self, email: &str) -> Result<bool, StoreError>;
 
     /// Sets a new password hash; `false` if there is no such account.
-    async fn set_local_password(&self, email: &str, password_hash: &str) -> Result<bool, StoreError>;
+    async fn set_local_password(
+        &self,
+        email: &str,
+        password_hash: &str,
+    ) -> Result<bool, StoreError>;
 
     /// A user with its identities, or `None`.
     async fn find_user(&self, user_id: &str) -> Result<Option<User>, StoreError>;

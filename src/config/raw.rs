@@ -130,6 +130,8 @@ pub struct RawRoute {
     #[serde(default, deserialize_with = "flex")]
     pub strip_prefix: Option<bool>,
     pub upstream: Option<String>,
+    #[serde(default, deserialize_with = "flex")]
+    pub data_api_credentials: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -143,6 +145,10 @@ pub struct RawProviders {
     pub api_key: RawProvider,
     #[serde(default)]
     pub grant: RawProvider,
+    #[serde(default)]
+    pub custom_token: RawCustomToken,
+    #[serde(default)]
+    pub custom_function: RawCustomFunction,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -159,6 +165,44 @@ pub struct RawUserpass {
     pub enabled: Option<bool>,
     #[serde(default, deserialize_with = "flex")]
     pub auto_confirm: Option<bool>,
+    pub confirmation_url: Option<String>,
+    pub reset_url: Option<String>,
+    pub token_ttl: Option<String>,
+    pub webhook_timeout: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCustomToken {
+    #[serde(default, deserialize_with = "flex")]
+    pub enabled: Option<bool>,
+    pub algorithms: Option<Vec<String>>,
+    pub key_file: Option<String>,
+    pub jwks_file: Option<String>,
+    pub jwks_url: Option<String>,
+    pub audience: Option<Vec<String>>,
+    pub issuer: Option<String>,
+    pub leeway: Option<String>,
+    #[serde(default)]
+    pub metadata: Vec<RawMetadataField>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetadataField {
+    pub claim: Option<String>,
+    pub field: Option<String>,
+    #[serde(default, deserialize_with = "flex")]
+    pub required: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCustomFunction {
+    #[serde(default, deserialize_with = "flex")]
+    pub enabled: Option<bool>,
+    pub url: Option<String>,
+    pub timeout: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

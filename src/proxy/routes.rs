@@ -14,6 +14,8 @@ pub struct Route {
     pub strip_prefix: bool,
     /// Index into the forwarder's upstream list.
     pub upstream: usize,
+    /// Atlas Data API credential headers are accepted on this route.
+    pub data_api_credentials: bool,
 }
 
 #[derive(Debug)]
@@ -42,6 +44,7 @@ impl RouteTable {
                     auth: config.auth,
                     strip_prefix: config.strip_prefix,
                     upstream,
+                    data_api_credentials: config.data_api_credentials,
                 }
             })
             .collect();
@@ -51,6 +54,7 @@ impl RouteTable {
                 auth: AuthMode::Required,
                 strip_prefix: false,
                 upstream: 0,
+                data_api_credentials: false,
             });
         }
         // Longest prefix wins; the sort is stable so the first of equal prefixes stays first.
@@ -104,6 +108,7 @@ mod tests {
                 auth,
                 strip_prefix,
                 upstream: None,
+                data_api_credentials: false,
             })
             .collect();
         RouteTable::new(&configs, &Url::parse("http://upstream:9000").unwrap())

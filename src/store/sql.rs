@@ -257,12 +257,18 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn find_identity(&self, provider_type: &str, external_id: &str) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query("SELECT user_id FROM identities WHERE provider_type = $1 AND external_id = $2")
-            .bind(provider_type)
-            .bind(external_id)
-            .fetch_optional(&self.pool)
-            .await?;
+    async fn find_identity(
+        &self,
+        provider_type: &str,
+        external_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query(
+            "SELECT user_id FROM identities WHERE provider_type = $1 AND external_id = $2",
+        )
+        .bind(provider_type)
+        .bind(external_id)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.map(|r| r.try_get("user_id")).transpose()?)
     }
 
@@ -273,7 +279,11 @@ impl Store for SqlStore {
     }
 
     #[instrument(skip_all, fields(user_id))]
-    async fn update_user_data(&self, user_id: &str, data: &serde_json::Value) -> Result<(), StoreError> {
+    async fn update_user_data(
+        &self,
+        user_id: &str,
+        data: &serde_json::Value,
+    ) -> Result<(), StoreError> {
         sqlx::query("UPDATE users SET data = $1 WHERE id = $2")
             .bind(data.to_string())
             .bind(user_id)
@@ -312,15 +322,22 @@ impl Store for SqlStore {
 
     #[instrument(skip_all)]
     async fn find_api_key_by_hash(&self, hash: &[u8]) -> Result<Option<ApiKeyRecord>, StoreError> {
-        let row: Option<AnyRow> = sqlx::query(&format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE key_hash = $1"))
-            .bind(hash.to_vec())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row: Option<AnyRow> = sqlx::query(&format!(
+            "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE key_hash = $1"
+        ))
+        .bind(hash.to_vec())
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.as_ref().map(rows::api_key).transpose()?)
     }
 
     #[instrument(skip_all, fields(user_id, key_id))]
-    async fn set_api_key_disabled(&self, user_id: &str, key_id: &str, disabled: bool) -> Result<bool, StoreError> {
+    async fn set_api_key_disabled(
+        &self,
+        user_id: &str,
+        key_id: &str,
+        disabled: bool,
+    ) -> Result<bool, StoreError> {
         let done = sqlx::query("UPDATE api_keys SET disabled = $1 WHERE user_id = $2 AND id = $3")
             .bind(flag(disabled))
             .bind(user_id)
@@ -375,7 +392,9 @@ impl Store for SqlStore {
         .await?;
         let Some(row) = row else { return Ok(None) };
         let expires_at: i64 = row.try_get("expires_at")?;
-        Ok((expires_at > now).then(|| row.try_get("email")).transpose()?)
+        Ok((expires_at > now)
+            .then(|| row.try_get("email"))
+            .transpose()?)
     }
 
     #[instrument(skip_all)]
@@ -388,7 +407,11 @@ impl Store for SqlStore {
     }
 
     #[instrument(skip_all)]
-    async fn set_local_password(&self, email: &str, password_hash: &str) -> Result<bool, StoreError> {
+    async fn set_local_password(
+        &self,
+        email: &str,
+        password_hash: &str,
+    ) -> Result<bool, StoreError> {
         let done = sqlx::query("UPDATE local_accounts SET password_hash = $1 WHERE email = $2")
             .bind(password_hash)
             .bind(email)
