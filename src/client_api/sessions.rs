@@ -55,6 +55,7 @@ pub async fn handle(
         (&Method::GET, ["current", "user"]) => {
             web::json(StatusCode::OK, &list::current_user(auth, &caller).await?)
         }
+        (&Method::GET, ["others"]) => return Err(ApiError::method_not_allowed()),
         (&Method::GET, [id]) => {
             web::json(StatusCode::OK, &list::get_mine(auth, &caller, id).await?)
         }
