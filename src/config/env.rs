@@ -9,7 +9,11 @@ use std::collections::BTreeMap;
 pub const PREFIX: &str = "SESSIONGATE_";
 
 /// Environment variables that are not config keys (test settings, log filters).
-const NOT_CONFIG: &[&str] = &["SESSIONGATE_TEST_POSTGRES_URL", "SESSIONGATE_LOG"];
+const NOT_CONFIG: &[&str] = &[
+    "SESSIONGATE_TEST_POSTGRES_URL",
+    "SESSIONGATE_LOG",
+    "SESSIONGATE_USER_PASSWORD",
+];
 
 /// Overlays every `SESSIONGATE_A__B__C=value` onto `table` as `a.b.c = "value"`.
 ///

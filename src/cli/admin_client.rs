@@ -1,0 +1,416 @@
+//! The admin commands' HTTP client: finds the gateway, the admin key and the app id, then
+//! sends one request at a time and hands back the status and JSON answer.
+//!
+//! Does not decide what an answer means for a command beyond the shared rules of
+//! [`Answer::into_result`] (2xx is success, 401 is a refused admin key, the rest is the
+//! gateway's error); commands with other rules (`token verify`) look at the answer first.
+//!
+//! # Security
+//! The admin key only ever goes into the `Authorization` header, marked sensitive; it is never
+//! printed, not even in errors.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+use bytes::Bytes;
+use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
+use http::{HeaderValue, Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+use url::Url;
+
+use super::{AdminArgs, CliError};
+use crate::config::{self, Config, ConfigError};
+
+/// Environment variable with the admin key (the same one `serve` reads).
+const ADMIN_KEY_ENV: &str = "SESSIONGATE_ADMIN__API_KEY";
+/// Used when neither `--url` nor a config file says where the admin listener is.
+const DEFAULT_URL: &str = "http://127.0.0.1:8081";
+/// Time allowed to open the TCP connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Time allowed for the whole exchange (creating a user hashes a password, so not too short).
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
+/// Largest answer read (a page of 1000 users fits many times over).
+const MAX_ANSWER_BYTES: usize = 32 * 1024 * 1024;
+
+/// A client of one app's admin API.
+pub struct AdminClient {
+    http: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    /// `{url}/api/admin/v3.0/groups/{group}/apps/{app}`.
+    base: Url,
+    authorization: HeaderValue,
+}
+
+/// The gateway's answer: its status and its JSON body (`Null` when empty; a body that is not
+/// JSON is kept as a string so errors can still show it).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl Answer {
+    /// 2xx: the body. 401: the admin key was refused (exit 77). Else the gateway's error.
+    pub fn into_result(self) -> Result<Value, CliError> {
+        if self.status.is_success() {
+            return Ok(self.body);
+        }
+        let (error, error_code) = self.error();
+        if self.status == StatusCode::UNAUTHORIZED {
+            return Err(CliError::NoPermission(format!(
+                "the gateway refused the admin key: {error}"
+            )));
+        }
+        Err(CliError::Api {
+            status: self.status.as_u16(),
+            error,
+            error_code,
+        })
+    }
+
+    /// The App Services error fields, or what stands in for them.
+    pub fn error(&self) -> (String, Option<String>) {
+        let error = match &self.body {
+            Value::Object(map) => map.get("error").and_then(Value::as_str).map(str::to_owned),
+            Value::String(text) if !text.trim().is_empty() => Some(text.trim().to_owned()),
+            _ => None,
+        }
+        .unwrap_or_else(|| {
+            self.status
+                .canonical_reason()
+                .unwrap_or("no error message")
+                .to_lowercase()
+        });
+        let code = self
+            .body
+            .get("error_code")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        (error, code)
+    }
+}
+
+impl AdminClient {
+    /// Resolves the URL, admin key and app id from the arguments, the environment and the
+    /// config file (read only when an argument is missing), and builds the client.
+    pub fn new(args: &AdminArgs, env: &BTreeMap<String, String>) -> Result<Self, CliError> {
+        let settings = Settings::resolve(args, env)?;
+        let mut base = settings.url;
+        let shown = base.to_string();
+        base.path_segments_mut()
+            .map_err(|()| CliError::Usage(format!("--url {shown}: cannot be a base URL")))?
+            .pop_if_empty()
+            .extend([
+                "api",
+                "admin",
+                "v3.0",
+                "groups",
+                &args.group,
+                "apps",
+                &settings.app,
+            ]);
+        let mut authorization = HeaderValue::from_str(&format!("Bearer {}", settings.key))
+            .map_err(|_| {
+                CliError::NoPermission(
+                    "the admin key has characters a header cannot carry".to_owned(),
+                )
+            })?;
+        authorization.set_sensitive(true);
+        let mut connector = HttpConnector::new();
+        connector.enforce_http(false);
+        connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        let https = HttpsConnectorBuilder::new()
+            .with_webpki_roots()
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(connector);
+        Ok(Self {
+            http: Client::builder(TokioExecutor::new()).build(https),
+            base,
+            authorization,
+        })
+    }
+
+    /// Sends `method` to the admin API path made of `segments` (each one percent-encoded, so
+    /// ids are safe) with an optional JSON body. Any answer, error statuses included, is
+    /// `Ok`; only a gateway that cannot be reached or does not answer is an error (exit 69).
+    pub async fn request(
+        &self,
+        method: Method,
+        segments: &[&str],
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<Answer, CliError> {
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .expect("the base URL was checked in new")
+            .extend(segments);
+        if !query.is_empty() {
+            url.query_pairs_mut()
+                .extend_pairs(query.iter().map(|(k, v)| (k, v.as_str())));
+        }
+        let mut request = Request::builder()
+            .method(method.clone())
+            .uri(url.as_str())
+            .header(AUTHORIZATION, self.authorization.clone())
+            .header(ACCEPT, "application/json")
+            .header(
+                USER_AGENT,
+                concat!("sessiongate-cli/", env!("CARGO_PKG_VERSION")),
+            );
+        let bytes = match body {
+            Some(body) => {
+                request = request.header(CONTENT_TYPE, "application/json");
+                Bytes::from(serde_json::to_vec(body).context("cannot encode the request")?)
+            }
+            None => Bytes::new(),
+        };
+        let request = request
+            .body(Full::new(bytes))
+            .with_context(|| format!("cannot build the request {method} {}", url.path()))?;
+        let exchange = async {
+            let response = self.http.request(request).await?;
+            let status = response.status();
+            let body = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
+                .collect()
+                .await
+                .map_err(|err| anyhow!(err))?
+                .to_bytes();
+            anyhow::Ok((status, body))
+        };
+        let origin = url.origin().ascii_serialization();
+        let (status, bytes) = match tokio::time::timeout(ANSWER_TIMEOUT, exchange).await {
+            Err(_) => {
+                return Err(CliError::Unavailable(anyhow!(
+                    "the gateway at {origin} did not answer within {}s",
+                    ANSWER_TIMEOUT.as_secs()
+                )));
+            }
+            Ok(Err(err)) => {
+                return Err(CliError::Unavailable(
+                    err.context(format!("cannot reach the gateway at {origin}")),
+                ));
+            }
+            Ok(Ok(answer)) => answer,
+        };
+        let body = if bytes.iter().all(u8::is_ascii_whitespace) {
+            Value::Null
+        } else {
+            match serde_json::from_slice(&bytes) {
+                Ok(value) => value,
+                Err(_) if status.is_success() => {
+                    return Err(CliError::Other(anyhow!(
+                        "{method} {}: {status} answer is not JSON (is {origin} the admin listener?)",
+                        url.path()
+                    )));
+                }
+                Err(_) => {
+                    Value::String(String::from_utf8_lossy(&bytes).chars().take(300).collect())
+                }
+            }
+        };
+        Ok(Answer { status, body })
+    }
+
+    /// [`request`](Self::request), then the shared rules of [`Answer::into_result`].
+    pub async fn call(
+        &self,
+        method: Method,
+        segments: &[&str],
+        body: Option<&Value>,
+    ) -> Result<Value, CliError> {
+        self.request(method, segments, &[], body)
+            .await?
+            .into_result()
+    }
+}
+
+/// Where the gateway is, which key, which app.
+#[derive(Debug)]
+struct Settings {
+    url: Url,
+    key: String,
+    app: String,
+}
+
+impl Settings {
+    /// Arguments first, then the environment (key only), then the config file. A missing
+    /// config file only matters when a value has no other source; an invalid one is a config
+    /// error whenever it is read.
+    fn resolve(args: &AdminArgs, env: &BTreeMap<String, String>) -> Result<Self, CliError> {
+        let env_key = env
+            .get(ADMIN_KEY_ENV)
+            .map(|key| key.trim())
+            .filter(|key| !key.is_empty());
+        let key = args.admin_key.as_deref().or(env_key).map(str::to_owned);
+        let config = if args.url.is_none() || args.app.is_none() || key.is_none() {
+            load_config(&args.config, env)?
+        } else {
+            None
+        };
+        let app = match (&args.app, &config) {
+            (Some(app), _) => app.clone(),
+            (None, Some(config)) => config.app.id.clone(),
+            (None, None) => {
+                return Err(CliError::Config(ConfigError {
+                    key: "app.id".to_owned(),
+                    reason: format!(
+                        "unknown: {} does not exist; pass --app ID or --config PATH",
+                        args.config.display()
+                    ),
+                }));
+            }
+        };
+        let url = match (&args.url, &config) {
+            (Some(url), _) => url.clone(),
+            (None, Some(config)) => admin_url(config.server.admin_listen),
+            (None, None) => Url::parse(DEFAULT_URL).expect("the default URL is valid"),
+        };
+        let from_config = config
+            .as_ref()
+            .and_then(|c| c.admin.api_key.as_ref())
+            .map(|secret| String::from_utf8_lossy(secret.expose()).into_owned());
+        let key = key.or(from_config).ok_or_else(|| {
+            CliError::NoPermission(format!(
+                "no admin key: pass --admin-key, set {ADMIN_KEY_ENV}, or set admin.api_key_file in {}",
+                args.config.display()
+            ))
+        })?;
+        Ok(Self { url, key, app })
+    }
+}
+
+/// The config file, or `None` when it does not exist.
+fn load_config(path: &Path, env: &BTreeMap<String, String>) -> Result<Option<Config>, CliError> {
+    match config::load(path, env) {
+        Ok(config) => Ok(Some(config)),
+        Err(_) if !path.exists() => Ok(None),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// The admin listener as a client reaches it: a wildcard bind address means this host.
+fn admin_url(listen: SocketAddr) -> Url {
+    let mut addr = listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    Url::parse(&format!("http://{addr}")).expect("a socket address makes a valid URL")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn args(config: PathBuf) -> AdminArgs {
+        AdminArgs {
+            url: None,
+            admin_key: None,
+            config,
+            app: None,
+            group: "default".to_owned(),
+            json: false,
+        }
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_come_from_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let key_file = dir.path().join("admin-key");
+        std::fs::write(&key_file, "file-admin-key-0123456789\n").unwrap();
+        let path = dir.path().join("sessiongate.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "[server]\nadmin_listen = \"0.0.0.0:9999\"\n[app]\nid = \"cfg-app\"\n\
+                 [admin]\napi_key_file = \"{}\"\n",
+                key_file.display()
+            ),
+        )
+        .unwrap();
+        let settings = Settings::resolve(&args(path.clone()), &env(&[])).unwrap();
+        assert_eq!(settings.url.as_str(), "http://127.0.0.1:9999/");
+        assert_eq!(settings.app, "cfg-app");
+        assert_eq!(settings.key, "file-admin-key-0123456789");
+        // The environment wins over the file, the arguments over both.
+        let from_env = Settings::resolve(
+            &args(path.clone()),
+            &env(&[(ADMIN_KEY_ENV, "env-admin-key-0123456789")]),
+        )
+        .unwrap();
+        assert_eq!(from_env.key, "env-admin-key-0123456789");
+        let mut given = args(path);
+        given.admin_key = Some("arg-admin-key".to_owned());
+        given.app = Some("arg-app".to_owned());
+        given.url = Some(Url::parse("http://10.0.0.1:1").unwrap());
+        let settings = Settings::resolve(&given, &env(&[(ADMIN_KEY_ENV, "env-key")])).unwrap();
+        assert_eq!(settings.key, "arg-admin-key");
+        assert_eq!(settings.app, "arg-app");
+        assert_eq!(settings.url.as_str(), "http://10.0.0.1:1/");
+    }
+
+    #[test]
+    fn without_a_config_file_the_url_defaults_and_the_app_id_is_a_config_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut given = args(dir.path().join("missing.toml"));
+        given.app = Some("a".to_owned());
+        let settings = Settings::resolve(&given, &env(&[(ADMIN_KEY_ENV, "k")])).unwrap();
+        assert_eq!(settings.url.as_str(), "http://127.0.0.1:8081/");
+        given.app = None;
+        let err = Settings::resolve(&given, &env(&[(ADMIN_KEY_ENV, "k")])).unwrap_err();
+        assert_eq!(err.exit_code(), 78, "{err}");
+    }
+
+    #[test]
+    fn a_missing_key_is_no_permission_and_an_invalid_config_a_config_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut given = args(dir.path().join("missing.toml"));
+        given.app = Some("a".to_owned());
+        let err = Settings::resolve(&given, &env(&[])).unwrap_err();
+        assert_eq!(err.exit_code(), 77, "{err}");
+        assert!(err.to_string().contains("--admin-key"), "{err}");
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, "[app]\nid = \"a b\"\n").unwrap();
+        given.config = path;
+        let err = Settings::resolve(&given, &env(&[])).unwrap_err();
+        assert_eq!(err.exit_code(), 78, "{err}");
+    }
+
+    #[test]
+    fn error_answers_keep_the_gateway_message() {
+        let answer = Answer {
+            status: StatusCode::NOT_FOUND,
+            body: serde_json::json!({"error": "user not found", "error_code": "UserNotFound"}),
+        };
+        let err = answer.into_result().unwrap_err();
+        assert_eq!(err.exit_code(), 1);
+        assert!(
+            err.to_string().contains("user not found (UserNotFound)"),
+            "{err}"
+        );
+        let refused = Answer {
+            status: StatusCode::UNAUTHORIZED,
+            body: Value::Null,
+        };
+        assert_eq!(refused.into_result().unwrap_err().exit_code(), 77);
+    }
+}

@@ -1,0 +1,363 @@
+//! `sessiongate users list|create|revoke|delete|enable|disable`, like the App Services CLI.
+//!
+//! Commands taking `--user=ID1,ID2` call the gateway once per user, report each, and fail
+//! (exit 1) if any failed; a refused key or an unreachable gateway stops them at once, as it
+//! would fail every call alike.
+
+use std::collections::BTreeMap;
+
+use clap::{Args, Subcommand};
+use http::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use super::admin_client::AdminClient;
+use super::output::{self, Table};
+use super::{AdminArgs, CliError, USER_PASSWORD_ENV, read_stdin};
+
+/// The page size the gateway uses when `--limit` is not given.
+const DEFAULT_PAGE: usize = 100;
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List users, ordered by id; pass the last id as --after for the next page.
+    List {
+        /// Only users with an identity of this provider (e.g. local-userpass, anon-user).
+        #[arg(long, value_name = "PROVIDER")]
+        provider: Option<String>,
+        /// Only the user with this email.
+        #[arg(long, value_name = "EMAIL")]
+        email: Option<String>,
+        /// Start after this user id.
+        #[arg(long, value_name = "ID")]
+        after: Option<String>,
+        /// Page size, 1..=1000 [default: 100].
+        #[arg(long, value_name = "N")]
+        limit: Option<u32>,
+    },
+    /// Create a confirmed email/password user.
+    ///
+    /// The password comes from --password, --password-stdin, or the environment variable
+    /// SESSIONGATE_USER_PASSWORD; the last two keep it out of the process list.
+    Create {
+        /// The user's email, their login name.
+        #[arg(long, value_name = "EMAIL")]
+        email: String,
+        /// The password (visible in the process list; prefer --password-stdin).
+        #[arg(long, value_name = "PASSWORD", conflicts_with = "password_stdin")]
+        password: Option<String>,
+        /// Read the password from stdin (one trailing newline is dropped).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Revoke every session of each user.
+    Revoke(Users),
+    /// Delete each user (their sessions are revoked first).
+    Delete(Users),
+    /// Enable each user.
+    Enable(Users),
+    /// Disable each user (their sessions are revoked).
+    Disable(Users),
+}
+
+#[derive(Debug, Args)]
+pub struct Users {
+    /// User ids, comma-separated (--user=ID1,ID2) or repeated.
+    #[arg(
+        long = "user",
+        value_name = "ID",
+        required = true,
+        value_delimiter = ','
+    )]
+    ids: Vec<String>,
+}
+
+impl Command {
+    /// The users a multi-user command acts on.
+    pub fn user_ids(&self) -> Option<&[String]> {
+        match self {
+            Command::Revoke(users)
+            | Command::Delete(users)
+            | Command::Enable(users)
+            | Command::Disable(users) => Some(&users.ids),
+            Command::List { .. } | Command::Create { .. } => None,
+        }
+    }
+}
+
+pub async fn run(
+    args: &AdminArgs,
+    env: &BTreeMap<String, String>,
+    command: Command,
+    env_password: Option<String>,
+) -> Result<(), CliError> {
+    // Arguments are checked before the gateway is asked anything.
+    let password = match &command {
+        Command::Create {
+            password,
+            password_stdin,
+            ..
+        } => Some(password_from(
+            password.clone(),
+            *password_stdin,
+            env_password,
+        )?),
+        _ => None,
+    };
+    let client = AdminClient::new(args, env)?;
+    match command {
+        Command::List {
+            provider,
+            email,
+            after,
+            limit,
+        } => {
+            let query: Vec<(&str, String)> = [
+                ("provider", provider),
+                ("email", email),
+                ("after", after),
+                ("limit", limit.map(|n| n.to_string())),
+            ]
+            .into_iter()
+            .filter_map(|(key, value)| Some((key, value?)))
+            .collect();
+            let users = client
+                .request(Method::GET, &["users"], &query, None)
+                .await?
+                .into_result()?;
+            if args.json {
+                return output::json(&users);
+            }
+            let users = output::array(&users)?;
+            output::print(&users_table(users))?;
+            let page = limit.map_or(DEFAULT_PAGE, |n| n as usize);
+            if let Some(last) = users.last().filter(|_| users.len() >= page) {
+                eprintln!(
+                    "more users may follow: --after {}",
+                    output::text_field(last, "_id")
+                );
+            }
+            Ok(())
+        }
+        Command::Create { email, .. } => {
+            let password = password.expect("read above for create");
+            let body = json!({ "email": email, "password": password });
+            let user = client.call(Method::POST, &["users"], Some(&body)).await?;
+            if args.json {
+                return output::json(&user);
+            }
+            output::line(&format!(
+                "created user {} ({})",
+                output::text_field(&user, "_id"),
+                email_of(&user)
+            ))
+        }
+        Command::Revoke(users) => for_each(&client, args.json, &users.ids, Action::Revoke).await,
+        Command::Delete(users) => for_each(&client, args.json, &users.ids, Action::Delete).await,
+        Command::Enable(users) => for_each(&client, args.json, &users.ids, Action::Enable).await,
+        Command::Disable(users) => for_each(&client, args.json, &users.ids, Action::Disable).await,
+    }
+}
+
+/// The password of `users create`: the argument, stdin, or the environment, in that order.
+fn password_from(
+    argument: Option<String>,
+    stdin: bool,
+    env: Option<String>,
+) -> Result<String, CliError> {
+    let password = if let Some(password) = argument {
+        password
+    } else if stdin {
+        let text = read_stdin("password")?;
+        let trimmed = text
+            .strip_suffix('\n')
+            .map(|t| t.strip_suffix('\r').unwrap_or(t))
+            .unwrap_or(&text);
+        trimmed.to_owned()
+    } else {
+        env.ok_or_else(|| {
+            CliError::Usage(format!(
+                "a password is required: --password-stdin, {USER_PASSWORD_ENV} or --password"
+            ))
+        })?
+    };
+    if password.is_empty() {
+        return Err(CliError::Usage("the password is empty".to_owned()));
+    }
+    Ok(password)
+}
+
+fn users_table(users: &[Value]) -> String {
+    let mut table = Table::new(&["ID", "TYPE", "PROVIDERS", "EMAIL", "DISABLED", "CREATED"]);
+    for user in users {
+        let providers: Vec<&str> = user
+            .get("identities")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|identity| identity.get("provider_type").and_then(Value::as_str))
+            .collect();
+        let disabled = user.get("disabled").and_then(Value::as_bool) == Some(true);
+        table.row(vec![
+            output::text_field(user, "_id"),
+            output::text_field(user, "type"),
+            if providers.is_empty() {
+                "-".to_owned()
+            } else {
+                providers.join(",")
+            },
+            email_of(user),
+            if disabled { "yes" } else { "no" }.to_owned(),
+            output::time_field(user, "creation_date"),
+        ]);
+    }
+    table.render()
+}
+
+fn email_of(user: &Value) -> String {
+    user.get("data")
+        .map_or_else(|| "-".to_owned(), |data| output::text_field(data, "email"))
+}
+
+/// A per-user admin call.
+#[derive(Debug, Clone, Copy)]
+enum Action {
+    Revoke,
+    Delete,
+    Enable,
+    Disable,
+}
+
+impl Action {
+    fn method(self) -> Method {
+        match self {
+            Action::Revoke | Action::Enable | Action::Disable => Method::PUT,
+            Action::Delete => Method::DELETE,
+        }
+    }
+
+    /// The path under `users/{id}`.
+    fn tail(self) -> Option<&'static str> {
+        match self {
+            Action::Revoke => Some("logout"),
+            Action::Delete => None,
+            Action::Enable => Some("enable"),
+            Action::Disable => Some("disable"),
+        }
+    }
+
+    fn done(self) -> &'static str {
+        match self {
+            Action::Revoke => "revoked every session of user",
+            Action::Delete => "deleted user",
+            Action::Enable => "enabled user",
+            Action::Disable => "disabled user",
+        }
+    }
+}
+
+/// Runs `action` for each user, reporting each; fails if any failed.
+async fn for_each(
+    client: &AdminClient,
+    json: bool,
+    ids: &[String],
+    action: Action,
+) -> Result<(), CliError> {
+    let mut ids: Vec<&str> = ids
+        .iter()
+        .map(|id| id.trim())
+        .filter(|id| !id.is_empty())
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    ids.retain(|id| seen.insert(*id));
+    if ids.is_empty() {
+        return Err(CliError::Usage("--user: no user id given".to_owned()));
+    }
+    let mut results = Vec::with_capacity(ids.len());
+    let mut failed = 0;
+    for id in &ids {
+        let mut segments = vec!["users", id];
+        segments.extend(action.tail());
+        let answer = client
+            .request(action.method(), &segments, &[], None)
+            .await?;
+        if answer.status == StatusCode::UNAUTHORIZED {
+            return answer.into_result().map(drop);
+        }
+        if answer.status.is_success() {
+            results.push(json!({ "user_id": id, "ok": true }));
+            if !json {
+                output::line(&format!("{} {id}", action.done()))?;
+            }
+            continue;
+        }
+        failed += 1;
+        let (error, error_code) = answer.error();
+        results.push(json!({
+            "user_id": id,
+            "ok": false,
+            "status": answer.status.as_u16(),
+            "error": error,
+            "error_code": error_code,
+        }));
+        let err = CliError::Api {
+            status: answer.status.as_u16(),
+            error,
+            error_code,
+        };
+        eprintln!("sessiongate: user {id}: {err}");
+    }
+    if json {
+        output::json(&Value::Array(results))?;
+    }
+    if failed > 0 {
+        return Err(CliError::Partial {
+            failed,
+            total: ids.len(),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_shows_providers_email_and_rfc3339_dates() {
+        let users = vec![json!({
+            "_id": "u1",
+            "type": "normal",
+            "identities": [{"id": "i", "provider_type": "local-userpass", "provider_id": "p"}],
+            "creation_date": 1_700_000_000,
+            "disabled": true,
+            "data": {"email": "a@example.com"},
+        })];
+        let text = users_table(&users);
+        let mut lines = text.lines();
+        assert_eq!(
+            lines.next().unwrap().split_whitespace().collect::<Vec<_>>(),
+            ["ID", "TYPE", "PROVIDERS", "EMAIL", "DISABLED", "CREATED"]
+        );
+        assert_eq!(
+            lines.next().unwrap().split_whitespace().collect::<Vec<_>>(),
+            [
+                "u1",
+                "normal",
+                "local-userpass",
+                "a@example.com",
+                "yes",
+                "2023-11-14T22:13:20Z"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_password_argument_wins_and_none_is_a_usage_error() {
+        let from_arg = password_from(Some("p1".into()), false, Some("p2".into()));
+        assert_eq!(from_arg.unwrap(), "p1");
+        let from_env = password_from(None, false, Some("p2".into()));
+        assert_eq!(from_env.unwrap(), "p2");
+        let none = password_from(None, false, None).unwrap_err();
+        assert_eq!(none.exit_code(), 2);
+    }
+}
