@@ -278,3 +278,28 @@ fn es256_and_eddsa_key_pairs_sign_and_verify() {
         assert!(tokens.authenticate(&token, now()).is_ok(), "{alg:?}");
     }
 }
+
+#[test]
+fn stale_revocation_list_fails_closed_after_the_window() {
+    let tokens = hs_tokens().with_fail_open_window(Duration::from_secs(30));
+    let issued = now();
+    let token = mint(&tokens, issued);
+    tokens.revocations().mark_synced(issued);
+    assert!(tokens.authenticate(&token, issued + 30).is_ok(), "inside the window");
+    assert!(matches!(
+        tokens.authenticate(&token, issued + 60),
+        Err(TokenError::RevocationsStale)
+    ));
+    tokens.revocations().mark_synced(issued + 60);
+    assert!(tokens.authenticate(&token, issued + 60).is_ok(), "recovers once synced");
+}
+
+#[test]
+fn zero_window_fails_closed_as_soon_as_the_poll_slack_is_exceeded() {
+    let tokens = hs_tokens().with_fail_open_window(Duration::ZERO);
+    let issued = now();
+    let token = mint(&tokens, issued);
+    tokens.revocations().mark_synced(issued);
+    assert!(tokens.authenticate(&token, issued + 1).is_ok());
+    assert!(tokens.authenticate(&token, issued + 10).is_err());
+}
