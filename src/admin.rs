@@ -3,6 +3,7 @@
 //!
 //! Never served on the client listener.
 
+mod api_keys;
 mod auth;
 mod health;
 mod security;
@@ -30,6 +31,7 @@ pub async fn handle(
     match (method.clone(), ctx.path.as_str()) {
         (Method::GET, "/healthz") => return health::healthz(),
         (Method::GET, "/readyz") => return health::readyz(state).await,
+        (Method::GET, "/metrics") => return health::metrics(state),
         _ => {}
     }
     let Some(rest) = ctx.path.strip_prefix(BASE) else {
@@ -81,6 +83,16 @@ pub async fn handle(
         (Method::PUT, ["security", "refresh_token_expiration"]) => {
             security::put_refresh_ttl(state, request).await
         }
+        (Method::GET, ["api_keys"]) => api_keys::list(state).await,
+        (Method::POST, ["api_keys"]) => api_keys::create(state, request).await,
+        (Method::GET, ["api_keys", key_id]) => api_keys::get(state, key_id).await,
+        (Method::DELETE, ["api_keys", key_id]) => api_keys::delete(state, key_id).await,
+        (Method::PUT, ["api_keys", key_id, "enable"]) => {
+            api_keys::set_disabled(state, key_id, false).await
+        }
+        (Method::PUT, ["api_keys", key_id, "disable"]) => {
+            api_keys::set_disabled(state, key_id, true).await
+        }
         (Method::GET, ["security", "signing_keys"]) => Ok(security::list_keys(state)),
         (Method::POST, ["security", "signing_keys"]) => security::rotate_key(state).await,
         (
@@ -93,6 +105,9 @@ pub async fn handle(
                 "logout" | "enable" | "disable" | "sessions" | "grants",
             ]
             | ["users", _, "sessions", _]
+            | ["api_keys"]
+            | ["api_keys", _]
+            | ["api_keys", _, "enable" | "disable"]
             | ["security", "refresh_token_expiration" | "signing_keys"],
         ) => Err(ApiError::method_not_allowed()),
         _ => Err(ApiError::not_found()),

@@ -20,6 +20,7 @@ use crate::config::Config;
 use crate::ids;
 use crate::proxy::Proxy;
 use crate::server::{self, HttpOptions};
+use crate::metrics::Metrics;
 use crate::sessions::activity::Activity;
 use crate::store::{self, Store, StoreError};
 use crate::tokens::{self, KeyError, Tokens};
@@ -31,6 +32,7 @@ pub struct State {
     pub proxy: Proxy,
     pub admin_key: AdminKey,
     pub activity: Activity,
+    pub metrics: Metrics,
 }
 
 /// Why the gateway could not start.
@@ -90,6 +92,10 @@ impl App {
             }
             None => None,
         };
+        // Compile the user-agent rules off the request path, once per process.
+        tokio::task::spawn_blocking(|| {
+            crate::sessions::user_agent::shared();
+        });
         let client = bind("server.listen", config.server.listen).await?;
         let admin = bind("server.admin_listen", config.server.admin_listen).await?;
         let state = Arc::new(State {
@@ -97,6 +103,7 @@ impl App {
             proxy: Proxy::new(&config),
             admin_key: AdminKey::new(config.admin.api_key.as_ref()),
             activity: Activity::default(),
+            metrics: crate::metrics::install(),
             config,
         });
         Ok(Self {
@@ -176,7 +183,12 @@ async fn catch_up_revocations(store: &dyn Store, tokens: &Tokens) -> Result<usiz
         let page = store
             .revocations_since(tokens.revocations().last_seq(), PAGE)
             .await?;
-        applied += tokens.revocations().apply(&page, ids::now());
+        let new = tokens.revocations().apply(&page, ids::now());
+        crate::metrics::record_revocations(
+            u64::try_from(new).unwrap_or(u64::MAX),
+            crate::metrics::RevocationSource::Replicated,
+        );
+        applied += new;
         if i64::try_from(page.len()).unwrap_or(PAGE) < PAGE {
             tokens.revocations().mark_synced(started);
             return Ok(applied);

@@ -4,12 +4,18 @@
 //! Does not parse HTTP; `client_api` decodes requests and calls these methods.
 
 pub mod anon;
+pub mod api_key;
+pub mod custom_function;
+pub mod custom_token;
+mod link;
 pub mod password;
 pub mod provider;
 pub mod userpass;
+pub mod userpass_flows;
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use http::StatusCode;
@@ -21,8 +27,9 @@ use crate::ids;
 use crate::store::{NewSession, Session, Store, User};
 use crate::tokens::{MintRequest, Tokens, Verified, refresh};
 
+pub use api_key::ApiKeys;
 pub use password::Passwords;
-pub use provider::{LoginOutcome, Provider, Registry};
+pub use provider::{LoginOutcome, ProvenIdentity, Provider, Registry};
 pub use userpass::UserpassProvider;
 
 /// Settings key under which the admin API stores the refresh-token lifetime.
@@ -60,8 +67,13 @@ pub struct Auth {
     tokens: Arc<Tokens>,
     registry: Registry,
     userpass: Option<Arc<UserpassProvider>>,
+    userpass_flows: Option<Arc<userpass_flows::UserpassFlows>>,
+    api_keys: Option<Arc<ApiKeys>>,
     refresh_ttl: Duration,
     domain_id: String,
+    /// Bumped whenever a credential may have stopped working (a key disabled or deleted, a
+    /// user disabled or deleted, a password reset): caches of verified credentials compare it.
+    credentials_epoch: Arc<AtomicU64>,
 }
 
 /// Longest user agent kept on a session record.
@@ -77,15 +89,43 @@ impl Auth {
         let userpass = config.providers.local_userpass.then(|| {
             Arc::new(UserpassProvider::new(
                 store.clone(),
-                passwords,
+                passwords.clone(),
+                config.providers.local_userpass_auto_confirm,
+            ))
+        });
+        let userpass_flows = config.providers.local_userpass.then(|| {
+            Arc::new(userpass_flows::UserpassFlows::new(
+                store.clone(),
+                passwords.clone(),
+                config.providers.userpass.clone(),
                 config.providers.local_userpass_auto_confirm,
             ))
         });
         if let Some(userpass) = &userpass {
             registry.register(userpass.clone());
         }
+        let credentials_epoch = Arc::new(AtomicU64::new(0));
+        let api_keys = config
+            .providers
+            .api_key
+            .then(|| Arc::new(ApiKeys::new(store.clone(), credentials_epoch.clone())));
+        if let Some(api_keys) = &api_keys {
+            registry.register(Arc::new(api_key::ApiKeyProvider::new(api_keys.clone())));
+        }
         if config.providers.grant {
             registry.register(Arc::new(crate::sessions::grants::GrantProvider::new(
+                store.clone(),
+            )));
+        }
+        if let Some(custom) = &config.providers.custom_token {
+            registry.register(Arc::new(custom_token::CustomTokenProvider::new(
+                custom,
+                store.clone(),
+            )));
+        }
+        if let Some(custom) = &config.providers.custom_function {
+            registry.register(Arc::new(custom_function::CustomFunctionProvider::new(
+                custom,
                 store.clone(),
             )));
         }
@@ -95,9 +135,35 @@ impl Auth {
             tokens,
             registry,
             userpass,
+            userpass_flows,
+            api_keys,
             refresh_ttl: config.tokens.refresh_ttl,
             domain_id,
+            credentials_epoch,
         }
+    }
+
+    /// The enabled login providers (the Data API credential headers log in through them).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// API keys, if the `api-key` provider is enabled (else 404 `AuthProviderNotFound`).
+    pub fn api_keys(&self) -> Result<&Arc<ApiKeys>, ApiError> {
+        self.api_keys
+            .as_ref()
+            .ok_or_else(|| ApiError::provider_not_found(api_key::NAME))
+    }
+
+    /// Changes whenever a credential may have stopped working on this replica; caches of
+    /// verified credentials drop entries from an older epoch.
+    pub fn credentials_epoch(&self) -> u64 {
+        self.credentials_epoch.load(Ordering::Acquire)
+    }
+
+    /// Marks every cached credential verification as stale.
+    pub(crate) fn credentials_changed(&self) {
+        self.credentials_epoch.fetch_add(1, Ordering::AcqRel);
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -134,11 +200,7 @@ impl Auth {
             .await?
             .ok_or_else(ApiError::invalid_session)?;
         if user.disabled {
-            return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                ErrorCode::UserDisabled,
-                "user disabled",
-            ));
+            return Err(user_disabled());
         }
         self.start_session(&user, provider, requested_device_id(body), client)
             .await
@@ -151,6 +213,18 @@ impl Auth {
         body: &serde_json::Value,
         client: &ClientInfo,
     ) -> Result<LoginResponse, ApiError> {
+        let (user, provider) = self.resolve(provider, body).await?;
+        self.start_session(&user, provider, requested_device_id(body), client)
+            .await
+    }
+
+    /// Who a login body of `provider` proves to be, without starting a session (the Data API
+    /// credential headers): the enabled user and the provider's name.
+    pub async fn resolve(
+        &self,
+        provider: &str,
+        body: &serde_json::Value,
+    ) -> Result<(User, &'static str), ApiError> {
         let provider = self.registry.get(provider)?;
         let outcome = provider.login(body).await?;
         let user = self
@@ -159,14 +233,9 @@ impl Auth {
             .await?
             .ok_or_else(ApiError::invalid_password)?;
         if user.disabled {
-            return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                ErrorCode::UserDisabled,
-                "user disabled",
-            ));
+            return Err(user_disabled());
         }
-        self.start_session(&user, provider.name(), requested_device_id(body), client)
-            .await
+        Ok((user, provider.name()))
     }
 
     async fn start_session(
@@ -247,8 +316,9 @@ impl Auth {
             .ok_or_else(refresh_token_not_found)
     }
 
-    /// `POST /auth/session`: a new access token for the session of `refresh_token`.
-    pub async fn refresh(&self, refresh_token: &str) -> Result<String, ApiError> {
+    /// The live session of a refresh token and its enabled user (the refresh-token endpoints:
+    /// `POST /auth/session`, `/auth/api_keys`); else 401 `InvalidSession`.
+    pub async fn refresh_session(&self, refresh_token: &str) -> Result<(Session, User), ApiError> {
         let session = self.live_session(refresh_token).await?;
         let user = self
             .store
@@ -256,6 +326,12 @@ impl Auth {
             .await?
             .filter(|u| !u.disabled)
             .ok_or_else(refresh_token_not_found)?;
+        Ok((session, user))
+    }
+
+    /// `POST /auth/session`: a new access token for the session of `refresh_token`.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<String, ApiError> {
+        let (session, user) = self.refresh_session(refresh_token).await?;
         let now = ids::now();
         self.store.touch_session(&session.id, now).await?;
         self.mint(
@@ -276,8 +352,11 @@ impl Auth {
     /// Revokes one session in the store and, at once, on this replica.
     pub async fn revoke_session(&self, session_id: &str) -> Result<(), ApiError> {
         let now = ids::now();
-        self.store.revoke_session(session_id, now).await?;
-        self.tokens.revocations().revoke([session_id], now);
+        if self.store.revoke_session(session_id, now).await? {
+            self.revoked_here(&[session_id.to_owned()], now);
+        } else {
+            self.tokens.revocations().revoke([session_id], now);
+        }
         tracing::info!(session_id, "session revoked");
         Ok(())
     }
@@ -297,6 +376,8 @@ impl Auth {
         self.tokens
             .revocations()
             .revoke(session_ids.iter().map(String::as_str), now);
+        let count = u64::try_from(session_ids.len()).unwrap_or(u64::MAX);
+        crate::metrics::record_revocations(count, crate::metrics::RevocationSource::Local);
     }
 
     /// Disables (revoking every session) or enables a user. 404 if there is no such user.
@@ -308,6 +389,7 @@ impl Auth {
             .await?
             .ok_or_else(user_not_found)?;
         self.revoked_here(&revoked, now);
+        self.credentials_changed();
         tracing::info!(
             user_id,
             disabled,
@@ -326,6 +408,7 @@ impl Auth {
             .await?
             .ok_or_else(user_not_found)?;
         self.revoked_here(&revoked, now);
+        self.credentials_changed();
         tracing::info!(user_id, sessions_revoked = revoked.len(), "user deleted");
         Ok(())
     }
@@ -369,6 +452,14 @@ impl Auth {
             user_type: user.user_type,
         })
     }
+}
+
+fn user_disabled() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        ErrorCode::UserDisabled,
+        "user disabled",
+    )
 }
 
 fn user_not_found() -> ApiError {

@@ -4,11 +4,13 @@
 //! Paths that are not ours (e.g. `app/<id>/functions/call`) return `None` from `route` and
 //! go to the proxy.
 
+mod api_keys;
 mod location;
 mod login;
 mod profile;
 mod session;
 mod sessions;
+mod userpass;
 
 use std::sync::Arc;
 
@@ -16,6 +18,7 @@ use http::{HeaderMap, Method, Request, Response};
 use hyper::body::Incoming;
 
 use crate::app::State;
+use crate::auth::userpass_flows::Flow;
 use crate::error::{ApiError, ErrorCode};
 use crate::proxy::credential::{self, Credential};
 use crate::tokens::Verified;
@@ -32,12 +35,16 @@ pub enum Route {
         provider: String,
     },
     Register,
+    /// local-userpass confirmation and reset (`/confirm`, `/reset/send`, …).
+    Userpass(Flow),
     Profile,
     Session,
     /// `DELETE /auth/delete`: the caller deletes their own user.
     DeleteUser,
     /// `/auth/sessions[/…]`: session management; the segments after `sessions`.
     Sessions(Vec<String>),
+    /// `/auth/api_keys[/…]`: the caller's API keys; the segments after `api_keys`.
+    ApiKeys(Vec<String>),
     /// One of our paths with another app id.
     AppNotFound,
 }
@@ -53,6 +60,9 @@ pub fn route(path: &str, app_id: &str) -> Option<Route> {
         ["auth", "sessions", rest @ ..] => {
             Route::Sessions(rest.iter().map(|s| (*s).to_owned()).collect())
         }
+        ["auth", "api_keys", rest @ ..] => {
+            Route::ApiKeys(rest.iter().map(|s| (*s).to_owned()).collect())
+        }
         ["app", app, tail @ ..] => {
             let route = match tail {
                 ["location"] => Route::Location,
@@ -60,6 +70,9 @@ pub fn route(path: &str, app_id: &str) -> Option<Route> {
                 ["auth", "providers", provider, "login"] => Route::Login {
                     provider: (*provider).to_owned(),
                 },
+                ["auth", "providers", "local-userpass", flow @ ..] => {
+                    Route::Userpass(Flow::from_segments(flow)?)
+                }
                 _ => return None,
             };
             if *app != app_id {
@@ -97,7 +110,12 @@ pub async fn handle(
         (Route::Login { provider }, Method::POST) => {
             login::login(state, &provider, request, ctx).await
         }
-        (Route::Register, Method::POST) => login::register(state, request).await.map(|r| (r, None)),
+        (Route::Register, Method::POST) => {
+            userpass::register(state, request).await.map(|r| (r, None))
+        }
+        (Route::Userpass(flow), Method::POST) => userpass::flow(state, flow, request)
+            .await
+            .map(|r| (r, None)),
         (Route::Profile, Method::GET) => profile::get(state, request.headers(), ctx).await,
         (Route::Session, Method::POST) => session::refresh(state, request.headers())
             .await
@@ -111,6 +129,7 @@ pub async fn handle(
         (Route::Sessions(rest), method) => {
             sessions::handle(state, &method, &rest, request.headers(), ctx).await
         }
+        (Route::ApiKeys(rest), _) => api_keys::handle(state, &rest, request).await,
         _ => Err(ApiError::method_not_allowed()),
     };
     match result {
@@ -186,6 +205,33 @@ mod tests {
         assert_eq!(
             route("/api/client/v2.0/auth/sessions", app),
             Some(Route::Sessions(vec![]))
+        );
+        assert_eq!(
+            route("/api/client/v2.0/auth/api_keys/k1/enable", app),
+            Some(Route::ApiKeys(vec!["k1".into(), "enable".into()]))
+        );
+        assert_eq!(
+            route(
+                "/api/client/v2.0/app/myapp-abcde/auth/providers/local-userpass/reset/call",
+                app
+            ),
+            Some(Route::Userpass(Flow::ResetCall))
+        );
+        assert_eq!(
+            route(
+                "/api/client/v2.0/app/myapp-abcde/auth/providers/local-userpass/login",
+                app
+            ),
+            Some(Route::Login {
+                provider: "local-userpass".into()
+            })
+        );
+        assert_eq!(
+            route(
+                "/api/client/v2.0/app/myapp-abcde/auth/providers/local-userpass/other",
+                app
+            ),
+            None
         );
     }
 }

@@ -18,7 +18,18 @@ pub enum ErrorCode {
     InvalidSession,
     AuthProviderNotFound,
     InvalidPassword,
+    AuthError,
     AccountNameInUse,
+    /// No API key with that id belongs to the caller.
+    #[serde(rename = "APIKeyNotFound")]
+    ApiKeyNotFound,
+    /// The caller already has an API key of that name.
+    #[serde(rename = "APIKeyAlreadyExists")]
+    ApiKeyAlreadyExists,
+    /// A confirmation or reset token that is unknown, used or expired.
+    UserpassTokenInvalid,
+    /// The caller is known but may not do this (an anonymous user creating an API key).
+    Forbidden,
     UserDisabled,
     UserNotFound,
     AppNotFound,

@@ -9,6 +9,7 @@
 //! - `config`: `Config`, `load()` — TOML + `SESSIONGATE_*` environment, validated
 //! - `error`: `ApiError`, the one mapping from errors to status + JSON body
 //! - `ids`: ObjectId-shaped ids, randomness, the clock
+//! - `metrics`: Prometheus recorder (installed once per process), typed recording, `/metrics` text
 //! - `proxy`: route table, credential, identity headers, pooled streaming forwarder
 //! - `server`: accept loop, rustls, HTTP/1.1 + HTTP/2, graceful shutdown
 //! - `sessions`: Agnost-style session listing, sign-out, grants, activity
@@ -26,6 +27,7 @@ pub mod client_api;
 pub mod config;
 pub mod error;
 pub mod ids;
+pub mod metrics;
 pub mod proxy;
 pub mod server;
 pub mod sessions;

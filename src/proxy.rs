@@ -4,6 +4,7 @@
 //! Does not answer the gateway's own endpoints; `app::dispatch` sends only the rest here.
 
 pub mod credential;
+pub mod data_api;
 pub mod forward;
 pub mod hop_by_hop;
 pub mod identity;
@@ -17,14 +18,16 @@ use http::{HeaderMap, HeaderValue, Request, Response, Uri, Version};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
+use crate::auth::Auth;
 use crate::config::{AuthMode, Config};
 use crate::error::ApiError;
-use crate::tokens::{Tokens, Verified};
+use crate::tokens::Verified;
 use crate::web::{Body, RequestContext};
 
+use data_api::DataApi;
 pub use forward::{ForwardError, Forwarder};
 use identity::Identity;
-use routes::RouteTable;
+use routes::{Route, RouteTable};
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
@@ -36,6 +39,7 @@ pub struct Proxy {
     routes: RouteTable,
     identity: Identity,
     forwarder: Forwarder,
+    data_api: DataApi,
     forward_credentials: bool,
     trust_forwarded: bool,
 }
@@ -46,6 +50,7 @@ impl Proxy {
             routes: RouteTable::new(&config.routes, &config.upstream.url),
             identity: Identity::new(config.identity_headers.clone()),
             forwarder: Forwarder::new(&config.upstream),
+            data_api: DataApi::new(),
             forward_credentials: config.proxy.forward_credentials,
             trust_forwarded: config.server.trust_forwarded_headers,
         }
@@ -54,15 +59,21 @@ impl Proxy {
     /// Proxies one request. Returns the response and the caller, if one was authenticated.
     pub async fn handle(
         &self,
-        tokens: &Tokens,
+        auth: &Auth,
         mut request: Request<Incoming>,
         ctx: &RequestContext,
     ) -> (Response<Body>, Option<Arc<Verified>>) {
         let route = self.routes.find(&ctx.path);
-        let caller = match authenticate(tokens, route.auth, request.headers(), ctx.now) {
+        let caller = match self
+            .authenticate(auth, route, request.headers(), ctx.now)
+            .await
+        {
             Ok(caller) => caller,
             Err(err) => return (err.into_response(), None),
         };
+        if route.data_api_credentials {
+            data_api::strip(request.headers_mut());
+        }
         let upgrade = self.rewrite_headers(request.headers_mut(), caller.as_deref(), ctx);
         if let Some(upgrade) = upgrade {
             request.headers_mut().insert(http::header::UPGRADE, upgrade);
@@ -81,7 +92,13 @@ impl Proxy {
         *request.version_mut() = Version::HTTP_11;
         match self.forwarder.send(request).await {
             Ok(response) => (into_client_response(response), caller),
-            Err(err) => (ApiError::from(err).into_response(), caller),
+            Err(err) => {
+                crate::metrics::record_upstream_error(match err {
+                    ForwardError::Unavailable(_) => crate::metrics::UpstreamErrorKind::Unavailable,
+                    ForwardError::Timeout(_) => crate::metrics::UpstreamErrorKind::Timeout,
+                });
+                (ApiError::from(err).into_response(), caller)
+            }
         }
     }
 
@@ -146,20 +163,33 @@ impl Proxy {
     }
 }
 
-/// The route's auth rule applied to the request's credential.
-fn authenticate(
-    tokens: &Tokens,
-    mode: AuthMode,
-    headers: &HeaderMap,
-    now: i64,
-) -> Result<Option<Arc<Verified>>, ApiError> {
-    use credential::Credential;
-    match (mode, credential::extract(headers)) {
-        (AuthMode::None, _) | (AuthMode::Optional, Credential::Absent) => Ok(None),
-        (AuthMode::Required, Credential::Absent) | (_, Credential::Malformed) => {
-            Err(ApiError::invalid_session())
+impl Proxy {
+    /// The route's auth rule applied to the request's credential: a token, else (on Data API
+    /// routes) the Data API credential headers.
+    async fn authenticate(
+        &self,
+        auth: &Auth,
+        route: &Route,
+        headers: &HeaderMap,
+        now: i64,
+    ) -> Result<Option<Arc<Verified>>, ApiError> {
+        use credential::Credential;
+        let credential = credential::extract(headers);
+        if route.data_api_credentials
+            && route.auth != AuthMode::None
+            && credential == Credential::Absent
+        {
+            if let Some(caller) = self.data_api.authenticate(auth, headers, now).await? {
+                return Ok(Some(caller));
+            }
         }
-        (_, Credential::Token(token)) => Ok(Some(tokens.authenticate(token, now)?)),
+        match (route.auth, credential) {
+            (AuthMode::None, _) | (AuthMode::Optional, Credential::Absent) => Ok(None),
+            (AuthMode::Required, Credential::Absent) | (_, Credential::Malformed) => {
+                Err(ApiError::invalid_session())
+            }
+            (_, Credential::Token(token)) => Ok(Some(auth.tokens().authenticate(token, now)?)),
+        }
     }
 }
 

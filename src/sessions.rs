@@ -7,3 +7,4 @@ pub mod activity;
 pub mod grants;
 pub mod list;
 pub mod sign_out;
+pub mod user_agent;

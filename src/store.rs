@@ -88,6 +88,16 @@ pub trait Store: Send + Sync + 'static {
     /// Links another identity to an existing user. `Conflict("identity")` if it is taken.
     async fn add_identity(&self, identity: &NewIdentity) -> Result<(), StoreError>;
 
+    /// Moves every identity and local account of `pending_user_id` to `into_user_id` and
+    /// deletes the pending user, in one transaction — only if the pending user never logged in
+    /// (an account registered and never used, being linked by its owner). `false`, with nothing
+    /// changed, otherwise.
+    async fn adopt_pending_user(
+        &self,
+        pending_user_id: &str,
+        into_user_id: &str,
+    ) -> Result<bool, StoreError>;
+
     /// Replaces a user's data (e.g. metadata mapped from a custom token).
     async fn update_user_data(
         &self,

@@ -98,6 +98,11 @@ impl Tokens {
         &self.revocations
     }
 
+    /// How many verified tokens are cached.
+    pub fn cache_entries(&self) -> u64 {
+        self.cache.entry_count()
+    }
+
     pub fn stats(&self) -> &TokenStats {
         &self.stats
     }

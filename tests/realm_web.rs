@@ -2,11 +2,14 @@
 //! a real gateway. Installs realm-web itself with `npm ci`; without Node it says it was skipped.
 
 mod common;
+#[path = "support/hooks.rs"]
+mod hooks;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use common::*;
+use hooks::Hooks;
 
 fn harness_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/realm_web")
@@ -37,6 +40,11 @@ fn install_realm_web() {
 
 /// Runs one scenario of tests/realm_web/scenario.mjs against `gateway`.
 async fn run_scenario(gateway: &TestGateway, scenario: &str) {
+    run_scenario_with(gateway, scenario, &[]).await;
+}
+
+/// Runs a scenario with extra environment variables.
+async fn run_scenario_with(gateway: &TestGateway, scenario: &str, env: &[(&str, &str)]) {
     let output = tokio::process::Command::new("node")
         .arg("scenario.mjs")
         .current_dir(harness_dir())
@@ -44,6 +52,7 @@ async fn run_scenario(gateway: &TestGateway, scenario: &str) {
         .env("SESSIONGATE_APP_ID", APP_ID)
         .env("SESSIONGATE_SIGNING_SECRET", SIGNING_SECRET)
         .env("SCENARIO", scenario)
+        .envs(env.iter().copied())
         .output()
         .await
         .expect("node runs");
@@ -69,4 +78,62 @@ async fn realm_web_sdk_works_against_the_gateway() {
     install_realm_web();
     let gateway = TestGateway::start().await;
     run_scenario(&gateway, "core").await;
+}
+
+/// HS256 secret of the custom-token provider in the `providers` scenario (Node signs with it).
+const JWT_SECRET: &str = "realm-web-custom-token-secret-0123456789";
+const JWT_AUDIENCE: &str = "realm-web-test";
+
+/// Issue #3's providers through realm-web: user API keys, `Credentials.apiKey`, `.jwt`,
+/// `.function`, the email/password confirmation and reset flows with webhooks run here,
+/// `linkCredentials` and `deleteUser`.
+#[tokio::test]
+async fn realm_web_providers_work_against_the_gateway() {
+    if !have("node") || !have("npm") {
+        println!(
+            "SKIPPED realm_web_providers_work_against_the_gateway: node/npm not found on PATH"
+        );
+        return;
+    }
+    install_realm_web();
+    let hooks = Hooks::start().await;
+    let keys = tempfile::tempdir().expect("temp dir");
+    let key_file = keys.path().join("custom-token.key");
+    std::fs::write(&key_file, JWT_SECRET).expect("write key file");
+    let toml = format!(
+        r#"
+[providers.local_userpass]
+auto_confirm = false
+confirmation_url = "{confirm}"
+reset_url = "{reset}"
+
+[providers.custom_token]
+enabled = true
+algorithms = ["HS256"]
+key_file = "{key_file}"
+audience = ["{JWT_AUDIENCE}"]
+
+[[providers.custom_token.metadata]]
+claim = "email"
+
+[providers.custom_function]
+enabled = true
+url = "{login}"
+"#,
+        confirm = hooks.url("/confirm"),
+        reset = hooks.url("/reset"),
+        login = hooks.url("/login"),
+        key_file = key_file.display(),
+    );
+    let gateway = TestGateway::start_with(Options::default().toml(&toml)).await;
+    run_scenario_with(
+        &gateway,
+        "providers",
+        &[
+            ("SESSIONGATE_HOOKS_URL", &hooks.url),
+            ("SESSIONGATE_JWT_SECRET", JWT_SECRET),
+            ("SESSIONGATE_JWT_AUDIENCE", JWT_AUDIENCE),
+        ],
+    )
+    .await;
 }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sessiongate::store::{
-    self, LocalAccount, NewIdentity, NewSession, NewUser, SigningKeyRecord, Store, StoreError,
-    ApiKeyRecord, UserQuery, UserTokenKind, UserTokenRecord,
+    self, ApiKeyRecord, LocalAccount, NewIdentity, NewSession, NewUser, SigningKeyRecord, Store,
+    StoreError, UserQuery, UserTokenKind, UserTokenRecord,
 };
 use sqlx::Connection;
 
@@ -729,16 +729,53 @@ async fn lifecycle_purges_old_anonymous_users_and_expired_rows(b: &Backend) {
 
 async fn identities_are_found_linked_and_never_shared(b: &Backend) {
     let store = b.store.as_ref();
-    store.create_user(&user("u1"), &identity("u1", "custom-token", "sub-1")).await.unwrap();
+    store
+        .create_user(&user("u1"), &identity("u1", "custom-token", "sub-1"))
+        .await
+        .unwrap();
     with_user(store, "u2").await;
-    assert_eq!(store.find_identity("custom-token", "sub-1").await.unwrap().as_deref(), Some("u1"));
-    assert_eq!(store.find_identity("custom-function", "sub-1").await.unwrap(), None);
-    store.add_identity(&identity("u1", "custom-function", "fn-1")).await.unwrap();
-    assert_eq!(store.find_user("u1").await.unwrap().unwrap().identities.len(), 2);
-    let err = store.add_identity(&identity("u2", "custom-token", "sub-1")).await.unwrap_err();
+    assert_eq!(
+        store
+            .find_identity("custom-token", "sub-1")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("u1")
+    );
+    assert_eq!(
+        store
+            .find_identity("custom-function", "sub-1")
+            .await
+            .unwrap(),
+        None
+    );
+    store
+        .add_identity(&identity("u1", "custom-function", "fn-1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .find_user("u1")
+            .await
+            .unwrap()
+            .unwrap()
+            .identities
+            .len(),
+        2
+    );
+    let err = store
+        .add_identity(&identity("u2", "custom-token", "sub-1"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::Conflict("identity")), "{err:?}");
-    store.update_user_data("u1", &serde_json::json!({"name": "Ada"})).await.unwrap();
-    assert_eq!(store.find_user("u1").await.unwrap().unwrap().data["name"], "Ada");
+    store
+        .update_user_data("u1", &serde_json::json!({"name": "Ada"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.find_user("u1").await.unwrap().unwrap().data["name"],
+        "Ada"
+    );
 }
 
 async fn api_keys_are_kept_by_digest_per_user(b: &Backend) {
@@ -753,12 +790,27 @@ async fn api_keys_are_kept_by_digest_per_user(b: &Backend) {
         disabled: false,
         created_at: 1,
     };
-    store.create_api_key(&key("k1", "u1", "laptop", b"d1")).await.unwrap();
-    store.create_api_key(&key("k2", "u2", "laptop", b"d2")).await.unwrap();
-    let err = store.create_api_key(&key("k3", "u1", "laptop", b"d3")).await.unwrap_err();
+    store
+        .create_api_key(&key("k1", "u1", "laptop", b"d1"))
+        .await
+        .unwrap();
+    store
+        .create_api_key(&key("k2", "u2", "laptop", b"d2"))
+        .await
+        .unwrap();
+    let err = store
+        .create_api_key(&key("k3", "u1", "laptop", b"d3"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::Conflict("api key")), "{err:?}");
-    assert_eq!(store.find_api_key_by_hash(b"d1").await.unwrap().unwrap().id, "k1");
-    assert!(!store.set_api_key_disabled("u2", "k1", true).await.unwrap(), "not u2's key");
+    assert_eq!(
+        store.find_api_key_by_hash(b"d1").await.unwrap().unwrap().id,
+        "k1"
+    );
+    assert!(
+        !store.set_api_key_disabled("u2", "k1", true).await.unwrap(),
+        "not u2's key"
+    );
     assert!(store.set_api_key_disabled("u1", "k1", true).await.unwrap());
     assert!(store.list_api_keys("u1").await.unwrap()[0].disabled);
     assert!(!store.delete_api_key("u2", "k1").await.unwrap());
@@ -777,18 +829,65 @@ async fn user_tokens_are_single_use_expiring_and_kind_bound(b: &Backend) {
         created_at: 1,
         expires_at,
     };
-    store.create_user_token(&token("t1", UserTokenKind::Confirm, 100)).await.unwrap();
-    store.create_user_token(&token("t2", UserTokenKind::Reset, 100)).await.unwrap();
-    store.create_user_token(&token("t3", UserTokenKind::Reset, 50)).await.unwrap();
-    assert_eq!(store.consume_user_token(UserTokenKind::Reset, "t1", b"digest", 10).await.unwrap(), None, "wrong kind");
-    assert_eq!(store.consume_user_token(UserTokenKind::Confirm, "t1", b"other", 10).await.unwrap(), None, "wrong token");
+    store
+        .create_user_token(&token("t1", UserTokenKind::Confirm, 100))
+        .await
+        .unwrap();
+    store
+        .create_user_token(&token("t2", UserTokenKind::Reset, 100))
+        .await
+        .unwrap();
+    store
+        .create_user_token(&token("t3", UserTokenKind::Reset, 50))
+        .await
+        .unwrap();
     assert_eq!(
-        store.consume_user_token(UserTokenKind::Confirm, "t1", b"digest", 10).await.unwrap().as_deref(),
+        store
+            .consume_user_token(UserTokenKind::Reset, "t1", b"digest", 10)
+            .await
+            .unwrap(),
+        None,
+        "wrong kind"
+    );
+    assert_eq!(
+        store
+            .consume_user_token(UserTokenKind::Confirm, "t1", b"other", 10)
+            .await
+            .unwrap(),
+        None,
+        "wrong token"
+    );
+    assert_eq!(
+        store
+            .consume_user_token(UserTokenKind::Confirm, "t1", b"digest", 10)
+            .await
+            .unwrap()
+            .as_deref(),
         Some("ada@example.com")
     );
-    assert_eq!(store.consume_user_token(UserTokenKind::Confirm, "t1", b"digest", 10).await.unwrap(), None, "single use");
-    assert_eq!(store.consume_user_token(UserTokenKind::Reset, "t3", b"digest", 60).await.unwrap(), None, "expired");
-    assert!(store.consume_user_token(UserTokenKind::Reset, "t2", b"digest", 60).await.unwrap().is_some());
+    assert_eq!(
+        store
+            .consume_user_token(UserTokenKind::Confirm, "t1", b"digest", 10)
+            .await
+            .unwrap(),
+        None,
+        "single use"
+    );
+    assert_eq!(
+        store
+            .consume_user_token(UserTokenKind::Reset, "t3", b"digest", 60)
+            .await
+            .unwrap(),
+        None,
+        "expired"
+    );
+    assert!(
+        store
+            .consume_user_token(UserTokenKind::Reset, "t2", b"digest", 60)
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 async fn local_accounts_are_confirmed_and_repassworded(b: &Backend) {
@@ -800,14 +899,42 @@ async fn local_accounts_are_confirmed_and_repassworded(b: &Backend) {
         confirmed: false,
     };
     store
-        .create_local_user(&user("u1"), &identity("u1", "local-userpass", "ada@example.com"), &account)
+        .create_local_user(
+            &user("u1"),
+            &identity("u1", "local-userpass", "ada@example.com"),
+            &account,
+        )
         .await
         .unwrap();
-    assert!(store.confirm_local_account("ada@example.com").await.unwrap());
-    assert!(store.set_local_password("ada@example.com", "new").await.unwrap());
-    let found = store.find_local_account("ada@example.com").await.unwrap().unwrap();
+    assert!(
+        store
+            .confirm_local_account("ada@example.com")
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .set_local_password("ada@example.com", "new")
+            .await
+            .unwrap()
+    );
+    let found = store
+        .find_local_account("ada@example.com")
+        .await
+        .unwrap()
+        .unwrap();
     assert!(found.confirmed);
     assert_eq!(found.password_hash, "new");
-    assert!(!store.confirm_local_account("bob@example.com").await.unwrap());
-    assert!(!store.set_local_password("bob@example.com", "x").await.unwrap());
+    assert!(
+        !store
+            .confirm_local_account("bob@example.com")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .set_local_password("bob@example.com", "x")
+            .await
+            .unwrap()
+    );
 }

@@ -1,4 +1,7 @@
-//! `/healthz` (the process answers) and `/readyz` (the store answers too).
+//! `/healthz` (the process answers), `/readyz` (the store answers too) and `/metrics`
+//! (Prometheus text). Open on the admin listener, which is never exposed by default.
+
+use std::sync::atomic::Ordering;
 
 use http::{Response, StatusCode};
 
@@ -20,4 +23,23 @@ pub async fn readyz(state: &State) -> Response<Body> {
             )
         }
     }
+}
+
+/// `GET /metrics`: Prometheus text exposition.
+pub fn metrics(state: &State) -> Response<Body> {
+    let tokens = state.auth.tokens();
+    let stats = tokens.stats();
+    crate::metrics::set_token_cache(
+        stats.cache_hits.load(Ordering::Relaxed),
+        stats.cache_misses.load(Ordering::Relaxed),
+        tokens.cache_entries(),
+    );
+    let staleness = tokens.revocations().staleness(crate::ids::now());
+    crate::metrics::set_revocation_staleness(staleness as f64);
+    let mut response = Response::new(web::full(state.metrics.render()));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    response
 }

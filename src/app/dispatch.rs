@@ -13,6 +13,7 @@ use crate::auth::ClientInfo;
 use crate::client_api;
 use crate::error::{ApiError, ErrorCode};
 use crate::ids;
+use crate::metrics::{self, RouteClass};
 use crate::proxy::path;
 use crate::server::ConnInfo;
 use crate::web::{self, Body, RequestContext};
@@ -28,22 +29,25 @@ pub async fn client(
     let started = Instant::now();
     let method = request.method().clone();
     let raw_path = request.uri().path().to_owned();
+    let mut class = RouteClass::ClientApi;
     let (response, user_id) = match context(&state, &request, conn) {
         Err(err) => (err.into_response(), None),
         Ok(ctx) => match client_api::route(&ctx.path, &state.config.app.id) {
             Some(route) => client_api::handle(route, &state, request, &ctx).await,
             None => {
-                let (response, caller) =
-                    state.proxy.handle(state.auth.tokens(), request, &ctx).await;
+                class = RouteClass::Proxy;
+                let (response, caller) = state.proxy.handle(&state.auth, request, &ctx).await;
                 if let Some(caller) = &caller {
-                    state.activity.note(&caller.session_id, ctx.now);
+                    if caller.session_id != crate::proxy::data_api::SESSION_ID {
+                        state.activity.note(&caller.session_id, ctx.now);
+                    }
                 }
                 (response, caller.map(|c| c.user_id.clone()))
             }
         },
     };
     log_request(
-        "client",
+        class,
         &method,
         &raw_path,
         &response,
@@ -65,7 +69,7 @@ pub async fn admin(
         Err(err) => err.into_response(),
         Ok(ctx) => crate::admin::handle(&state, request, &ctx).await,
     };
-    log_request("admin", &method, &raw_path, &response, None, started);
+    log_request(RouteClass::Admin, &method, &raw_path, &response, None, started);
     response
 }
 
@@ -123,8 +127,9 @@ fn client_ip(state: &State, request: &Request<Incoming>, conn: ConnInfo) -> IpAd
     conn.remote.ip()
 }
 
+/// The one log line per request, and the request metrics.
 fn log_request(
-    listener: &str,
+    class: RouteClass,
     method: &http::Method,
     path: &str,
     response: &Response<Body>,
@@ -135,13 +140,15 @@ fn log_request(
     while !path.is_char_boundary(end) {
         end -= 1;
     }
+    let latency = started.elapsed();
+    metrics::record_request(class, response.status().as_u16(), latency);
     tracing::info!(
         target: "sessiongate::access",
-        listener,
+        route = class.as_str(),
         method = %method,
         path = &path[..end],
         status = response.status().as_u16(),
-        latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
         user_id = user_id.unwrap_or("-"),
         "request"
     );

@@ -16,6 +16,20 @@ pub struct LoginOutcome {
     pub user_id: String,
 }
 
+/// The identity a login body proves, without any user being created or changed: what
+/// `?link=true` adds to the signed-in user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProvenIdentity {
+    /// The provider's own key for the identity (an email, a token's `sub`, a webhook's `id`);
+    /// unique per provider, stored as `identities.external_id`.
+    pub external_id: String,
+    /// Fields for the user's data (e.g. `email`); linking adds those the user lacks.
+    pub data: serde_json::Map<String, serde_json::Value>,
+    /// Set when the identity belongs to a user by construction, not through an identity row
+    /// (a user API key belongs to the key's user); `Auth::link` then refuses anyone else.
+    pub owner: Option<String>,
+}
+
 #[async_trait]
 pub trait Provider: Send + Sync {
     /// The App Services provider name in the login path.
@@ -23,6 +37,16 @@ pub trait Provider: Send + Sync {
 
     /// Resolves the login body to a user, creating one where the provider does that.
     async fn login(&self, body: &serde_json::Value) -> Result<LoginOutcome, ApiError>;
+
+    /// Verifies the login body like `login` and answers the identity it proves, creating and
+    /// changing nothing (identity linking). Providers that cannot be linked keep this default,
+    /// which refuses with 400.
+    async fn identify(&self, _body: &serde_json::Value) -> Result<ProvenIdentity, ApiError> {
+        Err(ApiError::invalid_parameter(format!(
+            "{} identities cannot be linked to a user",
+            self.name()
+        )))
+    }
 }
 
 /// The enabled providers.

@@ -1,7 +1,7 @@
 //! `local-userpass`: email + password accounts, argon2id-hashed, with registration.
 //!
 //! Emails are compared after trimming and lowercasing the whole address (one rule, stated in
-//! the README). Confirmation and reset flows beyond auto-confirm are not here yet.
+//! the README). Confirmation and reset flows are in `userpass_flows`.
 
 use std::sync::Arc;
 
@@ -10,7 +10,7 @@ use http::StatusCode;
 use serde::Deserialize;
 
 use super::password::{PasswordError, Passwords};
-use super::provider::{LoginOutcome, Provider};
+use super::provider::{LoginOutcome, ProvenIdentity, Provider};
 use crate::error::{ApiError, ErrorCode};
 use crate::ids;
 use crate::store::{LocalAccount, NewIdentity, NewUser, Store, StoreError};
@@ -122,20 +122,17 @@ impl UserpassProvider {
     }
 }
 
-fn password_error(err: PasswordError) -> ApiError {
+/// A password that breaks the length rule is the client's mistake (400); hashing failing is ours.
+pub(super) fn password_error(err: PasswordError) -> ApiError {
     match err {
         PasswordError::Length => ApiError::bad_request(err.to_string()),
         PasswordError::Hashing(cause) => ApiError::internal(&cause),
     }
 }
 
-#[async_trait]
-impl Provider for UserpassProvider {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    async fn login(&self, body: &serde_json::Value) -> Result<LoginOutcome, ApiError> {
+impl UserpassProvider {
+    /// The confirmed account whose password the login body proves.
+    async fn verify(&self, body: &serde_json::Value) -> Result<LocalAccount, ApiError> {
         let body = LoginBody::deserialize(body)
             .map_err(|_| ApiError::bad_request("expected {username, password}"))?;
         let password = body.password.unwrap_or_default();
@@ -156,8 +153,32 @@ impl Provider for UserpassProvider {
                 "confirmation required",
             ));
         }
+        Ok(account)
+    }
+}
+
+#[async_trait]
+impl Provider for UserpassProvider {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    async fn login(&self, body: &serde_json::Value) -> Result<LoginOutcome, ApiError> {
+        let account = self.verify(body).await?;
         Ok(LoginOutcome {
             user_id: account.user_id,
+        })
+    }
+
+    /// The email identity, once its password is proven (and the account confirmed).
+    async fn identify(&self, body: &serde_json::Value) -> Result<ProvenIdentity, ApiError> {
+        let account = self.verify(body).await?;
+        let mut data = serde_json::Map::new();
+        data.insert("email".to_owned(), account.email.clone().into());
+        Ok(ProvenIdentity {
+            external_id: account.email,
+            data,
+            owner: None,
         })
     }
 }

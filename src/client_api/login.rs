@@ -1,11 +1,12 @@
-//! `POST /app/{app}/auth/providers/{provider}/login` and local-userpass `register`.
+//! `POST /app/{app}/auth/providers/{provider}/login`, and with `?link=true` identity linking:
+//! the caller's ACCESS token (Bearer) names the user the new identity is added to.
 
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 
 use crate::app::State;
-use crate::auth::userpass::RegisterBody;
 use crate::error::ApiError;
+use crate::metrics::{self, LoginOutcome};
 use crate::web::{self, Body, RequestContext};
 
 pub async fn login(
@@ -14,36 +15,44 @@ pub async fn login(
     request: Request<Incoming>,
     ctx: &RequestContext,
 ) -> Result<(Response<Body>, Option<String>), ApiError> {
-    if request
+    let link = request
         .uri()
         .query()
-        .is_some_and(|q| q.split('&').any(|p| p == "link=true"))
-    {
-        // TODO(#3): identity linking.
-        return Err(ApiError::invalid_parameter(
-            "identity linking (link=true) is not supported yet",
-        ));
-    }
+        .is_some_and(|q| q.split('&').any(|p| p == "link=true"));
+    // The linking user is checked before the body is read.
+    let caller = if link {
+        Some(super::access_caller(state, request.headers(), ctx.now)?)
+    } else {
+        None
+    };
     let (parts, body) = request.into_parts();
     let bytes = web::read_body(&parts.headers, body, state.config.server.max_body_bytes).await?;
     let body: serde_json::Value = web::parse_json(&parts.headers, &bytes)?;
     if !body.is_object() {
         return Err(ApiError::bad_request("expected a JSON object"));
     }
-    let answer = state.auth.login(provider, &body, &ctx.client).await?;
+    let answer = match caller {
+        Some(caller) => {
+            state
+                .auth
+                .link(provider, &body, &caller, &ctx.client)
+                .await?
+        }
+        None => {
+            let result = state.auth.login(provider, &body, &ctx.client).await;
+            metrics::record_login(provider, login_outcome(&result));
+            result?
+        }
+    };
     let user = answer.user_id.clone();
     Ok((web::json(StatusCode::OK, &answer), Some(user)))
 }
 
-/// Registers a local-userpass account. 201 with no body (realm-web wants no content type).
-pub async fn register(
-    state: &State,
-    request: Request<Incoming>,
-) -> Result<Response<Body>, ApiError> {
-    let userpass = state.auth.userpass()?;
-    let (parts, body) = request.into_parts();
-    let bytes = web::read_body(&parts.headers, body, state.config.server.max_body_bytes).await?;
-    let body: RegisterBody = web::parse_json(&parts.headers, &bytes)?;
-    userpass.register(body).await?;
-    Ok(web::status(StatusCode::CREATED))
+/// Client mistakes (wrong password, refused token) versus our own or an upstream failure.
+fn login_outcome<T>(result: &Result<T, ApiError>) -> LoginOutcome {
+    match result {
+        Ok(_) => LoginOutcome::Success,
+        Err(err) if err.status.is_client_error() => LoginOutcome::InvalidCredentials,
+        Err(_) => LoginOutcome::Error,
+    }
 }

@@ -222,14 +222,25 @@ fn validate_custom_token(raw: RawCustomToken) -> Result<Option<CustomTokenConfig
             required: field.required.unwrap_or(false),
         });
     }
-    Ok(Some(CustomTokenConfig {
+    let config = CustomTokenConfig {
         algorithms,
         key: key_source,
         audience,
         issuer: raw.issuer.filter(|i| !i.is_empty()),
         leeway: duration(&format!("{key}.leeway"), raw.leeway, "60s")?,
         metadata,
-    }))
+    };
+    // A key file that holds no usable key stops start-up here, not at the first login.
+    let source = match config.key {
+        CustomTokenKey::Secret(_) | CustomTokenKey::Pem(_) => Some("key_file"),
+        CustomTokenKey::JwksFile(_) => Some("jwks_file"),
+        CustomTokenKey::JwksUrl(_) => None,
+    };
+    if let Some(source) = source {
+        crate::auth::custom_token::check_keys(&config)
+            .map_err(|reason| ConfigError::new(format!("{key}.{source}"), reason))?;
+    }
+    Ok(Some(config))
 }
 
 fn validate_custom_function(

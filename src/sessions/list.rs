@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use super::user_agent::{self, UserAgent};
 use crate::auth::Auth;
 use crate::error::{ApiError, ErrorCode};
 use crate::ids;
@@ -19,6 +20,8 @@ pub struct SessionView {
     pub provider_type: String,
     pub device_id: String,
     pub client_ip: Option<String>,
+    /// The user agent parsed into `{family, major, minor, patch, device, os}`.
+    pub user_agent: Option<UserAgent>,
     /// The user agent as sent (bounded to 512 bytes when stored).
     pub user_agent_raw: Option<String>,
     pub created_at: i64,
@@ -37,6 +40,10 @@ impl SessionView {
             provider_type: session.provider_type,
             device_id: session.device_id,
             client_ip: session.client_ip,
+            user_agent: session
+                .user_agent
+                .as_deref()
+                .and_then(|ua| Some(user_agent::shared()?.parse(ua))),
             user_agent_raw: session.user_agent,
             created_at: session.created_at,
             last_used_at: session.last_used_at,

@@ -278,6 +278,39 @@ impl Store for SqlStore {
         insert_identity(&mut conn, identity, crate::ids::now()).await
     }
 
+    #[instrument(skip_all, fields(pending_user_id, into_user_id))]
+    async fn adopt_pending_user(
+        &self,
+        pending_user_id: &str,
+        into_user_id: &str,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for statement in [
+            "UPDATE identities SET user_id = $1 WHERE user_id = $2",
+            "UPDATE local_accounts SET user_id = $1 WHERE user_id = $2",
+        ] {
+            sqlx::query(statement)
+                .bind(into_user_id)
+                .bind(pending_user_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        // The guard is re-checked by the DELETE itself: a login that happened meanwhile
+        // leaves the row in place and the whole move is rolled back.
+        let deleted = sqlx::query(
+            "DELETE FROM users WHERE id = $1 AND last_login_at IS NULL AND user_type = 'normal'",
+        )
+        .bind(pending_user_id)
+        .execute(&mut *tx)
+        .await?;
+        if deleted.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
     #[instrument(skip_all, fields(user_id))]
     async fn update_user_data(
         &self,

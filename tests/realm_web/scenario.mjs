@@ -195,8 +195,191 @@ async function core() {
   });
 }
 
-// Further scenarios (e.g. `providers`) are added here as async functions.
-const scenarios = { core };
+// Issue #3 providers through realm-web. Extra env: SESSIONGATE_HOOKS_URL (the Rust test's
+// webhook server: tokens the gateway delivered are fetched from GET /next/<kind>/<email>,
+// the reset/call decision is set with PUT /reset-answer), SESSIONGATE_JWT_SECRET and
+// SESSIONGATE_JWT_AUDIENCE (the custom-token provider's HS256 key and audience).
+async function providers() {
+  const HOOKS = env("SESSIONGATE_HOOKS_URL").replace(/\/+$/, "");
+  const JWT_SECRET = env("SESSIONGATE_JWT_SECRET");
+  const JWT_AUDIENCE = env("SESSIONGATE_JWT_AUDIENCE");
+  const app = newApp();
+  const email = `rw-${randomUUID()}@example.com`;
+  const passwords = ["Pa55w0rd!", "N3w-pa55word", "Th1rd-pa55word"];
+  const refused = async (promise, status) => {
+    let error;
+    try { await promise; } catch (err) { error = err; }
+    assert.ok(error, `expected a refusal with status ${status}`);
+    assert.equal(error.statusCode, status, String(error));
+    return error;
+  };
+  // The next token the gateway delivered to a webhook for `address` (waits for it).
+  const nextToken = async (kind, address) => {
+    const response = await fetch(`${HOOKS}/next/${kind}/${encodeURIComponent(address)}`);
+    assert.equal(response.status, 200, `no ${kind} token for ${address}`);
+    return response.json();
+  };
+  const setResetAnswer = async (answer) => {
+    const response = await fetch(`${HOOKS}/reset-answer`, { method: "PUT", body: JSON.stringify(answer) });
+    assert.equal(response.status, 200);
+  };
+  const signJwt = (claims) => {
+    const encode = (value) => Buffer.from(JSON.stringify(value)).toString("base64url");
+    const input = `${encode({ alg: "HS256", typ: "JWT" })}.${encode(claims)}`;
+    const signature = createHmac("sha256", Buffer.from(JWT_SECRET, "utf8")).update(input).digest("base64url");
+    return `${input}.${signature}`;
+  };
+  let user, key;
+
+  await step("register-unconfirmed", async () => {
+    await app.emailPasswordAuth.registerUser({ email, password: passwords[0] });
+    const error = await refused(app.logIn(Realm.Credentials.emailPassword(email, passwords[0])), 401);
+    assert.match(error.message, /confirmation required/);
+  });
+
+  await step("resend-confirmation", async () => {
+    const first = await nextToken("confirm", email);
+    await app.emailPasswordAuth.resendConfirmationEmail({ email });
+    const second = await nextToken("confirm", email);
+    assert.notEqual(second.token, first.token);
+    await app.emailPasswordAuth.retryCustomConfirmation({ email });
+    const third = await nextToken("confirm", email);
+    await app.emailPasswordAuth.confirmUser({ token: third.token, tokenId: third.tokenId });
+    // Single use.
+    await refused(app.emailPasswordAuth.confirmUser({ token: third.token, tokenId: third.tokenId }), 400);
+  });
+
+  await step("email-login", async () => {
+    user = await app.logIn(Realm.Credentials.emailPassword(email, passwords[0]));
+    assert.equal(user.providerType, "local-userpass");
+    assert.equal(user.profile.email, email);
+  });
+
+  await step("api-keys", async () => {
+    const created = await user.apiKeys.create("rw-key");
+    assert.equal(typeof created.key, "string");
+    assert.equal(created.key.length, 64);
+    assert.equal(created.name, "rw-key");
+    assert.equal(created.disabled, false);
+    key = created;
+    const fetched = await user.apiKeys.fetch(created._id);
+    assert.deepEqual(fetched, { _id: created._id, name: "rw-key", disabled: false });
+    const all = await user.apiKeys.fetchAll();
+    assert.deepEqual(all, [{ _id: created._id, name: "rw-key", disabled: false }]);
+    await user.apiKeys.disable(created._id);
+    assert.equal((await user.apiKeys.fetch(created._id)).disabled, true);
+    await refused(newApp().logIn(Realm.Credentials.apiKey(created.key)), 401);
+    await user.apiKeys.enable(created._id);
+    assert.equal((await user.apiKeys.fetch(created._id)).disabled, false);
+  });
+
+  await step("api-key-login", async () => {
+    const viaKey = await newApp().logIn(Realm.Credentials.apiKey(key.key));
+    assert.equal(viaKey.id, user.id);
+    // (viaKey.providerType is realm-web's stored value for this user id: "local-userpass".)
+    const result = await viaKey.functions.callFunction("echo");
+    assert.equal(result.headers["x-user-id"], user.id);
+    assert.equal(result.headers["x-user-provider"], "api-key");
+  });
+
+  await step("api-key-delete", async () => {
+    await user.apiKeys.delete(key._id);
+    assert.deepEqual(await user.apiKeys.fetchAll(), []);
+    await refused(user.apiKeys.fetch(key._id), 404);
+    await refused(newApp().logIn(Realm.Credentials.apiKey(key.key)), 401);
+  });
+
+  await step("jwt", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const sub = `jwt-${randomUUID()}`;
+    const token = signJwt({ sub, aud: JWT_AUDIENCE, iat: now, exp: now + 300, email: `${sub}@example.com` });
+    const jwtUser = await newApp().logIn(Realm.Credentials.jwt(token));
+    assert.equal(jwtUser.providerType, "custom-token");
+    assert.equal(jwtUser.profile.email, `${sub}@example.com`);
+    // The same subject logs in as the same user.
+    const again = await newApp().logIn(Realm.Credentials.jwt(token));
+    assert.equal(again.id, jwtUser.id);
+    const forged = `${token.slice(0, token.lastIndexOf("."))}.${"A".repeat(43)}`;
+    await refused(newApp().logIn(Realm.Credentials.jwt(forged)), 401);
+  });
+
+  await step("function", async () => {
+    const username = `fn-${randomUUID()}`;
+    const fnUser = await newApp().logIn(Realm.Credentials.function({ username }));
+    assert.equal(fnUser.providerType, "custom-function");
+    const again = await newApp().logIn(Realm.Credentials.function({ username }));
+    assert.equal(again.id, fnUser.id);
+    await refused(newApp().logIn(Realm.Credentials.function({ nobody: true })), 401);
+  });
+
+  await step("reset-send", async () => {
+    await app.emailPasswordAuth.sendResetPasswordEmail({ email });
+    const { token, tokenId } = await nextToken("reset", email);
+    await app.emailPasswordAuth.resetPassword({ token, tokenId, password: passwords[1] });
+    await refused(newApp().logIn(Realm.Credentials.emailPassword(email, passwords[0])), 401);
+    const relogged = await newApp().logIn(Realm.Credentials.emailPassword(email, passwords[1]));
+    assert.equal(relogged.id, user.id);
+    await refused(app.emailPasswordAuth.resetPassword({ token, tokenId, password: passwords[2] }), 400);
+  });
+
+  await step("reset-call", async () => {
+    await setResetAnswer({ status: "success" });
+    await app.emailPasswordAuth.callResetPasswordFunction({ email, password: passwords[2] }, "why", 2);
+    const delivered = await nextToken("reset", email);
+    // realm-web sends canonical EJSON arguments; the webhook gets them as sent.
+    assert.deepEqual(Realm.BSON.EJSON.deserialize(delivered.arguments), ["why", 2]);
+    const relogged = await newApp().logIn(Realm.Credentials.emailPassword(email, passwords[2]));
+    assert.equal(relogged.id, user.id);
+    await setResetAnswer({ status: "fail" });
+    await refused(app.emailPasswordAuth.callResetPasswordFunction({ email, password: passwords[0] }), 400);
+    await nextToken("reset", email);
+    // Unknown emails get the same answer as known ones.
+    await refused(
+      app.emailPasswordAuth.callResetPasswordFunction({ email: `nobody-${randomUUID()}@example.com`, password: passwords[0] }),
+      400,
+    );
+    await setResetAnswer({ status: "pending" });
+  });
+
+  let linked;
+  const linkedEmail = `rw-link-${randomUUID()}@example.com`;
+  await step("link", async () => {
+    linked = await app.logIn(Realm.Credentials.anonymous(false));
+    assert.equal(linked.providerType, "anon-user");
+    await app.emailPasswordAuth.registerUser({ email: linkedEmail, password: passwords[0] });
+    const { token, tokenId } = await nextToken("confirm", linkedEmail);
+    await app.emailPasswordAuth.confirmUser({ token, tokenId });
+    await linked.linkCredentials(Realm.Credentials.emailPassword(linkedEmail, passwords[0]));
+    const types = linked.identities.map((i) => i.providerType).sort();
+    assert.deepEqual(types, ["anon-user", "local-userpass"]);
+    assert.equal(linked.profile.email, linkedEmail);
+    const viaEmail = await newApp().logIn(Realm.Credentials.emailPassword(linkedEmail, passwords[0]));
+    assert.equal(viaEmail.id, linked.id);
+  });
+
+  await step("link-refused", async () => {
+    const other = await app.logIn(Realm.Credentials.anonymous(false));
+    assert.notEqual(other.id, linked.id);
+    await refused(other.linkCredentials(Realm.Credentials.emailPassword(email, passwords[2])), 409);
+    await other.refreshProfile();
+    assert.deepEqual(other.identities.map((i) => i.providerType), ["anon-user"]);
+  });
+
+  await step("delete-user", async () => {
+    app.switchUser(linked);
+    await app.deleteUser(linked);
+    assert.ok(!app.allUsers[linked.id], "deleted user still listed");
+    await refused(newApp().logIn(Realm.Credentials.emailPassword(linkedEmail, passwords[0])), 401);
+  });
+
+  await step("logout", async () => {
+    const refreshToken = user.refreshToken;
+    await user.logOut();
+    await expectInvalidSession("POST", `${API}/auth/session`, refreshToken);
+  });
+}
+
+const scenarios = { core, providers };
 
 const name = process.env.SCENARIO || "core";
 if (!(name in scenarios)) fail("setup", `unknown SCENARIO ${name} (have: ${Object.keys(scenarios).join(", ")})`);
