@@ -240,7 +240,10 @@ async fn accepted(gw: &TestGateway, token: &str) -> (String, String) {
 async fn refused(gw: &TestGateway, token: &str, reason: &str) {
     let body = assert_error(login_token(gw, token).await, 401, "AuthError").await;
     let message = body["error"].as_str().unwrap();
-    assert!(message.contains(reason), "{message:?} should say {reason:?}");
+    assert!(
+        message.contains(reason),
+        "{message:?} should say {reason:?}"
+    );
 }
 
 async fn profile(gw: &TestGateway, access_token: &str) -> Value {
@@ -344,15 +347,27 @@ async fn rs256_pem_login_and_every_failed_check_is_401_without_a_user() {
     no_sub.as_object_mut().unwrap().remove("sub");
     let cases: Vec<(String, &str)> = vec![
         (
-            sign_rs256(&with(claims("a"), "aud", json!("someone-else")), "rsa_private.pem", None),
+            sign_rs256(
+                &with(claims("a"), "aud", json!("someone-else")),
+                "rsa_private.pem",
+                None,
+            ),
             "token audience is not accepted",
         ),
         (
-            sign_rs256(&with(claims("a"), "exp", json!(now() - 3600)), "rsa_private.pem", None),
+            sign_rs256(
+                &with(claims("a"), "exp", json!(now() - 3600)),
+                "rsa_private.pem",
+                None,
+            ),
             "token expired",
         ),
         (
-            sign_rs256(&with(claims("a"), "nbf", json!(now() + 3600)), "rsa_private.pem", None),
+            sign_rs256(
+                &with(claims("a"), "nbf", json!(now() + 3600)),
+                "rsa_private.pem",
+                None,
+            ),
             "token is not valid yet",
         ),
         (
@@ -364,7 +379,10 @@ async fn rs256_pem_login_and_every_failed_check_is_401_without_a_user() {
             sign_hs256(&claims("a"), &public_pem),
             "token algorithm is not accepted",
         ),
-        (unsigned("none", &claims("a")), "token algorithm is not accepted"),
+        (
+            unsigned("none", &claims("a")),
+            "token algorithm is not accepted",
+        ),
         (
             sign_rs256(&no_sub, "rsa_private.pem", None),
             "missing required claim sub",
@@ -484,7 +502,11 @@ async fn jku_jwk_and_x5u_headers_never_fetch_nor_choose_the_key() {
     assert_eq!(user_count(&gw).await, 0);
     // Signed by the configured key: judged by that key alone, the headers are ignored.
     accepted(&gw, &attack("rsa_private.pem", "attacker")).await;
-    assert_eq!(trap.hits(), 0, "a token header made the gateway fetch a URL");
+    assert_eq!(
+        trap.hits(),
+        0,
+        "a token header made the gateway fetch a URL"
+    );
 }
 
 #[tokio::test]
@@ -583,7 +605,11 @@ async fn custom_function_success_creates_the_user_once_with_its_identity() {
     let response = login(&gw, "custom-function", &body).await;
     assert_eq!(response.status(), 200);
     let first: Value = response.json().await.unwrap();
-    assert_eq!(webhook.received(), vec![body.clone()], "the body is posted as received");
+    assert_eq!(
+        webhook.received(),
+        vec![body.clone()],
+        "the body is posted as received"
+    );
 
     let shown = profile(&gw, first["access_token"].as_str().unwrap()).await;
     assert_eq!(shown["identities"][0]["provider_type"], "custom-function");
@@ -651,7 +677,10 @@ async fn custom_function_malformed_answers_are_502_without_a_user() {
         Stub::json(200, &json!({ "name": "no id" })),
         Stub::json(200, &json!({ "id": 42 })),
         Stub::json(200, &json!({ "id": "" })),
-        Reply::Answer(200, format!("{{\"id\": \"big\", \"pad\": \"{}\"}}", "x".repeat(70_000))),
+        Reply::Answer(
+            200,
+            format!("{{\"id\": \"big\", \"pad\": \"{}\"}}", "x".repeat(70_000)),
+        ),
         Reply::Answer(500, "internal error".to_owned()),
     ];
     for answer in answers {

@@ -69,7 +69,14 @@ pub async fn admin(
         Err(err) => err.into_response(),
         Ok(ctx) => crate::admin::handle(&state, request, &ctx).await,
     };
-    log_request(RouteClass::Admin, &method, &raw_path, &response, None, started);
+    log_request(
+        RouteClass::Admin,
+        &method,
+        &raw_path,
+        &response,
+        None,
+        started,
+    );
     response
 }
 

@@ -297,9 +297,19 @@ mod tests {
             judge(StatusCode::INTERNAL_SERVER_ERROR, b"oops"),
             Verdict::Fault(_)
         ));
-        assert!(matches!(
-            judge(StatusCode::FOUND, b""),
-            Verdict::Fault(_)
-        ));
+        assert!(matches!(judge(StatusCode::FOUND, b""), Verdict::Fault(_)));
+    }
+
+    #[test]
+    fn every_validated_webhook_url_is_a_request_uri() {
+        for text in [
+            "http://127.0.0.1:9000/hooks/login",
+            "https://user:pw@hooks.example/login?key=a%20b",
+            "http://[::1]:8080/",
+            "https://bücher.example/ä",
+        ] {
+            let url = url::Url::parse(text).unwrap();
+            assert!(url.as_str().parse::<http::Uri>().is_ok(), "{text}");
+        }
     }
 }

@@ -216,8 +216,8 @@ impl Provider for CustomTokenProvider {
     }
 
     async fn login(&self, body: &Value) -> Result<LoginOutcome, ApiError> {
-        let body = LoginBody::deserialize(body)
-            .map_err(|_| ApiError::bad_request("expected {token}"))?;
+        let body =
+            LoginBody::deserialize(body).map_err(|_| ApiError::bad_request("expected {token}"))?;
         let token = body
             .token
             .filter(|t| !t.is_empty())

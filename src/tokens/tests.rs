@@ -285,13 +285,19 @@ fn stale_revocation_list_fails_closed_after_the_window() {
     let issued = now();
     let token = mint(&tokens, issued);
     tokens.revocations().mark_synced(issued);
-    assert!(tokens.authenticate(&token, issued + 30).is_ok(), "inside the window");
+    assert!(
+        tokens.authenticate(&token, issued + 30).is_ok(),
+        "inside the window"
+    );
     assert!(matches!(
         tokens.authenticate(&token, issued + 60),
         Err(TokenError::RevocationsStale)
     ));
     tokens.revocations().mark_synced(issued + 60);
-    assert!(tokens.authenticate(&token, issued + 60).is_ok(), "recovers once synced");
+    assert!(
+        tokens.authenticate(&token, issued + 60).is_ok(),
+        "recovers once synced"
+    );
 }
 
 #[test]

@@ -118,7 +118,10 @@ mod tests {
     #[test]
     fn merge_without_change_writes_nothing() {
         assert_eq!(
-            merge(json!({"email": "a@example.com"}), map(json!({"email": "a@example.com"}))),
+            merge(
+                json!({"email": "a@example.com"}),
+                map(json!({"email": "a@example.com"}))
+            ),
             None
         );
     }

@@ -48,7 +48,7 @@ pub enum Keys {
     /// A JWKS file, read at start.
     Set(Arc<KeySet>),
     /// A JWKS URL.
-    Remote(RemoteJwks),
+    Remote(Box<RemoteJwks>),
 }
 
 impl Keys {
@@ -89,11 +89,11 @@ impl Keys {
                 let set = KeySet::parse(&text).map_err(|r| format!("{}: {r}", path.display()))?;
                 Ok(Keys::Set(Arc::new(set)))
             }
-            CustomTokenKey::JwksUrl(url) => Ok(Keys::Remote(RemoteJwks::new(
+            CustomTokenKey::JwksUrl(url) => Ok(Keys::Remote(Box::new(RemoteJwks::new(
                 url.as_str()
                     .parse()
                     .map_err(|err| format!("invalid URL {url}: {err}"))?,
-            ))),
+            )))),
         }
     }
 
@@ -149,8 +149,8 @@ impl KeySet {
     /// Ed25519) and skipping the rest (encryption keys, symmetric keys, unknown types).
     /// A document without one usable key is an error.
     pub fn parse(bytes: &[u8]) -> Result<Self, String> {
-        let raw: RawSet = serde_json::from_slice(bytes)
-            .map_err(|err| format!("not a JWKS document: {err}"))?;
+        let raw: RawSet =
+            serde_json::from_slice(bytes).map_err(|err| format!("not a JWKS document: {err}"))?;
         let keys: Vec<SetKey> = raw.keys.into_iter().filter_map(usable_key).collect();
         if keys.is_empty() {
             return Err("no usable signature key in the JWKS".to_owned());
@@ -420,10 +420,7 @@ mod tests {
 
     #[test]
     fn select_by_kid_checks_family_and_stated_alg() {
-        let keys = set(vec![
-            jwk(Some("a"), Some("ES256")),
-            jwk(Some("b"), None),
-        ]);
+        let keys = set(vec![jwk(Some("a"), Some("ES256")), jwk(Some("b"), None)]);
         assert!(keys.select(Algorithm::ES256, Some("a")).is_ok());
         assert_eq!(
             keys.select(Algorithm::ES384, Some("a")).unwrap_err(),
@@ -444,10 +441,7 @@ mod tests {
     fn without_kid_only_a_single_fitting_key_is_used() {
         let one = set(vec![jwk(Some("a"), None)]);
         assert!(one.select(Algorithm::ES256, None).is_ok());
-        let two = set(vec![
-            jwk(Some("a"), None),
-            jwk(Some("b"), None),
-        ]);
+        let two = set(vec![jwk(Some("a"), None), jwk(Some("b"), None)]);
         assert_eq!(
             two.select(Algorithm::ES256, None).unwrap_err(),
             Refusal::UnknownKey

@@ -88,15 +88,36 @@ async fn each_failed_check_names_itself() {
     let cases = [
         (with(claims(), "aud", json!("other")), Refusal::Audience),
         (with(claims(), "aud", json!(["x", "y"])), Refusal::Audience),
-        (without(claims(), "aud"), Refusal::MissingClaim("aud".into())),
+        (
+            without(claims(), "aud"),
+            Refusal::MissingClaim("aud".into()),
+        ),
         (with(claims(), "exp", json!(now - 60)), Refusal::Expired),
-        (without(claims(), "exp"), Refusal::MissingClaim("exp".into())),
-        (with(claims(), "nbf", json!(now + 600)), Refusal::NotYetValid),
+        (
+            without(claims(), "exp"),
+            Refusal::MissingClaim("exp".into()),
+        ),
+        (
+            with(claims(), "nbf", json!(now + 600)),
+            Refusal::NotYetValid,
+        ),
         (with(claims(), "iss", json!("evil")), Refusal::Issuer),
-        (without(claims(), "iss"), Refusal::MissingClaim("iss".into())),
-        (without(claims(), "sub"), Refusal::MissingClaim("sub".into())),
-        (with(claims(), "sub", json!("")), Refusal::MissingClaim("sub".into())),
-        (with(claims(), "sub", json!(7)), Refusal::MissingClaim("sub".into())),
+        (
+            without(claims(), "iss"),
+            Refusal::MissingClaim("iss".into()),
+        ),
+        (
+            without(claims(), "sub"),
+            Refusal::MissingClaim("sub".into()),
+        ),
+        (
+            with(claims(), "sub", json!("")),
+            Refusal::MissingClaim("sub".into()),
+        ),
+        (
+            with(claims(), "sub", json!(7)),
+            Refusal::MissingClaim("sub".into()),
+        ),
         (claims(), Refusal::MissingClaim("user_data.phone".into())),
     ];
     for (claims, expected) in cases {
@@ -161,7 +182,13 @@ async fn tampering_and_garbage_are_refused() {
         provider.verify(&other_key).await.unwrap_err(),
         Refusal::BadSignature
     );
-    for garbage in ["", "a.b", "a.b.c.d.e", "!!.??.**", &"a".repeat(MAX_TOKEN_BYTES + 1)] {
+    for garbage in [
+        "",
+        "a.b",
+        "a.b.c.d.e",
+        "!!.??.**",
+        &"a".repeat(MAX_TOKEN_BYTES + 1),
+    ] {
         assert_eq!(
             provider.verify(garbage).await.unwrap_err(),
             Refusal::Malformed,
@@ -187,7 +214,11 @@ fn refusals_are_401_auth_error_except_missing_keys() {
     let api = ApiError::from(Refusal::Expired);
     assert_eq!(
         (api.status, api.code, api.message.as_str()),
-        (StatusCode::UNAUTHORIZED, ErrorCode::AuthError, "token expired")
+        (
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::AuthError,
+            "token expired"
+        )
     );
     let api = ApiError::from(Refusal::KeysUnavailable);
     assert_eq!(api.status, StatusCode::BAD_GATEWAY);
@@ -205,4 +236,27 @@ fn claim_path_prefers_the_whole_name_then_walks_objects() {
     assert_eq!(claim_at(claims, "email.x"), None);
     assert_eq!(claim_at(claims, "user_data.name.first"), None);
     assert_eq!(claim_at(claims, "nope"), None);
+}
+
+#[test]
+fn unusable_key_files_are_reported_before_start() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut config = config(Vec::new());
+    config.algorithms = vec!["RS256".to_owned()];
+    config.key = CustomTokenKey::Pem(fixtures.join("rsa_public.pem"));
+    assert!(check_keys(&config).is_ok());
+    config.key = CustomTokenKey::Pem(fixtures.join("ec_public.pem"));
+    let reason = check_keys(&config).unwrap_err();
+    assert!(reason.contains("not a RSA public key"), "{reason}");
+    config.algorithms = vec!["ES256".to_owned()];
+    assert!(check_keys(&config).is_ok());
+
+    let dir = tempfile::tempdir().unwrap();
+    let jwks = dir.path().join("jwks.json");
+    std::fs::write(&jwks, r#"{"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}"#).unwrap();
+    config.key = CustomTokenKey::JwksFile(jwks.clone());
+    let reason = check_keys(&config).unwrap_err();
+    assert!(reason.contains("no usable signature key"), "{reason}");
+    std::fs::write(&jwks, "not json").unwrap();
+    assert!(check_keys(&config).is_err());
 }
