@@ -22,9 +22,6 @@
 //! Does not verify the body itself, nor sign the request: the webhook URL should be private
 //! to the gateway (a loopback or internal address).
 
-pub mod external_user;
-pub mod outbound;
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,7 +31,8 @@ use http::{Method, Request, StatusCode, header};
 use http_body_util::Full;
 use serde_json::{Map, Value};
 
-use self::outbound::{Outbound, OutboundError};
+use super::external_user;
+use super::outbound::{Outbound, OutboundError};
 use super::provider::{LoginOutcome, Provider};
 use crate::config::CustomFunctionConfig;
 use crate::error::{ApiError, ErrorCode};

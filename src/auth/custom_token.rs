@@ -33,7 +33,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use self::keys::Keys;
-use super::custom_function::external_user;
+use super::external_user;
 use super::provider::{LoginOutcome, Provider};
 use crate::config::{CustomTokenConfig, MetadataField};
 use crate::error::{ApiError, ErrorCode};

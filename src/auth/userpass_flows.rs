@@ -33,7 +33,7 @@ use serde_json::{Value, json};
 use tracing::Instrument;
 use url::Url;
 
-use super::custom_function::outbound::{Outbound, OutboundError};
+use super::outbound::{Outbound, OutboundError};
 use super::password::{Passwords, check_length};
 use super::userpass::{RegisterBody, normalize_email};
 use super::{Auth, userpass};

@@ -28,7 +28,7 @@ use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey};
 use serde::Deserialize;
 
 use super::Refusal;
-use crate::auth::custom_function::outbound::Outbound;
+use crate::auth::outbound::Outbound;
 use crate::config::{CustomTokenConfig, CustomTokenKey};
 
 /// A fetched JWKS is used this long before the next login fetches it again.
