@@ -130,6 +130,28 @@ pub fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, bytes: &[u8]) -> Res
         .map_err(|err| ApiError::bad_request(format!("invalid JSON body: {err}")))
 }
 
+/// Reads a bounded body and parses it as JSON (`read_body` + `parse_json`).
+pub async fn read_json<T: DeserializeOwned>(
+    request: http::Request<hyper::body::Incoming>,
+    limit: usize,
+) -> Result<T, ApiError> {
+    let (parts, body) = request.into_parts();
+    let bytes = read_body(&parts.headers, body, limit).await?;
+    parse_json(&parts.headers, &bytes)
+}
+
+/// The message of an error and of every error it wraps, joined with `: ` (for logs).
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// Total bytes of a header block as a client sent it (names, values, separators).
 pub fn header_bytes(headers: &HeaderMap) -> usize {
     headers

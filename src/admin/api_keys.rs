@@ -32,9 +32,7 @@ pub async fn list(state: &State) -> Result<Response<Body>, ApiError> {
 
 pub async fn create(state: &State, request: Request<Incoming>) -> Result<Response<Body>, ApiError> {
     let keys = state.auth.api_keys()?;
-    let (parts, body) = request.into_parts();
-    let bytes = web::read_body(&parts.headers, body, state.config.server.max_body_bytes).await?;
-    let body: CreateBody = web::parse_json(&parts.headers, &bytes)?;
+    let body: CreateBody = web::read_json(request, state.config.server.max_body_bytes).await?;
     let created = keys.create_server_key(body.name.as_deref()).await?;
     Ok(web::json(StatusCode::CREATED, &created))
 }

@@ -36,9 +36,8 @@ pub async fn put_refresh_ttl(
     state: &State,
     request: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
-    let (parts, body) = request.into_parts();
-    let bytes = web::read_body(&parts.headers, body, state.config.server.max_body_bytes).await?;
-    let body: RefreshTokenExpiration = web::parse_json(&parts.headers, &bytes)?;
+    let body: RefreshTokenExpiration =
+        web::read_json(request, state.config.server.max_body_bytes).await?;
     let seconds = body
         .expiration_time_seconds
         .ok_or_else(|| ApiError::invalid_parameter("expiration_time_seconds is required"))?;

@@ -50,9 +50,7 @@ pub async fn mint_grant(
     user_id: &str,
     request: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
-    let (parts, body) = request.into_parts();
-    let bytes = web::read_body(&parts.headers, body, state.config.server.max_body_bytes).await?;
-    let body: GrantRequest = web::parse_json(&parts.headers, &bytes)?;
+    let body: GrantRequest = web::read_json(request, state.config.server.max_body_bytes).await?;
     let ttl = body
         .ttl_seconds
         .map_or(grants::DEFAULT_TTL, Duration::from_secs);

@@ -36,9 +36,7 @@ pub async fn verify_token(
     state: &State,
     request: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
-    let (parts, body) = request.into_parts();
-    let bytes = web::read_body(&parts.headers, body, state.config.server.max_body_bytes).await?;
-    let body: VerifyBody = web::parse_json(&parts.headers, &bytes)?;
+    let body: VerifyBody = web::read_json(request, state.config.server.max_body_bytes).await?;
     let token = body
         .token
         .filter(|t| !t.is_empty())
@@ -118,9 +116,7 @@ pub async fn list(state: &State, query: Option<&str>) -> Result<Response<Body>, 
 /// `POST users {email, password}`: creates a confirmed local-userpass user. 201 with the user.
 pub async fn create(state: &State, request: Request<Incoming>) -> Result<Response<Body>, ApiError> {
     let userpass = state.auth.userpass()?;
-    let (parts, body) = request.into_parts();
-    let bytes = web::read_body(&parts.headers, body, state.config.server.max_body_bytes).await?;
-    let body: RegisterBody = web::parse_json(&parts.headers, &bytes)?;
+    let body: RegisterBody = web::read_json(request, state.config.server.max_body_bytes).await?;
     let user_id = userpass.register_confirmed(body).await?;
     let user = state
         .auth

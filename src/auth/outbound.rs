@@ -72,7 +72,7 @@ impl Outbound {
                 .client
                 .request(request)
                 .await
-                .map_err(|err| OutboundError::Unavailable(error_chain(&err)))?;
+                .map_err(|err| OutboundError::Unavailable(crate::web::error_chain(&err)))?;
             let status = response.status();
             let body = match Limited::new(response.into_body(), limit).collect().await {
                 Ok(collected) => collected.to_bytes(),
@@ -93,15 +93,4 @@ impl Default for Outbound {
     fn default() -> Self {
         Self::new()
     }
-}
-
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

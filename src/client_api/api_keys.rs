@@ -45,10 +45,8 @@ pub async fn handle(
     let response = match (&method, rest.as_slice()) {
         (&Method::POST, []) => {
             may_create_keys(&session, &user)?;
-            let (parts, body) = request.into_parts();
-            let bytes =
-                web::read_body(&parts.headers, body, state.config.server.max_body_bytes).await?;
-            let body: CreateBody = web::parse_json(&parts.headers, &bytes)?;
+            let body: CreateBody =
+                web::read_json(request, state.config.server.max_body_bytes).await?;
             let created = keys.create(&user.id, body.name.as_deref()).await?;
             web::json(StatusCode::CREATED, &created)
         }

@@ -25,9 +25,8 @@ pub async fn login(
     } else {
         None
     };
-    let (parts, body) = request.into_parts();
-    let bytes = web::read_body(&parts.headers, body, state.config.server.max_body_bytes).await?;
-    let body: serde_json::Value = web::parse_json(&parts.headers, &bytes)?;
+    let body: serde_json::Value =
+        web::read_json(request, state.config.server.max_body_bytes).await?;
     if !body.is_object() {
         return Err(ApiError::bad_request("expected a JSON object"));
     }

@@ -18,9 +18,7 @@ pub async fn register(
     state: &State,
     request: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
-    let (parts, body) = request.into_parts();
-    let bytes = web::read_body(&parts.headers, body, state.config.server.max_body_bytes).await?;
-    let body: RegisterBody = web::parse_json(&parts.headers, &bytes)?;
+    let body: RegisterBody = web::read_json(request, state.config.server.max_body_bytes).await?;
     state.auth.register_userpass(body).await?;
     Ok(web::status(StatusCode::CREATED))
 }
@@ -30,9 +28,7 @@ pub async fn flow(
     flow: Flow,
     request: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
-    let (parts, body) = request.into_parts();
-    let bytes = web::read_body(&parts.headers, body, state.config.server.max_body_bytes).await?;
-    let body: FlowBody = web::parse_json(&parts.headers, &bytes)?;
+    let body: FlowBody = web::read_json(request, state.config.server.max_body_bytes).await?;
     state.auth.userpass_flow(flow, body).await?;
     Ok(web::status(StatusCode::NO_CONTENT))
 }

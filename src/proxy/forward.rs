@@ -65,7 +65,7 @@ impl Forwarder {
         let pending = self.client.request(request);
         let mut response = match tokio::time::timeout(self.timeout, pending).await {
             Err(_) => return Err(ForwardError::Timeout(self.timeout)),
-            Ok(Err(err)) => return Err(ForwardError::Unavailable(error_chain(&err))),
+            Ok(Err(err)) => return Err(ForwardError::Unavailable(crate::web::error_chain(&err))),
             Ok(Ok(response)) => response,
         };
         if response.status() == StatusCode::SWITCHING_PROTOCOLS {
@@ -95,15 +95,4 @@ impl Forwarder {
         }
         Ok(response)
     }
-}
-
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
