@@ -694,3 +694,61 @@ async fn custom_function_malformed_answers_are_502_without_a_user() {
     }
     assert_eq!(user_count(&gw).await, 0);
 }
+
+/// `?link=true` with a custom token: the token's identity joins the caller's user.
+async fn link_token(gw: &TestGateway, access_token: &str, token: &str) -> reqwest::Response {
+    gw.http
+        .post(gw.app_api("/auth/providers/custom-token/login?link=true"))
+        .bearer_auth(access_token)
+        .json(&json!({ "token": token }))
+        .send()
+        .await
+        .expect("link request")
+}
+
+#[tokio::test]
+async fn custom_token_identity_links_to_the_caller_and_never_to_a_second_user() {
+    let gw = start_rs256_pem("").await;
+    let anon = gw.login_anon().await;
+    let token = sign_rs256(&claims("linked-sub"), "rsa_private.pem", None);
+
+    let response = link_token(&gw, &anon.access_token, &token).await;
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    let linked: Value = response.json().await.unwrap();
+    assert_eq!(
+        linked["user_id"],
+        anon.user_id.as_str(),
+        "the caller's user, not a new one"
+    );
+    let identities = profile(&gw, &anon.access_token).await["identities"].clone();
+    let providers: Vec<&str> = identities
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["provider_type"].as_str())
+        .collect();
+    assert!(
+        providers.contains(&"custom-token") && providers.contains(&"anon-user"),
+        "{identities}"
+    );
+
+    let (user_id, _) = accepted(&gw, &token).await;
+    assert_eq!(
+        user_id, anon.user_id,
+        "a later custom-token login finds the linked user"
+    );
+
+    let other = gw.login_anon().await;
+    let refused = link_token(&gw, &other.access_token, &token).await;
+    assert_eq!(
+        refused.status(),
+        409,
+        "an identity owned by someone else is refused"
+    );
+    let bad = link_token(&gw, &other.access_token, "not-a-jwt").await;
+    assert_eq!(
+        bad.status(),
+        401,
+        "a token that does not verify links nothing"
+    );
+}

@@ -33,7 +33,7 @@ use serde_json::{Map, Value};
 
 use super::external_user;
 use super::outbound::{Outbound, OutboundError};
-use super::provider::{LoginOutcome, Provider};
+use super::provider::{LoginOutcome, ProvenIdentity, Provider};
 use crate::config::CustomFunctionConfig;
 use crate::error::{ApiError, ErrorCode};
 use crate::store::Store;
@@ -121,12 +121,26 @@ impl Provider for CustomFunctionProvider {
     }
 
     async fn login(&self, body: &Value) -> Result<LoginOutcome, ApiError> {
+        let proven = self.identify(body).await?;
+        let user_id = external_user::find_or_create(
+            self.store.as_ref(),
+            NAME,
+            &proven.external_id,
+            proven.data,
+        )
+        .await?;
+        Ok(LoginOutcome { user_id })
+    }
+
+    /// Asks the webhook like `login` and names the identity it vouches for, creating nothing
+    /// (linking).
+    async fn identify(&self, body: &Value) -> Result<ProvenIdentity, ApiError> {
         match self.ask_webhook(body).await? {
-            Verdict::Accept { id, data } => {
-                let user_id =
-                    external_user::find_or_create(self.store.as_ref(), NAME, &id, data).await?;
-                Ok(LoginOutcome { user_id })
-            }
+            Verdict::Accept { id, data } => Ok(ProvenIdentity {
+                external_id: id,
+                data,
+                owner: None,
+            }),
             Verdict::Refuse(message) => {
                 tracing::info!(provider = NAME, "login refused by webhook");
                 Err(ApiError::new(

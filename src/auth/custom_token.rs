@@ -34,7 +34,7 @@ use serde_json::{Map, Value};
 
 use self::keys::Keys;
 use super::external_user;
-use super::provider::{LoginOutcome, Provider};
+use super::provider::{LoginOutcome, ProvenIdentity, Provider};
 use crate::config::{CustomTokenConfig, MetadataField};
 use crate::error::{ApiError, ErrorCode};
 use crate::store::Store;
@@ -216,6 +216,19 @@ impl Provider for CustomTokenProvider {
     }
 
     async fn login(&self, body: &Value) -> Result<LoginOutcome, ApiError> {
+        let proven = self.identify(body).await?;
+        let user_id = external_user::find_or_create(
+            self.store.as_ref(),
+            NAME,
+            &proven.external_id,
+            proven.data,
+        )
+        .await?;
+        Ok(LoginOutcome { user_id })
+    }
+
+    /// Verifies the token like `login` and names its `sub`, creating nothing (linking).
+    async fn identify(&self, body: &Value) -> Result<ProvenIdentity, ApiError> {
         let body =
             LoginBody::deserialize(body).map_err(|_| ApiError::bad_request("expected {token}"))?;
         let token = body
@@ -225,8 +238,11 @@ impl Provider for CustomTokenProvider {
         let (sub, data) = self.authenticate(&token).await.inspect_err(|refusal| {
             tracing::info!(provider = NAME, reason = %refusal, "token refused");
         })?;
-        let user_id = external_user::find_or_create(self.store.as_ref(), NAME, &sub, data).await?;
-        Ok(LoginOutcome { user_id })
+        Ok(ProvenIdentity {
+            external_id: sub,
+            data,
+            owner: None,
+        })
     }
 }
 
