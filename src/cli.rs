@@ -198,6 +198,10 @@ pub enum CliError {
     /// `token verify`: the token is invalid: exit 4.
     #[error("token invalid: {0}")]
     TokenInvalid(String),
+    /// `serve` could not start: exit 78 for a bad TLS or signing key file, 69 when the store
+    /// cannot be opened, 71 (EX_OSERR) when a listener cannot bind.
+    #[error("cannot start: {0}")]
+    Start(#[from] crate::app::StartError),
     /// Anything else: exit 1.
     #[error("{0:#}")]
     Other(#[from] anyhow::Error),
@@ -220,6 +224,12 @@ impl CliError {
             CliError::Unavailable(_) => 69,
             CliError::NoPermission(_) => 77,
             CliError::Config(_) => 78,
+            CliError::Start(err) => match err {
+                crate::app::StartError::Tls(_)
+                | crate::app::StartError::Keys(crate::tokens::KeyError::BadKey(_)) => 78,
+                crate::app::StartError::Store(_) | crate::app::StartError::Keys(_) => 69,
+                crate::app::StartError::Bind { .. } => 71,
+            },
         }
     }
 }

@@ -285,6 +285,16 @@ async fn unreadable_admin_key_file_stops_start_up_naming_the_key() {
 }
 
 #[tokio::test]
+async fn unreadable_tls_certificate_stops_start_up_as_a_config_error() {
+    let stderr = start_up_error(
+        "[server.tls]\ncert_file = \"/nonexistent/cert.pem\"\nkey_file = \"/nonexistent/key.pem\"",
+        "",
+    )
+    .await;
+    assert!(stderr.contains("server.tls"), "{stderr}");
+}
+
+#[tokio::test]
 async fn missing_config_file_stops_start_up_naming_the_path() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("absent.toml");

@@ -18,7 +18,7 @@ pub async fn run(path: &Path, env: &BTreeMap<String, String>) -> Result<(), CliE
     } else {
         "http"
     };
-    let app = App::build(config).await.context("cannot start")?;
+    let app = App::build(config).await?;
     // The ready line: scripts and tests wait for it and read the bound addresses from it.
     let mut stdout = std::io::stdout();
     writeln!(
