@@ -7,22 +7,6 @@ use common::*;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-/// An error answer that is JSON with `status`; returns the body.
-async fn assert_json_status(response: reqwest::Response, status: u16) -> Value {
-    assert_eq!(response.status(), status, "status");
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    assert!(
-        content_type.starts_with("application/json"),
-        "content type {content_type:?}"
-    );
-    response.json().await.expect("body is JSON")
-}
-
 fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

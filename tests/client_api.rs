@@ -7,31 +7,6 @@ use common::*;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-/// An error answer that is JSON `{error, error_code}` with `status`; returns the body.
-async fn assert_json_error(response: reqwest::Response, status: u16) -> Value {
-    assert_eq!(response.status(), status, "status");
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    assert!(
-        content_type.starts_with("application/json"),
-        "content type {content_type:?}"
-    );
-    let body: Value = response.json().await.expect("error body is JSON");
-    assert!(
-        body["error"].as_str().is_some_and(|e| !e.is_empty()),
-        "{body}"
-    );
-    assert!(
-        body["error_code"].as_str().is_some_and(|e| !e.is_empty()),
-        "{body}"
-    );
-    body
-}
-
 fn is_object_id(text: &str) -> bool {
     text.len() == 24 && text.bytes().all(|b| b.is_ascii_hexdigit())
 }

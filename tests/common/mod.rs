@@ -396,6 +396,13 @@ pub struct Login {
 
 /// Asserts an App Services error answer.
 pub async fn assert_error(response: reqwest::Response, status: u16, code: &str) -> Value {
+    let body = assert_json_error(response, status).await;
+    assert_eq!(body["error_code"], code, "{body}");
+    body
+}
+
+/// A JSON answer (any shape) with `status`; returns the body.
+pub async fn assert_json_status(response: reqwest::Response, status: u16) -> Value {
     assert_eq!(response.status(), status, "status");
     let content_type = response
         .headers()
@@ -407,10 +414,18 @@ pub async fn assert_error(response: reqwest::Response, status: u16, code: &str) 
         content_type.starts_with("application/json"),
         "content type {content_type:?}"
     );
-    let body: Value = response.json().await.expect("error body is JSON");
-    assert_eq!(body["error_code"], code, "{body}");
+    response.json().await.expect("body is JSON")
+}
+
+/// An error answer `{error, error_code}` (both non-empty) with `status`; returns the body.
+pub async fn assert_json_error(response: reqwest::Response, status: u16) -> Value {
+    let body = assert_json_status(response, status).await;
     assert!(
         body["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{body}"
+    );
+    assert!(
+        body["error_code"].as_str().is_some_and(|e| !e.is_empty()),
         "{body}"
     );
     body
