@@ -1,7 +1,8 @@
-//! Row mapping shared by both backends: the same columns decode the same way in SQLite and
-//! PostgreSQL, so each model is read in one place.
+//! Row mapping: each model is read from an `AnyRow` in one place (SQLite and PostgreSQL rows
+//! decode alike through sqlx's `Any` driver).
 
-use sqlx::{ColumnIndex, Decode, Row, Type};
+use sqlx::Row;
+use sqlx::any::AnyRow;
 
 use super::{ApiKeyRecord, LocalAccount, Revocation, Session, SigningKeyRecord, UserIdentity};
 
@@ -14,13 +15,7 @@ macro_rules! get {
     };
 }
 
-pub fn session<'r, R>(row: &'r R) -> Result<Session, sqlx::Error>
-where
-    R: Row,
-    &'static str: ColumnIndex<R>,
-    String: Decode<'r, R::Database> + Type<R::Database>,
-    i64: Decode<'r, R::Database> + Type<R::Database>,
-{
+pub fn session(row: &AnyRow) -> Result<Session, sqlx::Error> {
     Ok(Session {
         id: get!(row, "id"),
         user_id: get!(row, "user_id"),
@@ -35,12 +30,7 @@ where
     })
 }
 
-pub fn identity<'r, R>(row: &'r R) -> Result<UserIdentity, sqlx::Error>
-where
-    R: Row,
-    &'static str: ColumnIndex<R>,
-    String: Decode<'r, R::Database> + Type<R::Database>,
-{
+pub fn identity(row: &AnyRow) -> Result<UserIdentity, sqlx::Error> {
     Ok(UserIdentity {
         id: get!(row, "id"),
         provider_type: get!(row, "provider_type"),
@@ -48,13 +38,7 @@ where
     })
 }
 
-pub fn local_account<'r, R>(row: &'r R) -> Result<LocalAccount, sqlx::Error>
-where
-    R: Row,
-    &'static str: ColumnIndex<R>,
-    String: Decode<'r, R::Database> + Type<R::Database>,
-    i64: Decode<'r, R::Database> + Type<R::Database>,
-{
+pub fn local_account(row: &AnyRow) -> Result<LocalAccount, sqlx::Error> {
     let confirmed: i64 = get!(row, "confirmed");
     Ok(LocalAccount {
         email: get!(row, "email"),
@@ -64,13 +48,7 @@ where
     })
 }
 
-pub fn revocation<'r, R>(row: &'r R) -> Result<Revocation, sqlx::Error>
-where
-    R: Row,
-    &'static str: ColumnIndex<R>,
-    String: Decode<'r, R::Database> + Type<R::Database>,
-    i64: Decode<'r, R::Database> + Type<R::Database>,
-{
+pub fn revocation(row: &AnyRow) -> Result<Revocation, sqlx::Error> {
     Ok(Revocation {
         seq: get!(row, "seq"),
         session_id: get!(row, "session_id"),
@@ -79,14 +57,7 @@ where
     })
 }
 
-pub fn signing_key<'r, R>(row: &'r R) -> Result<SigningKeyRecord, sqlx::Error>
-where
-    R: Row,
-    &'static str: ColumnIndex<R>,
-    String: Decode<'r, R::Database> + Type<R::Database>,
-    i64: Decode<'r, R::Database> + Type<R::Database>,
-    Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
-{
+pub fn signing_key(row: &AnyRow) -> Result<SigningKeyRecord, sqlx::Error> {
     Ok(SigningKeyRecord {
         kid: get!(row, "kid"),
         algorithm: get!(row, "algorithm"),
@@ -96,14 +67,7 @@ where
     })
 }
 
-pub fn api_key<'r, R>(row: &'r R) -> Result<ApiKeyRecord, sqlx::Error>
-where
-    R: Row,
-    &'static str: ColumnIndex<R>,
-    String: Decode<'r, R::Database> + Type<R::Database>,
-    i64: Decode<'r, R::Database> + Type<R::Database>,
-    Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
-{
+pub fn api_key(row: &AnyRow) -> Result<ApiKeyRecord, sqlx::Error> {
     let disabled: i64 = get!(row, "disabled");
     Ok(ApiKeyRecord {
         id: get!(row, "id"),
@@ -116,9 +80,9 @@ where
 }
 
 /// Maps every row with `map`, failing on the first row that does not decode.
-pub fn all<'r, R, T>(
-    rows: &'r [R],
-    map: impl Fn(&'r R) -> Result<T, sqlx::Error>,
+pub fn all<T>(
+    rows: &[AnyRow],
+    map: impl Fn(&AnyRow) -> Result<T, sqlx::Error>,
 ) -> Result<Vec<T>, sqlx::Error> {
     rows.iter().map(map).collect()
 }
