@@ -61,6 +61,9 @@ pub struct App {
     tls: Option<TlsAcceptor>,
 }
 
+/// Connections the admin listener holds open at once (operators, probes, scrapers).
+const ADMIN_MAX_CONNECTIONS: usize = 256;
+
 /// How often revocations recorded by other processes are read from the store.
 const REVOCATION_POLL: Duration = Duration::from_secs(1);
 
@@ -133,10 +136,21 @@ impl App {
     /// Serves until `shutdown` resolves, then drains in-flight requests and returns.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let (stop_tx, stop_rx) = watch::channel(false);
+        let server = &self.state.config.server;
         let options = HttpOptions {
-            header_read_timeout: self.state.config.server.header_read_timeout,
-            max_header_bytes: self.state.config.server.max_header_bytes,
-            shutdown_grace: self.state.config.server.shutdown_grace,
+            name: "client",
+            header_read_timeout: server.header_read_timeout,
+            idle_timeout: server.idle_timeout,
+            max_header_bytes: server.max_header_bytes,
+            max_connections: server
+                .max_connections
+                .unwrap_or_else(server::default_max_connections),
+            shutdown_grace: server.shutdown_grace,
+        };
+        let admin_options = HttpOptions {
+            name: "admin",
+            max_connections: ADMIN_MAX_CONNECTIONS,
+            ..options
         };
         let client_state = self.state.clone();
         let client = tokio::spawn(server::serve(
@@ -150,7 +164,7 @@ impl App {
         let admin = tokio::spawn(server::serve(
             self.admin,
             None,
-            options,
+            admin_options,
             move |request, conn| dispatch::admin(admin_state.clone(), request, conn),
             stop_rx.clone(),
         ));

@@ -81,6 +81,15 @@ pub struct ServerConfig {
     #[serde(serialize_with = "ser_duration")]
     pub shutdown_grace: Duration,
     pub trust_forwarded_headers: bool,
+    /// A connection with no request in flight for this long is closed.
+    #[serde(serialize_with = "ser_duration")]
+    pub idle_timeout: Duration,
+    /// Own endpoints: the whole body must arrive within this. Proxied bodies: the longest
+    /// wait for the next piece.
+    #[serde(serialize_with = "ser_duration")]
+    pub body_read_timeout: Duration,
+    /// Client connections open at once; `None`: derived from the file-descriptor limit.
+    pub max_connections: Option<usize>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -436,16 +445,40 @@ fn validate_server(raw: raw::RawServer) -> Result<ServerConfig, ConfigError> {
         listen: addr("server.listen", raw.listen, "127.0.0.1:8080")?,
         admin_listen: addr("server.admin_listen", raw.admin_listen, "127.0.0.1:8081")?,
         tls,
-        header_read_timeout: duration(
+        header_read_timeout: positive(
+            duration("server.header_read_timeout", raw.header_read_timeout, "10s")?,
             "server.header_read_timeout",
-            raw.header_read_timeout,
-            "10s",
         )?,
         max_header_bytes,
         max_body_bytes,
         shutdown_grace: duration("server.shutdown_grace", raw.shutdown_grace, "30s")?,
         trust_forwarded_headers: raw.trust_forwarded_headers.unwrap_or(false),
+        idle_timeout: positive(
+            duration("server.idle_timeout", raw.idle_timeout, "60s")?,
+            "server.idle_timeout",
+        )?,
+        body_read_timeout: positive(
+            duration("server.body_read_timeout", raw.body_read_timeout, "30s")?,
+            "server.body_read_timeout",
+        )?,
+        max_connections: match raw.max_connections {
+            Some(0) => {
+                return Err(ConfigError::new(
+                    "server.max_connections",
+                    "must be at least 1 (leave it out to derive it from the file limit)",
+                ));
+            }
+            other => other,
+        },
     })
+}
+
+/// Refuses a zero duration where zero would mean "never" or "at once" by accident.
+fn positive(value: Duration, key: &str) -> Result<Duration, ConfigError> {
+    if value.is_zero() {
+        return Err(ConfigError::new(key, "must be greater than 0s"));
+    }
+    Ok(value)
 }
 
 fn validate_app(raw: raw::RawApp) -> Result<AppConfig, ConfigError> {
@@ -582,7 +615,7 @@ fn validate_upstream(raw: raw::RawUpstream) -> Result<UpstreamConfig, ConfigErro
         url: upstream_url("upstream.url", &url_text)?,
         connect_timeout: duration("upstream.connect_timeout", raw.connect_timeout, "5s")?,
         timeout: duration("upstream.timeout", raw.timeout, "30s")?,
-        pool_idle_timeout: duration("upstream.pool_idle_timeout", raw.pool_idle_timeout, "90s")?,
+        pool_idle_timeout: duration("upstream.pool_idle_timeout", raw.pool_idle_timeout, "4s")?,
     })
 }
 
@@ -605,6 +638,22 @@ fn validate_route(index: usize, raw: raw::RawRoute) -> Result<RouteConfig, Confi
     } else {
         prefix
     };
+    // Matching also reads paths leniently (case, `;params`, trailing dots and spaces; see
+    // proxy::routes): a prefix must be written the one way both readings agree on.
+    let lenient_safe = !prefix
+        .bytes()
+        .any(|b| matches!(b, b';' | b'%' | b' ' | b'\t') || b.is_ascii_uppercase())
+        && !prefix.split('/').any(|s| s.ends_with('.'));
+    if !lenient_safe {
+        return Err(ConfigError::new(
+            key("prefix"),
+            format!(
+                "{prefix:?}: write prefixes in lower case, without ';', '%'-escapes, spaces or \
+                 segments ending in '.' (paths are matched case-insensitively and without \
+                 ;parameters too)"
+            ),
+        ));
+    }
     let auth = match raw.auth.as_deref() {
         None | Some("required") => AuthMode::Required,
         Some("optional") => AuthMode::Optional,

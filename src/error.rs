@@ -39,6 +39,8 @@ pub enum ErrorCode {
     MethodNotAllowed,
     PayloadTooLarge,
     RequestHeaderFieldsTooLarge,
+    /// The client did not send its request (head or body) in time.
+    RequestTimeout,
     UnsupportedMediaType,
     Unauthorized,
     UpstreamUnavailable,
@@ -53,7 +55,19 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: ErrorCode,
     pub message: String,
+    /// Why, in one word for the access log (`expired`, `revoked`, …); not sent to the client.
+    pub reason: Option<&'static str>,
+    /// The connection cannot be trusted for another request after this answer.
+    pub close: bool,
 }
+
+/// Response extension: the refusal reason, read by the access log.
+#[derive(Debug, Clone, Copy)]
+pub struct Refusal(pub &'static str);
+
+/// Response extension: close the (HTTP/1) connection after this response.
+#[derive(Debug, Clone, Copy)]
+pub struct CloseConnection;
 
 #[derive(Serialize)]
 struct WireError<'a> {
@@ -67,7 +81,48 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            reason: None,
+            close: false,
         }
+    }
+
+    /// Names the refusal for the access log.
+    pub fn with_reason(mut self, reason: &'static str) -> Self {
+        self.reason = Some(reason);
+        self
+    }
+
+    /// Asks the server to close the connection after the answer (framing in doubt).
+    pub fn closing(mut self) -> Self {
+        self.close = true;
+        self
+    }
+
+    /// 431: the request's header block is over `limit` bytes; the connection is closed.
+    pub fn headers_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ErrorCode::RequestHeaderFieldsTooLarge,
+            format!("request headers are larger than {limit} bytes"),
+        )
+        .with_reason("headers_too_large")
+        .closing()
+    }
+
+    /// 408: the client did not send its request body in time; the connection is closed.
+    pub fn request_timeout() -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            ErrorCode::RequestTimeout,
+            "request body was not received in time",
+        )
+        .with_reason("body_timeout")
+        .closing()
+    }
+
+    /// 400 for a request whose HTTP framing is ambiguous; the connection is closed.
+    pub fn bad_framing(message: impl Into<String>) -> Self {
+        Self::bad_request(message).with_reason("framing").closing()
     }
 
     /// Missing, malformed, expired or revoked token: what the SDKs answer by refreshing.
@@ -151,22 +206,28 @@ impl ApiError {
             error: &self.message,
             error_code: self.code,
         };
-        web::json(self.status, &body)
+        let mut response = web::json(self.status, &body);
+        if let Some(reason) = self.reason {
+            response.extensions_mut().insert(Refusal(reason));
+        }
+        if self.close {
+            response.extensions_mut().insert(CloseConnection);
+        }
+        response
     }
 }
 
 impl From<TokenError> for ApiError {
     fn from(err: TokenError) -> Self {
         match err {
-            TokenError::Malformed
-            | TokenError::Expired
-            | TokenError::BadSignature
-            | TokenError::UnknownKey
-            | TokenError::Revoked => {
-                tracing::debug!(reason = %err, "token refused");
-                Self::invalid_session()
+            TokenError::Malformed => Self::invalid_session().with_reason("malformed"),
+            TokenError::Expired => Self::invalid_session().with_reason("expired"),
+            TokenError::BadSignature => Self::invalid_session().with_reason("bad_signature"),
+            TokenError::UnknownKey => Self::invalid_session().with_reason("unknown_key"),
+            TokenError::Revoked => Self::invalid_session().with_reason("revoked"),
+            TokenError::RevocationsStale => {
+                Self::service_unavailable().with_reason("stale_revocations")
             }
-            TokenError::RevocationsStale => Self::service_unavailable(),
             TokenError::Signing(cause) => Self::internal(&cause),
         }
     }
@@ -194,7 +255,12 @@ impl From<StoreError> for ApiError {
 
 impl From<ForwardError> for ApiError {
     fn from(err: ForwardError) -> Self {
-        tracing::warn!(error = %err, "upstream failed");
+        match &err {
+            ForwardError::ClientBodyMalformed | ForwardError::ClientBodyStalled => {
+                tracing::debug!(error = %err, "client request body failed");
+            }
+            _ => tracing::warn!(error = %err, "upstream failed"),
+        }
         match err {
             ForwardError::Unavailable(_) => Self::new(
                 StatusCode::BAD_GATEWAY,
@@ -206,6 +272,17 @@ impl From<ForwardError> for ApiError {
                 ErrorCode::UpstreamTimeout,
                 "upstream timed out",
             ),
+            ForwardError::UnaskedUpgrade => Self::new(
+                StatusCode::BAD_GATEWAY,
+                ErrorCode::UpstreamUnavailable,
+                "upstream unavailable",
+            )
+            .closing(),
+            ForwardError::ClientBodyMalformed => {
+                { Self::bad_request("request body is malformed").with_reason("malformed_body") }
+                    .closing()
+            }
+            ForwardError::ClientBodyStalled => Self::request_timeout(),
         }
     }
 }

@@ -31,6 +31,10 @@ const TOKEN_CACHE_HITS: &str = "sessiongate_token_cache_hits_total";
 const TOKEN_CACHE_MISSES: &str = "sessiongate_token_cache_misses_total";
 const TOKEN_CACHE_ENTRIES: &str = "sessiongate_token_cache_entries";
 const REVOCATION_STALENESS: &str = "sessiongate_revocation_list_staleness_seconds";
+const UPSTREAM_RETRIES: &str = "sessiongate_upstream_retries_total";
+const CLIENT_FAULTS: &str = "sessiongate_client_faults_total";
+const CONNECTIONS_SHED: &str = "sessiongate_connections_shed_total";
+const CONNECTIONS_TIMED_OUT: &str = "sessiongate_connections_timed_out_total";
 
 /// Upper bounds of the latency histogram buckets, in seconds: a cache-hit proxy check is well
 /// under a millisecond, an argon2 login ~100 ms, an upstream call may take seconds.
@@ -129,6 +133,22 @@ fn describe() {
     describe_counter!(
         UPSTREAM_ERRORS_TOTAL,
         "Proxied requests the upstream failed, by kind"
+    );
+    describe_counter!(
+        UPSTREAM_RETRIES,
+        "Idempotent requests sent again after a pooled upstream connection died unanswered"
+    );
+    describe_counter!(
+        CLIENT_FAULTS,
+        "Requests refused for the client's own framing or body faults, by kind"
+    );
+    describe_counter!(
+        CONNECTIONS_SHED,
+        "Connections closed at accept because server.max_connections were open"
+    );
+    describe_counter!(
+        CONNECTIONS_TIMED_OUT,
+        "Connections closed for sending nothing within their deadline (preface, idle)"
     );
     describe_counter!(
         TOKEN_CACHE_HITS,
@@ -256,6 +276,27 @@ pub fn record_revocations(count: u64, source: RevocationSource) {
 /// Counts one proxied request that the upstream failed.
 pub fn record_upstream_error(kind: UpstreamErrorKind) {
     counter!(UPSTREAM_ERRORS_TOTAL, "kind" => kind.as_str()).increment(1);
+}
+
+/// Counts one idempotent request retried on a fresh upstream connection.
+pub fn record_upstream_retry() {
+    counter!(UPSTREAM_RETRIES).increment(1);
+}
+
+/// Counts one request refused for a fault of the client's making: `kind` is a fixed label
+/// such as `malformed_body`, `body_timeout`, `framing`.
+pub fn record_client_fault(kind: &'static str) {
+    counter!(CLIENT_FAULTS, "kind" => kind).increment(1);
+}
+
+/// Counts one connection closed at accept because the listener was full.
+pub fn record_connection_shed(listener: &'static str) {
+    counter!(CONNECTIONS_SHED, "listener" => listener).increment(1);
+}
+
+/// Counts one connection closed for idling past its deadline.
+pub fn record_connection_timed_out() {
+    counter!(CONNECTIONS_TIMED_OUT).increment(1);
 }
 
 /// Publishes the verified-token cache's own totals: `hits` and `misses` since start-up (set as

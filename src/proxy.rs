@@ -3,6 +3,7 @@
 //!
 //! Does not answer the gateway's own endpoints; `app::dispatch` sends only the rest here.
 
+pub mod body;
 pub mod credential;
 pub mod data_api;
 pub mod forward;
@@ -10,8 +11,10 @@ pub mod hop_by_hop;
 pub mod identity;
 pub mod path;
 pub mod routes;
+pub mod upgrade;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use http::header::{HOST, HeaderName};
 use http::{HeaderMap, HeaderValue, Request, Response, Uri, Version};
@@ -42,6 +45,8 @@ pub struct Proxy {
     data_api: DataApi,
     forward_credentials: bool,
     trust_forwarded: bool,
+    /// Longest wait for the next piece of a client's request body.
+    body_idle: Duration,
 }
 
 impl Proxy {
@@ -53,6 +58,7 @@ impl Proxy {
             data_api: DataApi::new(),
             forward_credentials: config.proxy.forward_credentials,
             trust_forwarded: config.server.trust_forwarded_headers,
+            body_idle: config.server.body_read_timeout,
         }
     }
 
@@ -60,10 +66,18 @@ impl Proxy {
     pub async fn handle(
         &self,
         auth: &Auth,
-        mut request: Request<Incoming>,
+        request: Request<Incoming>,
         ctx: &RequestContext,
     ) -> (Response<Body>, Option<Arc<Verified>>) {
-        let route = self.routes.find(&ctx.path);
+        let route = match self.routes.find(&ctx.path) {
+            Ok(route) => route,
+            Err(err) => {
+                return (
+                    ApiError::invalid_parameter(err.to_string()).into_response(),
+                    None,
+                );
+            }
+        };
         let caller = match self
             .authenticate(auth, route, request.headers(), ctx.now)
             .await
@@ -71,32 +85,51 @@ impl Proxy {
             Ok(caller) => caller,
             Err(err) => return (err.into_response(), None),
         };
+        let (mut parts, body) = request.into_parts();
         if route.data_api_credentials {
-            data_api::strip(request.headers_mut());
+            data_api::strip(&mut parts.headers);
         }
-        let upgrade = self.rewrite_headers(request.headers_mut(), caller.as_deref(), ctx);
+        let upgrade = self
+            .rewrite_headers(&mut parts.headers, caller.as_deref(), ctx)
+            .and_then(|value| upgrade::allowed(&parts.method, parts.version, value));
         if let Some(upgrade) = upgrade {
-            request.headers_mut().insert(http::header::UPGRADE, upgrade);
-            request.headers_mut().insert(
+            parts.headers.insert(http::header::UPGRADE, upgrade);
+            parts.headers.insert(
                 http::header::CONNECTION,
                 HeaderValue::from_static("upgrade"),
             );
         }
         let upstream = &self.routes.upstreams()[route.upstream];
         let path = route.upstream_path(upstream.path(), &ctx.path);
-        let uri = match upstream_uri(upstream, &path, request.uri().query()) {
+        parts.uri = match upstream_uri(upstream, &path, parts.uri.query()) {
             Ok(uri) => uri,
             Err(err) => return (err.into_response(), caller),
         };
-        *request.uri_mut() = uri;
-        *request.version_mut() = Version::HTTP_11;
-        match self.forwarder.send(request).await {
+        parts.version = Version::HTTP_11;
+        let (body, watch) = body::ClientBody::new(body, self.body_idle);
+        match self
+            .forwarder
+            .send(Request::from_parts(parts, body), &watch)
+            .await
+        {
             Ok(response) => (into_client_response(response), caller),
             Err(err) => {
-                crate::metrics::record_upstream_error(match err {
-                    ForwardError::Unavailable(_) => crate::metrics::UpstreamErrorKind::Unavailable,
-                    ForwardError::Timeout(_) => crate::metrics::UpstreamErrorKind::Timeout,
-                });
+                match &err {
+                    ForwardError::Unavailable(_) | ForwardError::UnaskedUpgrade => {
+                        crate::metrics::record_upstream_error(
+                            crate::metrics::UpstreamErrorKind::Unavailable,
+                        );
+                    }
+                    ForwardError::Timeout(_) => crate::metrics::record_upstream_error(
+                        crate::metrics::UpstreamErrorKind::Timeout,
+                    ),
+                    ForwardError::ClientBodyMalformed => {
+                        crate::metrics::record_client_fault("malformed_body");
+                    }
+                    ForwardError::ClientBodyStalled => {
+                        crate::metrics::record_client_fault("body_timeout");
+                    }
+                }
                 (ApiError::from(err).into_response(), caller)
             }
         }
@@ -104,40 +137,23 @@ impl Proxy {
 
     /// Hop-by-hop, client-sent identity and forwarding headers out; ours in. Returns the
     /// `Upgrade` the client asked for, to be passed on deliberately.
+    ///
+    /// # Security
+    /// What the gateway sets (forwarding and identity headers) is read from the request before
+    /// any header is dropped and written after, so no `Connection:` list can remove it.
     fn rewrite_headers(
         &self,
         headers: &mut HeaderMap,
         caller: Option<&Verified>,
         ctx: &RequestContext,
     ) -> Option<HeaderValue> {
+        let forwarded = self.forwarded(headers, ctx);
         let upgrade = hop_by_hop::strip(headers);
         self.identity.strip_client_copies(headers);
         if !self.forward_credentials {
             headers.remove(http::header::AUTHORIZATION);
             headers.remove(credential::SESSION);
         }
-        self.set_forwarded(headers, ctx);
-        if let Some(caller) = caller {
-            self.identity.set(headers, caller);
-        }
-        upgrade
-    }
-
-    fn set_forwarded(&self, headers: &mut HeaderMap, ctx: &RequestContext) {
-        let host = headers.remove(HOST).or_else(|| {
-            ctx.authority
-                .as_deref()
-                .and_then(|a| HeaderValue::from_str(a).ok())
-        });
-        let peer = ctx.remote.ip().to_string();
-        let prior = headers
-            .get(&X_FORWARDED_FOR)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let forwarded_for = match prior {
-            Some(prior) if self.trust_forwarded => format!("{prior}, {peer}"),
-            _ => peer,
-        };
         if !self.trust_forwarded {
             for name in [
                 &FORWARDED,
@@ -149,16 +165,56 @@ impl Proxy {
                 headers.remove(name);
             }
         }
-        if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
+        forwarded.apply(headers);
+        if let Some(caller) = caller {
+            self.identity.set(headers, caller);
+        }
+        upgrade
+    }
+
+    /// The forwarding headers to send, read before hop-by-hop stripping: the client's chain
+    /// extended by its peer when the gateway trusts a proxy in front, else ours alone.
+    fn forwarded(&self, headers: &mut HeaderMap, ctx: &RequestContext) -> Forwarded {
+        let host = headers.remove(HOST).or_else(|| {
+            ctx.authority
+                .as_deref()
+                .and_then(|a| HeaderValue::from_str(a).ok())
+        });
+        let peer = ctx.remote.ip().to_string();
+        let trusted = |name: &HeaderName| {
+            self.trust_forwarded
+                .then(|| headers.get(name).cloned())
+                .flatten()
+        };
+        let prior_for = trusted(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok().map(str::to_owned));
+        let forwarded_for = match prior_for {
+            Some(prior) => format!("{prior}, {peer}"),
+            None => peer,
+        };
+        Forwarded {
+            for_: HeaderValue::from_str(&forwarded_for).ok(),
+            proto: trusted(&X_FORWARDED_PROTO)
+                .unwrap_or_else(|| HeaderValue::from_static(ctx.scheme)),
+            host: trusted(&X_FORWARDED_HOST).or(host),
+        }
+    }
+}
+
+/// The forwarding headers the upstream receives.
+struct Forwarded {
+    for_: Option<HeaderValue>,
+    proto: HeaderValue,
+    host: Option<HeaderValue>,
+}
+
+impl Forwarded {
+    fn apply(self, headers: &mut HeaderMap) {
+        if let Some(value) = self.for_ {
             headers.insert(X_FORWARDED_FOR, value);
         }
-        if !headers.contains_key(&X_FORWARDED_PROTO) {
-            headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(ctx.scheme));
-        }
-        if let Some(host) = host {
-            if !headers.contains_key(&X_FORWARDED_HOST) {
-                headers.insert(X_FORWARDED_HOST, host);
-            }
+        headers.insert(X_FORWARDED_PROTO, self.proto);
+        if let Some(host) = self.host {
+            headers.insert(X_FORWARDED_HOST, host);
         }
     }
 }
@@ -185,8 +241,11 @@ impl Proxy {
         }
         match (route.auth, credential) {
             (AuthMode::None, _) | (AuthMode::Optional, Credential::Absent) => Ok(None),
-            (AuthMode::Required, Credential::Absent) | (_, Credential::Malformed) => {
-                Err(ApiError::invalid_session())
+            (AuthMode::Required, Credential::Absent) => {
+                Err(ApiError::invalid_session().with_reason("missing_token"))
+            }
+            (_, Credential::Malformed) => {
+                Err(ApiError::invalid_session().with_reason("malformed_credential"))
             }
             (_, Credential::Token(token)) => Ok(Some(auth.tokens().authenticate(token, now)?)),
         }

@@ -1,9 +1,16 @@
-//! Accepting connections: TCP or rustls (HTTP/1.1 and HTTP/2 by ALPN), hyper's auto server
-//! with enforced header-read timeout, graceful drain on shutdown.
+//! Accepting connections: TCP or rustls (HTTP/1.1 and HTTP/2 by ALPN), hyper's auto server,
+//! a bounded number of connections with a deadline for every phase, strict HTTP/1 framing,
+//! graceful drain on shutdown.
 //!
 //! Does not know what a request means; it hands each one to a handler.
 
+mod connection;
+mod framing;
+mod limits;
 mod listener;
 pub mod shutdown;
+mod tls;
 
-pub use listener::{ConnInfo, HttpOptions, serve, tls_acceptor};
+pub use limits::{default_max_connections, raise_fd_limit};
+pub use listener::{ConnInfo, HttpOptions, serve};
+pub use tls::tls_acceptor;

@@ -130,13 +130,18 @@ pub fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, bytes: &[u8]) -> Res
         .map_err(|err| ApiError::bad_request(format!("invalid JSON body: {err}")))
 }
 
-/// Reads a bounded body and parses it as JSON (`read_body` + `parse_json`).
+/// Reads a body bounded in size (`server.max_body_bytes`, else 413) and in time
+/// (`server.body_read_timeout`, else 408 and the connection closed), and parses it as JSON
+/// (`read_body` + `parse_json`).
 pub async fn read_json<T: DeserializeOwned>(
     request: http::Request<hyper::body::Incoming>,
-    limit: usize,
+    limits: &crate::config::ServerConfig,
 ) -> Result<T, ApiError> {
     let (parts, body) = request.into_parts();
-    let bytes = read_body(&parts.headers, body, limit).await?;
+    let read = read_body(&parts.headers, body, limits.max_body_bytes);
+    let bytes = tokio::time::timeout(limits.body_read_timeout, read)
+        .await
+        .map_err(|_| ApiError::request_timeout())??;
     parse_json(&parts.headers, &bytes)
 }
 

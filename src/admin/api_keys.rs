@@ -32,7 +32,7 @@ pub async fn list(state: &State) -> Result<Response<Body>, ApiError> {
 
 pub async fn create(state: &State, request: Request<Incoming>) -> Result<Response<Body>, ApiError> {
     let keys = state.auth.api_keys()?;
-    let body: CreateBody = web::read_json(request, state.config.server.max_body_bytes).await?;
+    let body: CreateBody = web::read_json(request, &state.config.server).await?;
     let created = keys.create_server_key(body.name.as_deref()).await?;
     Ok(web::json(StatusCode::CREATED, &created))
 }

@@ -36,8 +36,7 @@ pub async fn put_refresh_ttl(
     state: &State,
     request: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
-    let body: RefreshTokenExpiration =
-        web::read_json(request, state.config.server.max_body_bytes).await?;
+    let body: RefreshTokenExpiration = web::read_json(request, &state.config.server).await?;
     let seconds = body
         .expiration_time_seconds
         .ok_or_else(|| ApiError::invalid_parameter("expiration_time_seconds is required"))?;

@@ -50,7 +50,7 @@ pub async fn mint_grant(
     user_id: &str,
     request: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
-    let body: GrantRequest = web::read_json(request, state.config.server.max_body_bytes).await?;
+    let body: GrantRequest = web::read_json(request, &state.config.server).await?;
     let ttl = body
         .ttl_seconds
         .map_or(grants::DEFAULT_TTL, Duration::from_secs);

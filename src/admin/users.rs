@@ -36,7 +36,7 @@ pub async fn verify_token(
     state: &State,
     request: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
-    let body: VerifyBody = web::read_json(request, state.config.server.max_body_bytes).await?;
+    let body: VerifyBody = web::read_json(request, &state.config.server).await?;
     let token = body
         .token
         .filter(|t| !t.is_empty())
@@ -116,7 +116,7 @@ pub async fn list(state: &State, query: Option<&str>) -> Result<Response<Body>, 
 /// `POST users {email, password}`: creates a confirmed local-userpass user. 201 with the user.
 pub async fn create(state: &State, request: Request<Incoming>) -> Result<Response<Body>, ApiError> {
     let userpass = state.auth.userpass()?;
-    let body: RegisterBody = web::read_json(request, state.config.server.max_body_bytes).await?;
+    let body: RegisterBody = web::read_json(request, &state.config.server).await?;
     let user_id = userpass.register_confirmed(body).await?;
     let user = state
         .auth

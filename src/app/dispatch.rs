@@ -5,13 +5,13 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use http::{Request, Response, StatusCode};
+use http::{Request, Response};
 use hyper::body::Incoming;
 
 use super::State;
 use crate::auth::ClientInfo;
 use crate::client_api;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, Refusal};
 use crate::ids;
 use crate::metrics::{self, RouteClass};
 use crate::proxy::path;
@@ -87,17 +87,13 @@ fn context(
     conn: ConnInfo,
 ) -> Result<RequestContext, ApiError> {
     if web::header_bytes(request.headers()) > state.config.server.max_header_bytes {
-        return Err(ApiError::new(
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            ErrorCode::RequestHeaderFieldsTooLarge,
-            format!(
-                "request headers are larger than {} bytes",
-                state.config.server.max_header_bytes
-            ),
+        return Err(ApiError::headers_too_large(
+            state.config.server.max_header_bytes,
         ));
     }
-    let path = path::normalize(request.uri().path())
-        .map_err(|err| ApiError::invalid_parameter(format!("invalid path: {err}")))?;
+    let path = path::normalize(request.uri().path()).map_err(|err| {
+        ApiError::invalid_parameter(format!("invalid path: {err}")).with_reason("invalid_path")
+    })?;
     let user_agent = request
         .headers()
         .get(http::header::USER_AGENT)
@@ -149,6 +145,7 @@ fn log_request(
     }
     let latency = started.elapsed();
     metrics::record_request(class, response.status().as_u16(), latency);
+    let reason = response.extensions().get::<Refusal>().map_or("-", |r| r.0);
     tracing::info!(
         target: "sessiongate::access",
         route = class.as_str(),
@@ -157,6 +154,7 @@ fn log_request(
         status = response.status().as_u16(),
         latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
         user_id = user_id.unwrap_or("-"),
+        reason,
         "request"
     );
 }

@@ -45,8 +45,7 @@ pub async fn handle(
     let response = match (&method, rest.as_slice()) {
         (&Method::POST, []) => {
             may_create_keys(&session, &user)?;
-            let body: CreateBody =
-                web::read_json(request, state.config.server.max_body_bytes).await?;
+            let body: CreateBody = web::read_json(request, &state.config.server).await?;
             let created = keys.create(&user.id, body.name.as_deref()).await?;
             web::json(StatusCode::CREATED, &created)
         }

@@ -25,8 +25,7 @@ pub async fn login(
     } else {
         None
     };
-    let body: serde_json::Value =
-        web::read_json(request, state.config.server.max_body_bytes).await?;
+    let body: serde_json::Value = web::read_json(request, &state.config.server).await?;
     if !body.is_object() {
         return Err(ApiError::bad_request("expected a JSON object"));
     }

@@ -18,7 +18,7 @@ pub async fn register(
     state: &State,
     request: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
-    let body: RegisterBody = web::read_json(request, state.config.server.max_body_bytes).await?;
+    let body: RegisterBody = web::read_json(request, &state.config.server).await?;
     state.auth.register_userpass(body).await?;
     Ok(web::status(StatusCode::CREATED))
 }
@@ -28,7 +28,7 @@ pub async fn flow(
     flow: Flow,
     request: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
-    let body: FlowBody = web::read_json(request, state.config.server.max_body_bytes).await?;
+    let body: FlowBody = web::read_json(request, &state.config.server).await?;
     state.auth.userpass_flow(flow, body).await?;
     Ok(web::status(StatusCode::NO_CONTENT))
 }

@@ -50,6 +50,10 @@ pub struct RawServer {
     pub shutdown_grace: Option<String>,
     #[serde(default, deserialize_with = "flex")]
     pub trust_forwarded_headers: Option<bool>,
+    pub idle_timeout: Option<String>,
+    pub body_read_timeout: Option<String>,
+    #[serde(default, deserialize_with = "flex")]
+    pub max_connections: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -151,6 +151,23 @@ fn routes_are_validated() {
 }
 
 #[test]
+fn route_prefixes_that_lenient_readings_would_blur_are_refused() {
+    for prefix in [
+        "/Admin",
+        "/admin;x",
+        "/admin%2e",
+        "/admin.",
+        "/a./b",
+        "/a b",
+    ] {
+        let text = format!("[app]\nid = \"a\"\n[[routes]]\nprefix = \"{prefix}\"\n");
+        let err = load_str(&text, &[]).unwrap_err();
+        assert_eq!(err.key, "routes[0].prefix", "{prefix}");
+    }
+    assert!(load_str("[app]\nid = \"a\"\n[[routes]]\nprefix = \"/v1.2/x\"\n", &[]).is_ok());
+}
+
+#[test]
 fn missing_app_id_and_bad_toml_are_one_line_errors() {
     assert_eq!(load_str("", &[]).unwrap_err().key, "app.id");
     let err = load_str("[app\nid=", &[]).unwrap_err();

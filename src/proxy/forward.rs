@@ -2,10 +2,16 @@
 //! streams bodies both ways and passes protocol upgrades (WebSocket) through.
 //!
 //! Does not decide who may pass or rewrite headers; `proxy::handle` does that first.
+//!
+//! A pooled connection that the upstream closed while idle can take a request and die before
+//! answering. Idempotent requests without a body are then sent once more on a fresh connection;
+//! anything else gets the 502 (it may have had an effect upstream). `upstream.pool_idle_timeout`
+//! should stay below the upstream's own keep-alive timeout so this stays rare.
 
 use std::time::Duration;
 
-use http::{Request, Response, StatusCode};
+use http::{Method, Request, Response, StatusCode};
+use http_body::Body as _;
 use hyper::body::Incoming;
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
@@ -13,6 +19,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tracing::Instrument;
 
+use super::body::{BodyEnd, BodyWatch, ClientBody};
 use crate::config::UpstreamConfig;
 
 /// Why the upstream gave no answer.
@@ -24,10 +31,19 @@ pub enum ForwardError {
     /// No response headers within `upstream.timeout`.
     #[error("upstream did not answer within {0:?}")]
     Timeout(Duration),
+    /// The client's body could not be read: broken chunked framing, or it hung up.
+    #[error("client request body is malformed")]
+    ClientBodyMalformed,
+    /// The client stopped sending its body before the upstream answered.
+    #[error("client request body stalled")]
+    ClientBodyStalled,
+    /// The upstream switched protocols without being asked to.
+    #[error("upstream answered 101 to a request that did not ask to upgrade")]
+    UnaskedUpgrade,
 }
 
 pub struct Forwarder {
-    client: Client<HttpsConnector<HttpConnector>, Incoming>,
+    client: Client<HttpsConnector<HttpConnector>, ClientBody>,
     timeout: Duration,
 }
 
@@ -52,47 +68,120 @@ impl Forwarder {
         }
     }
 
-    /// Sends `request` upstream. When both sides agree to upgrade (101), the two upgraded
-    /// connections are joined in a background task that lives as long as they do.
+    /// Sends `request` upstream; `watch` tells how the client's body ended, so a failure of
+    /// the client's own making is not reported as the upstream's. When both sides agree to
+    /// upgrade (101), the two upgraded connections are joined in a background task that lives
+    /// as long as they do.
     pub async fn send(
         &self,
-        mut request: Request<Incoming>,
+        mut request: Request<ClientBody>,
+        watch: &BodyWatch,
     ) -> Result<Response<Incoming>, ForwardError> {
         let client_upgrade = request
             .headers()
             .contains_key(http::header::UPGRADE)
             .then(|| hyper::upgrade::on(&mut request));
-        let pending = self.client.request(request);
-        let mut response = match tokio::time::timeout(self.timeout, pending).await {
+        let has_body = !request.body().is_end_stream();
+        let replay = (client_upgrade.is_none() && !has_body && is_idempotent(request.method()))
+            .then(|| replay_of(&request));
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let mut outcome = tokio::time::timeout_at(deadline, self.client.request(request)).await;
+        if let (Some(replay), Ok(Err(err))) = (replay, &outcome) {
+            if died_unanswered(err) {
+                tracing::debug!(error = %crate::web::error_chain(err), "pooled upstream connection died unanswered; retrying once");
+                crate::metrics::record_upstream_retry();
+                outcome = tokio::time::timeout_at(deadline, self.client.request(replay)).await;
+            }
+        }
+        let mut response = match outcome {
+            Err(_) if has_body && watch.end() == BodyEnd::Open => {
+                return Err(ForwardError::ClientBodyStalled);
+            }
             Err(_) => return Err(ForwardError::Timeout(self.timeout)),
-            Ok(Err(err)) => return Err(ForwardError::Unavailable(crate::web::error_chain(&err))),
+            Ok(Err(err)) => {
+                return Err(match watch.end() {
+                    BodyEnd::Malformed => ForwardError::ClientBodyMalformed,
+                    BodyEnd::Stalled => ForwardError::ClientBodyStalled,
+                    BodyEnd::Open | BodyEnd::Complete => {
+                        ForwardError::Unavailable(crate::web::error_chain(&err))
+                    }
+                });
+            }
             Ok(Ok(response)) => response,
         };
         if response.status() == StatusCode::SWITCHING_PROTOCOLS {
-            if let Some(client_upgrade) = client_upgrade {
-                let upstream_upgrade = hyper::upgrade::on(&mut response);
-                tokio::spawn(
-                    async move {
-                        let (client, upstream) =
-                            match tokio::try_join!(client_upgrade, upstream_upgrade) {
-                                Ok(pair) => pair,
-                                Err(err) => {
-                                    tracing::debug!(error = %err, "upgrade failed");
-                                    return;
-                                }
-                            };
-                        let (mut client, mut upstream) =
-                            (TokioIo::new(client), TokioIo::new(upstream));
-                        if let Err(err) =
-                            tokio::io::copy_bidirectional(&mut client, &mut upstream).await
-                        {
-                            tracing::debug!(error = %err, "upgraded connection ended");
-                        }
+            let Some(client_upgrade) = client_upgrade else {
+                return Err(ForwardError::UnaskedUpgrade);
+            };
+            let upstream_upgrade = hyper::upgrade::on(&mut response);
+            tokio::spawn(
+                async move {
+                    let (client, upstream) =
+                        match tokio::try_join!(client_upgrade, upstream_upgrade) {
+                            Ok(pair) => pair,
+                            Err(err) => {
+                                tracing::debug!(error = %err, "upgrade failed");
+                                return;
+                            }
+                        };
+                    let (mut client, mut upstream) = (TokioIo::new(client), TokioIo::new(upstream));
+                    if let Err(err) =
+                        tokio::io::copy_bidirectional(&mut client, &mut upstream).await
+                    {
+                        tracing::debug!(error = %err, "upgraded connection ended");
                     }
-                    .in_current_span(),
-                );
-            }
+                }
+                .in_current_span(),
+            );
         }
         Ok(response)
     }
+}
+
+/// Methods whose repetition has no further effect (RFC 9110 §9.2.2).
+fn is_idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
+    )
+}
+
+/// The same request again, without a body (only used for requests that had none).
+fn replay_of(request: &Request<ClientBody>) -> Request<ClientBody> {
+    let mut replay = Request::new(ClientBody::empty());
+    *replay.method_mut() = request.method().clone();
+    *replay.uri_mut() = request.uri().clone();
+    *replay.version_mut() = request.version();
+    *replay.headers_mut() = request.headers().clone();
+    replay
+}
+
+/// Whether a failed exchange died on an established connection before any answer: the
+/// upstream closed a pooled connection as the request went out. Connect failures are not
+/// retried (the upstream is down; a retry would only double the wait).
+fn died_unanswered(err: &hyper_util::client::legacy::Error) -> bool {
+    if err.is_connect() {
+        return false;
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(err);
+    while let Some(cause) = source {
+        if let Some(hyper_err) = cause.downcast_ref::<hyper::Error>() {
+            if hyper_err.is_incomplete_message() || hyper_err.is_canceled() {
+                return true;
+            }
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind::{
+                BrokenPipe, ConnectionAborted, ConnectionReset, UnexpectedEof,
+            };
+            if matches!(
+                io.kind(),
+                BrokenPipe | ConnectionAborted | ConnectionReset | UnexpectedEof
+            ) {
+                return true;
+            }
+        }
+        source = cause.source();
+    }
+    false
 }

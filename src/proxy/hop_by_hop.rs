@@ -4,12 +4,18 @@
 use http::header::{CONNECTION, HeaderName, TE, TRAILER, TRANSFER_ENCODING, UPGRADE};
 use http::{HeaderMap, HeaderValue};
 
-const FIXED: [&str; 4] = [
+const FIXED: [&str; 5] = [
     "keep-alive",
     "proxy-connection",
     "proxy-authenticate",
     "proxy-authorization",
+    // The h2c upgrade's settings: meaningless once the upgrade is refused.
+    "http2-settings",
 ];
+
+/// End-to-end headers a `Connection:` list cannot take away: the message's own framing and
+/// target, which the forwarded request still needs.
+const PROTECTED: [HeaderName; 2] = [http::header::HOST, http::header::CONTENT_LENGTH];
 
 /// Removes hop-by-hop headers and every header named in `Connection`. Returns the `Upgrade`
 /// value, if any, so an upgrade can be passed on deliberately.
@@ -20,6 +26,7 @@ pub fn strip(headers: &mut HeaderMap) -> Option<HeaderValue> {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .filter_map(|token| HeaderName::from_bytes(token.trim().as_bytes()).ok())
+        .filter(|name| !PROTECTED.contains(name))
         .collect();
     // `Connection: Upgrade` names the Upgrade header itself: take it out first, and keep it
     // only when the connection really asks to upgrade.
@@ -56,6 +63,22 @@ mod tests {
         assert_eq!(upgrade, Some(HeaderValue::from_static("websocket")));
         assert_eq!(headers.len(), 1);
         assert!(headers.contains_key("x-kept"));
+    }
+
+    #[test]
+    fn connection_cannot_name_away_host_or_content_length() {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONNECTION, HeaderValue::from_static("Host, Content-Length"));
+        headers.insert(http::header::HOST, HeaderValue::from_static("api.example"));
+        headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from_static("3"));
+        headers.insert(
+            "http2-settings",
+            HeaderValue::from_static("AAMAAABkAAQAAP__"),
+        );
+        strip(&mut headers);
+        assert!(headers.contains_key(http::header::HOST));
+        assert!(headers.contains_key(http::header::CONTENT_LENGTH));
+        assert!(!headers.contains_key("http2-settings"));
     }
 
     #[test]

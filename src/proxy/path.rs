@@ -6,7 +6,9 @@
 //! (`/public/../private`, `/public/%2e%2e/private`, `/priv%61te`, Tomcat's `..;`). So the path
 //! is normalized once: percent-encoded unreserved characters are decoded, dot segments
 //! resolved, duplicate slashes collapsed. Encoded `/`, `\`, NUL and `..;`-style segments have
-//! no safe reading and are refused.
+//! no safe reading and are refused, as are escapes that decode to invalid or overlong UTF-8
+//! (`%c0%ae`, `%e0%80%ae`, `%ff`): some decoders read `%c0%ae` as `.`, so they would be dot
+//! segments the normalizer did not see.
 
 use std::fmt::Write;
 
@@ -18,6 +20,8 @@ pub enum PathError {
     BadEncoding,
     #[error("path contains an encoded '/' or '\\', a backslash or a NUL")]
     Forbidden,
+    #[error("path escapes do not decode to valid UTF-8")]
+    InvalidUtf8,
 }
 
 /// Normalizes a request path (without query). See the module docs for the rules.
@@ -26,6 +30,7 @@ pub fn normalize(raw: &str) -> Result<String, PathError> {
         return Err(PathError::NotAbsolute);
     }
     let decoded = decode_unreserved(raw)?;
+    check_utf8(&decoded)?;
     let mut segments: Vec<&str> = Vec::new();
     let mut trailing_slash = false;
     for segment in decoded.split('/').skip(1) {
@@ -58,6 +63,18 @@ pub fn normalize(raw: &str) -> Result<String, PathError> {
         path.push('/');
     }
     Ok(path)
+}
+
+/// Refuses a path whose percent-escapes, decoded, are not valid UTF-8 (std's decoder refuses
+/// overlong forms and surrogates too).
+fn check_utf8(path: &str) -> Result<(), PathError> {
+    if !path.contains('%') {
+        return Ok(());
+    }
+    let bytes: Vec<u8> = percent_encoding::percent_decode_str(path).collect();
+    std::str::from_utf8(&bytes)
+        .map(|_| ())
+        .map_err(|_| PathError::InvalidUtf8)
 }
 
 /// Decodes `%XX` of unreserved characters, keeps other escapes (with upper-case hex), refuses
@@ -154,6 +171,23 @@ mod tests {
             assert_eq!(normalize(path), Err(PathError::BadEncoding), "{path}");
         }
         assert_eq!(normalize("relative"), Err(PathError::NotAbsolute));
+    }
+
+    #[test]
+    fn escapes_of_invalid_or_overlong_utf8_are_refused() {
+        for path in [
+            "/public/%c0%ae%c0%ae/private",
+            "/public/%e0%80%ae/x",
+            "/a%c0%afb",
+            "/%ff%fe",
+            "/a%80",
+            "/a%ed%a0%80",
+            "/a%f4%90%80%80",
+            "/a%c3",
+        ] {
+            assert_eq!(normalize(path), Err(PathError::InvalidUtf8), "{path}");
+        }
+        assert_eq!(normalize("/caf%C3%A9").unwrap(), "/caf%C3%A9");
     }
 
     #[test]

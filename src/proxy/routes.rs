@@ -2,6 +2,16 @@
 //! prefix first, sorted once at start-up.
 //!
 //! Does not normalize paths; it is handed the one normalized path.
+//!
+//! # Security
+//! Upstreams disagree on what a path means: Tomcat and Spring cut `;jsessionid=…` matrix
+//! parameters from every segment, IIS trims trailing dots and spaces, case-insensitive routers
+//! (IIS, ASP.NET, Express with default options) read `/ADMIN` as `/admin`. A path is therefore
+//! matched twice: as written, and by its *lenient key* (per segment: cut at `;` or `%3B`, trailing
+//! `.`, space, `%20` and other encoded whitespace trimmed, ASCII lowercased). When the two
+//! readings land on different routes, the request is refused (400) instead of guessing which
+//! reading the upstream will take — so `/admin;x/secret`, `/ADMIN/secret` or `/admin./secret`
+//! can never reach a route that the literal `/admin/secret` would not.
 
 use url::Url;
 
@@ -10,6 +20,8 @@ use crate::config::{AuthMode, RouteConfig};
 #[derive(Debug, Clone)]
 pub struct Route {
     pub prefix: String,
+    /// `lenient_key(prefix)`: what the lenient reading of a path is matched against.
+    key: String,
     pub auth: AuthMode,
     pub strip_prefix: bool,
     /// Index into the forwarder's upstream list.
@@ -17,6 +29,14 @@ pub struct Route {
     /// Atlas Data API credential headers are accepted on this route.
     pub data_api_credentials: bool,
 }
+
+/// The two readings of a path fall on different routes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "path is ambiguous: read with ;parameters cut, trailing dots or spaces trimmed or case \
+     ignored, it falls under another route"
+)]
+pub struct AmbiguousPath;
 
 #[derive(Debug)]
 pub struct RouteTable {
@@ -40,6 +60,7 @@ impl RouteTable {
                     }),
                 };
                 Route {
+                    key: lenient_key(&config.prefix),
                     prefix: config.prefix.clone(),
                     auth: config.auth,
                     strip_prefix: config.strip_prefix,
@@ -50,6 +71,7 @@ impl RouteTable {
             .collect();
         if !routes.iter().any(|r| r.prefix == "/") {
             routes.push(Route {
+                key: "/".to_owned(),
                 prefix: "/".to_owned(),
                 auth: AuthMode::Required,
                 strip_prefix: false,
@@ -66,13 +88,74 @@ impl RouteTable {
         &self.upstreams
     }
 
-    /// The route for a normalized path. There is always one (`/` matches everything).
-    pub fn find(&self, path: &str) -> &Route {
+    /// The route for a normalized path, or `AmbiguousPath` when its lenient reading falls on
+    /// another route (see the module docs). There is always a route (`/` matches everything).
+    pub fn find(&self, path: &str) -> Result<&Route, AmbiguousPath> {
+        let literal = self.find_by(path, |route| &route.prefix);
+        if is_plain(path) {
+            return Ok(literal);
+        }
+        let lenient = self.find_by(&lenient_key(path), |route| &route.key);
+        if std::ptr::eq(literal, lenient) {
+            Ok(literal)
+        } else {
+            Err(AmbiguousPath)
+        }
+    }
+
+    fn find_by(&self, path: &str, prefix: impl Fn(&Route) -> &str) -> &Route {
         self.routes
             .iter()
-            .find(|route| matches(&route.prefix, path))
+            .find(|route| matches(prefix(route), path))
             .expect("the table always holds a route for /")
     }
+}
+
+/// A path whose lenient key is itself: no `;`, no escape, no upper case, no segment ending in
+/// a dot or space. The common case, decided without allocating.
+fn is_plain(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    bytes.iter().enumerate().all(|(i, &b)| {
+        !(b == b';' || b == b'%' || b.is_ascii_uppercase())
+            && !((b == b'.' || b == b' ') && bytes.get(i + 1).is_none_or(|&next| next == b'/'))
+    })
+}
+
+/// Encoded whitespace that a lenient upstream trims from the end of a segment.
+const ENCODED_SPACES: [&str; 6] = ["%20", "%09", "%0A", "%0B", "%0C", "%0D"];
+
+/// The path as lenient upstreams read it: per segment, matrix parameters cut at `;` (or its
+/// escape `%3B`), trailing dots and (encoded) whitespace trimmed, ASCII lowercased.
+pub fn lenient_key(path: &str) -> String {
+    let mut key = String::with_capacity(path.len());
+    for (i, segment) in path.split('/').enumerate() {
+        if i > 0 {
+            key.push('/');
+        }
+        let cut = [segment.find(';'), segment.find("%3B"), segment.find("%3b")]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(segment.len());
+        let mut bare = &segment[..cut];
+        loop {
+            let trimmed = bare.trim_end_matches(['.', ' ', '\t']);
+            let trimmed = ENCODED_SPACES
+                .iter()
+                .find_map(|escape| {
+                    trimmed
+                        .strip_suffix(escape)
+                        .or_else(|| trimmed.strip_suffix(&escape.to_ascii_lowercase()))
+                })
+                .unwrap_or(trimmed);
+            if trimmed.len() == bare.len() {
+                break;
+            }
+            bare = trimmed;
+        }
+        key.push_str(&bare.to_ascii_lowercase());
+    }
+    key
 }
 
 fn matches(prefix: &str, path: &str) -> bool {
@@ -117,10 +200,10 @@ mod tests {
     #[test]
     fn prefixes_match_on_segment_boundaries_only() {
         let t = table(&[("/public", AuthMode::None, false)]);
-        assert_eq!(t.find("/public").auth, AuthMode::None);
-        assert_eq!(t.find("/public/x").auth, AuthMode::None);
-        assert_eq!(t.find("/publicity").auth, AuthMode::Required);
-        assert_eq!(t.find("/private").auth, AuthMode::Required);
+        assert_eq!(auth(&t, "/public"), Ok(AuthMode::None));
+        assert_eq!(auth(&t, "/public/x"), Ok(AuthMode::None));
+        assert_eq!(auth(&t, "/publicity"), Ok(AuthMode::Required));
+        assert_eq!(auth(&t, "/private"), Ok(AuthMode::Required));
     }
 
     #[test]
@@ -130,17 +213,70 @@ mod tests {
             ("/api/admin", AuthMode::Required, false),
             ("/", AuthMode::None, false),
         ]);
-        assert_eq!(t.find("/api/admin/x").auth, AuthMode::Required);
-        assert_eq!(t.find("/api/other").auth, AuthMode::Optional);
-        assert_eq!(t.find("/else").auth, AuthMode::None);
+        assert_eq!(auth(&t, "/api/admin/x"), Ok(AuthMode::Required));
+        assert_eq!(auth(&t, "/api/other"), Ok(AuthMode::Optional));
+        assert_eq!(auth(&t, "/else"), Ok(AuthMode::None));
+    }
+
+    fn auth(t: &RouteTable, path: &str) -> Result<AuthMode, AmbiguousPath> {
+        t.find(path).map(|route| route.auth)
+    }
+
+    #[test]
+    fn readings_that_upstreams_differ_on_cannot_leave_a_protected_prefix() {
+        let t = table(&[
+            ("/", AuthMode::None, false),
+            ("/admin", AuthMode::Required, false),
+        ]);
+        for path in [
+            "/admin;jsessionid=x/secret",
+            "/admin%3Bx/secret",
+            "/ADMIN/secret",
+            "/Admin",
+            "/admin%20/secret",
+            "/admin./secret",
+            "/admin.../secret",
+            "/admin%20./secret",
+            "/admin%09/secret",
+            "/admin;/secret",
+        ] {
+            assert_eq!(auth(&t, path), Err(AmbiguousPath), "{path}");
+        }
+        assert_eq!(auth(&t, "/admin/secret"), Ok(AuthMode::Required));
+        assert_eq!(auth(&t, "/admin/secret;v=1"), Ok(AuthMode::Required));
+        assert_eq!(auth(&t, "/admin/Report.PDF"), Ok(AuthMode::Required));
+        assert_eq!(auth(&t, "/administrator"), Ok(AuthMode::None));
+        assert_eq!(auth(&t, "/public/File."), Ok(AuthMode::None));
+    }
+
+    #[test]
+    fn a_protected_root_is_not_left_by_case_or_parameters_either() {
+        let t = table(&[("/public", AuthMode::None, false)]);
+        assert_eq!(auth(&t, "/PUBLIC/x"), Err(AmbiguousPath));
+        assert_eq!(auth(&t, "/public;x/y"), Err(AmbiguousPath));
+        assert_eq!(auth(&t, "/public/x;y"), Ok(AuthMode::None));
+        assert_eq!(auth(&t, "/private;x/y"), Ok(AuthMode::Required));
+    }
+
+    #[test]
+    fn lenient_key_cuts_parameters_trims_dots_and_spaces_and_lowercases() {
+        assert_eq!(lenient_key("/Admin;a=b/X%3Bc/y.%20/z"), "/admin/x/y/z");
+        assert_eq!(lenient_key("/a%3bq/"), "/a/");
+        assert!(is_plain("/admin/x.y/z"));
+        assert!(!is_plain("/admin./x"));
+        assert!(!is_plain("/admin/x."));
+        assert!(!is_plain("/a b /x"));
     }
 
     #[test]
     fn strip_prefix_and_upstream_base_path() {
         let t = table(&[("/svc", AuthMode::Required, true)]);
-        let route = t.find("/svc/items");
+        let route = t.find("/svc/items").unwrap();
         assert_eq!(route.upstream_path("/", "/svc/items"), "/items");
         assert_eq!(route.upstream_path("/base/", "/svc"), "/base/");
-        assert_eq!(t.find("/x").upstream_path("/base", "/x"), "/base/x");
+        assert_eq!(
+            t.find("/x").unwrap().upstream_path("/base", "/x"),
+            "/base/x"
+        );
     }
 }
