@@ -474,18 +474,22 @@ pub struct GatewayProcess {
 impl GatewayProcess {
     /// Spawns `sessiongate serve --config <config>` and waits for the ready line.
     pub async fn spawn(config: &std::path::Path, env: &[(&str, &str)]) -> Self {
-        use tokio::io::{AsyncBufReadExt, BufReader};
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_sessiongate"));
-        command
-            .arg("serve")
-            .arg("--config")
-            .arg(config)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true);
+        command.arg("serve").arg("--config").arg(config);
         for (key, value) in env {
             command.env(key, value);
         }
+        Self::spawn_command(command).await
+    }
+
+    /// Spawns a prepared command (e.g. `sh -c 'ulimit …; exec sessiongate serve …'`) and waits
+    /// for the ready line.
+    pub async fn spawn_command(mut command: tokio::process::Command) -> Self {
+        use tokio::io::{AsyncBufReadExt, BufReader};
+        command
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
         let mut child = command.spawn().expect("spawn sessiongate");
         let stderr_text = Arc::new(std::sync::Mutex::new(String::new()));
         let mut stderr = BufReader::new(child.stderr.take().expect("stderr")).lines();
