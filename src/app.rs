@@ -69,7 +69,10 @@ const REVOCATION_POLL: Duration = Duration::from_secs(1);
 
 impl App {
     pub async fn build(config: Config) -> Result<Self, StartError> {
-        let store = store::connect(&config.store.url).await?;
+        let options = store::Options {
+            timeout: config.store.timeout,
+        };
+        let store = store::connect_with(&config.store.url, options).await?;
         Self::build_with_store(config, store).await
     }
 
@@ -168,19 +171,30 @@ impl App {
             move |request, conn| dispatch::admin(admin_state.clone(), request, conn),
             stop_rx.clone(),
         ));
-        let poller = tokio::spawn(poll_revocations(self.state.clone(), stop_rx));
+        let poller = tokio::spawn(poll_revocations(self.state.clone(), stop_rx.clone()));
+        let chores = tokio::spawn(run_chores(self.state.clone(), stop_rx));
         shutdown.await;
         tracing::info!("shutting down: no new connections, finishing in-flight requests");
         let _ = stop_tx.send(true);
-        for task in [client, admin, poller] {
+        for task in [client, admin, poller, chores] {
             if let Err(err) = task.await {
                 tracing::error!(error = %err, "server task failed");
             }
         }
-        flush_activity(&self.state).await;
+        // Last writes are bounded: a store that is down or stalled must not hold the exit.
+        if tokio::time::timeout(SHUTDOWN_FLUSH_BOUND, flush_activity(&self.state))
+            .await
+            .is_err()
+        {
+            tracing::warn!("session activity not flushed at shutdown: the store did not answer");
+        }
         self.state.auth.store().close().await;
     }
 }
+
+/// Longest the last activity flush may take at shutdown (then `Store::close`, itself bounded
+/// by `store::CLOSE_BOUND`): exit takes at most the drain grace plus these two.
+pub const SHUTDOWN_FLUSH_BOUND: Duration = Duration::from_secs(1);
 
 async fn bind(key: &'static str, addr: SocketAddr) -> Result<TcpListener, StartError> {
     TcpListener::bind(addr)
@@ -224,7 +238,11 @@ const KEY_RELOAD_EVERY: u32 = 5;
 
 /// Reads revocations recorded by other processes sharing the store — at once when the store
 /// pushes a signal (PostgreSQL `NOTIFY`), and every second in any case — and forgets expired
-/// ones.
+/// ones. Nothing else runs here: chores that may take long live in `run_chores`, so they never
+/// delay a revocation.
+///
+/// Shutdown wins every race: the `select!`s are biased toward it and a store call in flight is
+/// abandoned when it comes, so a down or stalled store does not hold the exit.
 async fn poll_revocations(state: Arc<State>, mut stop: watch::Receiver<bool>) {
     let mut interval = tokio::time::interval(REVOCATION_POLL);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -238,33 +256,65 @@ async fn poll_revocations(state: Arc<State>, mut stop: watch::Receiver<bool>) {
             }
         };
         tokio::select! {
+            biased;
+            _ = stop.changed() => return,
             _ = interval.tick() => {}
             () = pushed => {}
+        }
+        let round = async {
+            let tokens = state.auth.tokens();
+            if let Err(err) = catch_up_revocations(state.auth.store().as_ref(), tokens).await {
+                tracing::warn!(error = %err, staleness_s = tokens.revocations().staleness(ids::now()), "revocation catch-up failed; retrying");
+            }
+            tokens.revocations().purge(ids::now());
+            if polls % KEY_RELOAD_EVERY == 0 {
+                reload_keys(&state).await;
+            }
+        };
+        tokio::select! {
+            biased;
             _ = stop.changed() => return,
-        }
-        let tokens = state.auth.tokens();
-        if let Err(err) = catch_up_revocations(state.auth.store().as_ref(), tokens).await {
-            tracing::warn!(error = %err, staleness_s = tokens.revocations().staleness(ids::now()), "revocation catch-up failed; retrying");
-        }
-        tokens.revocations().purge(ids::now());
-        if polls % KEY_RELOAD_EVERY == 0 {
-            reload_keys(&state).await;
-        }
-        if polls % ACTIVITY_FLUSH_EVERY == 0 {
-            flush_activity(&state).await;
-        }
-        if polls % LIFECYCLE_EVERY == 0 {
-            run_lifecycle(&state).await;
+            () = round => {}
         }
         polls = polls.wrapping_add(1);
     }
 }
 
-/// Every this many polls, noted session activity is written to the store.
-const ACTIVITY_FLUSH_EVERY: u32 = 15;
+/// How often noted session activity is written to the store.
+const ACTIVITY_FLUSH_EVERY: Duration = Duration::from_secs(15);
 
-/// Every this many polls (and at start), lifecycle chores run.
-const LIFECYCLE_EVERY: u32 = 300;
+/// How often (and at start) lifecycle chores run.
+const LIFECYCLE_EVERY: Duration = Duration::from_secs(300);
+
+/// The background chores, in their own task so that none delays revocation sync: activity
+/// flushes and lifecycle purges. Abandoned (mid-batch if need be) at shutdown.
+async fn run_chores(state: Arc<State>, mut stop: watch::Receiver<bool>) {
+    let mut flush = tokio::time::interval(ACTIVITY_FLUSH_EVERY);
+    flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut lifecycle = tokio::time::interval(LIFECYCLE_EVERY);
+    lifecycle.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The first flush tick is immediate and there is nothing to flush yet.
+    flush.tick().await;
+    loop {
+        let chore = tokio::select! {
+            biased;
+            _ = stop.changed() => return,
+            _ = flush.tick() => None,
+            _ = lifecycle.tick() => Some(()),
+        };
+        let work = async {
+            match chore {
+                None => flush_activity(&state).await,
+                Some(()) => run_lifecycle(&state).await,
+            }
+        };
+        tokio::select! {
+            biased;
+            _ = stop.changed() => return,
+            () = work => {}
+        }
+    }
+}
 
 async fn flush_activity(state: &State) {
     if let Err(err) = state.activity.flush(state.auth.store().as_ref()).await {
@@ -272,8 +322,8 @@ async fn flush_activity(state: &State) {
     }
 }
 
-/// Deletes anonymous users past `tokens.anon_user_ttl` and rows no token can use any more.
-/// Runs in the background task; public so tests can run it on demand.
+/// Deletes anonymous users past `tokens.anon_user_ttl` (in bounded batches) and rows no token
+/// can use any more. Runs in the chores task; public so tests can run it on demand.
 pub async fn run_lifecycle(state: &State) {
     match state.auth.purge(state.config.tokens.anon_user_ttl).await {
         Ok((anonymous_sessions, purged)) => {

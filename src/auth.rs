@@ -26,7 +26,9 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::error::{ApiError, ErrorCode};
 use crate::ids;
-use crate::store::{NewSession, Session, Store, User};
+use crate::store::{
+    NewIdentity, NewSession, NewUser, Session, SessionStart, Store, StoreError, User, UserIdentity,
+};
 use crate::tokens::{MintRequest, Tokens, Verified, refresh};
 
 pub use api_key::ApiKeys;
@@ -78,6 +80,9 @@ pub struct Auth {
     credentials_epoch: Arc<AtomicU64>,
 }
 
+/// Anonymous users deleted per lifecycle batch.
+const PURGE_BATCH: i64 = 100;
+
 /// Longest user agent kept on a session record.
 const MAX_USER_AGENT: usize = 512;
 
@@ -86,7 +91,7 @@ impl Auth {
         let passwords = Arc::new(Passwords::new(config.auth.password_hash_concurrency));
         let mut registry = Registry::default();
         if config.providers.anon_user {
-            registry.register(Arc::new(anon::AnonProvider::new(store.clone())));
+            registry.register(Arc::new(anon::AnonProvider));
         }
         let userpass = config.providers.local_userpass.then(|| {
             Arc::new(UserpassProvider::new(
@@ -204,24 +209,55 @@ impl Auth {
         if user.disabled {
             return Err(user_disabled());
         }
-        self.start_session(&user, provider, requested_device_id(body), client)
-            .await
+        self.start_session(
+            &user,
+            provider,
+            Writes::default(),
+            requested_device_id(body),
+            client,
+        )
+        .await
+        .map_err(StartFailure::into_api)
     }
 
-    /// Logs in through `provider` and starts a session.
+    /// Logs in through `provider` and starts a session: the user the login creates (if any),
+    /// its data and the session are written in one transaction.
     pub async fn login(
         &self,
         provider: &str,
         body: &serde_json::Value,
         client: &ClientInfo,
     ) -> Result<LoginResponse, ApiError> {
-        let (user, provider) = self.resolve(provider, body).await?;
-        self.start_session(&user, provider, requested_device_id(body), client)
-            .await
+        let provider = self.registry.get(provider)?;
+        // A second round only after losing a first-login race for an external identity:
+        // the other login's user exists now and is found.
+        for _ in 0..2 {
+            let outcome = provider.login(body).await?;
+            let creates = outcome.new_user.is_some();
+            let (user, writes) = self.prepare(outcome).await?;
+            match self
+                .start_session(
+                    &user,
+                    provider.name(),
+                    writes,
+                    requested_device_id(body),
+                    client,
+                )
+                .await
+            {
+                Err(StartFailure::IdentityTaken) if creates => continue,
+                other => return other.map_err(StartFailure::into_api),
+            }
+        }
+        Err(ApiError::internal(&format_args!(
+            "{} identity conflicts but cannot be found",
+            provider.name()
+        )))
     }
 
     /// Who a login body of `provider` proves to be, without starting a session (the Data API
-    /// credential headers): the enabled user and the provider's name.
+    /// credential headers): the enabled user and the provider's name. A user the login
+    /// creates, or new data, is written at once (there is no session to write it with).
     pub async fn resolve(
         &self,
         provider: &str,
@@ -229,7 +265,41 @@ impl Auth {
     ) -> Result<(User, &'static str), ApiError> {
         let provider = self.registry.get(provider)?;
         let outcome = provider.login(body).await?;
-        let user = self
+        let (user, writes) = self.prepare(outcome).await?;
+        if let Some((new_user, identity)) = &writes.new_user {
+            self.store.create_user(new_user, identity).await?;
+        }
+        if let Some(data) = &writes.user_data {
+            self.store.update_user_data(&user.id, data).await?;
+        }
+        Ok((user, provider.name()))
+    }
+
+    /// The user a login outcome names, as it will be once the login's writes are done (a new
+    /// user built in memory, new data applied), and those writes. 401 for an unknown or
+    /// disabled user.
+    async fn prepare(&self, outcome: LoginOutcome) -> Result<(User, Writes), ApiError> {
+        if let Some((new_user, identity)) = outcome.new_user {
+            let user = User {
+                id: new_user.id.clone(),
+                user_type: new_user.user_type.clone(),
+                data: new_user.data.clone(),
+                disabled: false,
+                created_at: new_user.created_at,
+                last_login_at: None,
+                identities: vec![UserIdentity {
+                    id: identity.id.clone(),
+                    provider_type: identity.provider_type.clone(),
+                    provider_id: identity.provider_id.clone(),
+                }],
+            };
+            let writes = Writes {
+                new_user: Some((new_user, identity)),
+                ..Writes::default()
+            };
+            return Ok((user, writes));
+        }
+        let mut user = self
             .store
             .find_user(&outcome.user_id)
             .await?
@@ -237,16 +307,26 @@ impl Auth {
         if user.disabled {
             return Err(user_disabled());
         }
-        Ok((user, provider.name()))
+        if let Some(data) = &outcome.user_data {
+            user.data = data.clone();
+        }
+        let writes = Writes {
+            user_data: outcome.user_data,
+            ..Writes::default()
+        };
+        Ok((user, writes))
     }
 
+    /// Writes the session with everything else the login writes (`writes`), in one
+    /// transaction, and mints its access token.
     async fn start_session(
         &self,
         user: &User,
         provider: &str,
+        writes: Writes,
         device_id: Option<String>,
         client: &ClientInfo,
-    ) -> Result<LoginResponse, ApiError> {
+    ) -> Result<LoginResponse, StartFailure> {
         let now = ids::now();
         let (refresh_token, refresh_hash) = refresh::generate();
         // Anonymous sessions do not expire; the anonymous user is deleted instead.
@@ -270,8 +350,18 @@ impl Auth {
             created_at: now,
             expires_at,
         };
-        self.store.create_session(&session).await?;
-        self.store.record_login(&user.id, now).await?;
+        let created = writes.new_user.is_some();
+        let start = SessionStart {
+            new_user: writes.new_user,
+            new_identity: writes.new_identity,
+            user_data: writes.user_data,
+            session,
+        };
+        self.store.start_session(&start).await?;
+        if created {
+            tracing::info!(user_id = %user.id, provider, "user created");
+        }
+        let session = start.session;
         let access_token = self.mint(user, &session.id, provider, &session.device_id, now)?;
         tracing::info!(user_id = %user.id, session_id = %session.id, provider, "session started");
         Ok(LoginResponse {
@@ -420,18 +510,29 @@ impl Auth {
     pub async fn purge(&self, anon_user_ttl: Duration) -> Result<(usize, u64), ApiError> {
         let now = ids::now();
         let anon_ttl = i64::try_from(anon_user_ttl.as_secs()).unwrap_or(i64::MAX / 2);
-        let revoked = self
-            .store
-            .purge_anonymous_users(now.saturating_sub(anon_ttl), now)
-            .await?;
-        self.revoked_here(&revoked, now);
+        let created_before = now.saturating_sub(anon_ttl);
+        let mut revoked_total = 0;
+        // Bounded batches, yielding between them: a backlog of thousands never holds the
+        // store (or this task's thread) for long at a stretch.
+        loop {
+            let (users, revoked) = self
+                .store
+                .purge_anonymous_users(created_before, now, PURGE_BATCH)
+                .await?;
+            self.revoked_here(&revoked, now);
+            revoked_total += revoked.len();
+            if i64::try_from(users).unwrap_or(i64::MAX) < PURGE_BATCH {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
         // A revoked or expired session's access tokens are dead after one access TTL.
         let retention = i64::try_from(self.tokens.access_ttl().as_secs()).unwrap_or(0) + 120;
         let purged = self
             .store
             .purge_expired(now.saturating_sub(retention), now)
             .await?;
-        Ok((revoked.len(), purged))
+        Ok((revoked_total, purged))
     }
 
     /// `GET /auth/profile` for an authenticated caller.
@@ -453,6 +554,47 @@ impl Auth {
             data,
             user_type: user.user_type,
         })
+    }
+}
+
+/// What a login writes besides its session (see `SessionStart`).
+#[derive(Default)]
+struct Writes {
+    new_user: Option<(NewUser, NewIdentity)>,
+    new_identity: Option<NewIdentity>,
+    user_data: Option<serde_json::Value>,
+}
+
+/// Why a session did not start.
+enum StartFailure {
+    /// An identity this login would create exists (a concurrent first login or link).
+    IdentityTaken,
+    Other(ApiError),
+}
+
+impl StartFailure {
+    fn into_api(self) -> ApiError {
+        match self {
+            Self::IdentityTaken => StoreError::Conflict("identity").into(),
+            Self::Other(err) => err,
+        }
+    }
+}
+
+impl From<ApiError> for StartFailure {
+    fn from(err: ApiError) -> Self {
+        Self::Other(err)
+    }
+}
+
+impl From<StoreError> for StartFailure {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Conflict(_) => Self::IdentityTaken,
+            // The user was deleted while logging in.
+            StoreError::NotFound => Self::Other(ApiError::invalid_session()),
+            other => Self::Other(other.into()),
+        }
     }
 }
 

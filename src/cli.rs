@@ -20,6 +20,7 @@
 //! | 69 | EX_UNAVAILABLE: the gateway cannot be reached (connect failed or no answer in time) |
 //! | 77 | EX_NOPERM: no admin key, or the gateway refused it (401) |
 //! | 78 | EX_CONFIG: invalid configuration |
+//! | 130, 143 | `serve`: a second SIGINT (130) or SIGTERM (143) during the graceful shutdown: exited at once |
 
 mod admin_client;
 mod config_check;

@@ -23,7 +23,7 @@ pub use providers::{
     CustomFunctionConfig, CustomTokenConfig, CustomTokenKey, MetadataField, ProvidersConfig,
     UserpassConfig,
 };
-pub use secret::Secret;
+pub use secret::{Secret, mask_json, mask_urls};
 
 use raw::RawConfig;
 
@@ -114,7 +114,16 @@ pub struct StoreConfig {
     /// revocation list) cannot be read; past it proxied requests answer 503. Zero: fail closed.
     #[serde(serialize_with = "ser_duration")]
     pub fail_open_for: Duration,
+    /// Deadline of every store operation (and of taking a pooled connection), enforced by the
+    /// gateway and, on PostgreSQL, as the server's `statement_timeout`; past it the request
+    /// answers 503.
+    #[serde(serialize_with = "ser_duration")]
+    pub timeout: Duration,
 }
+
+/// Bounds of `store.timeout`.
+const STORE_TIMEOUT_MIN: Duration = Duration::from_millis(100);
+const STORE_TIMEOUT_MAX: Duration = Duration::from_secs(300);
 
 /// Which JWT algorithm signs and verifies access tokens. Pinned: a token's own `alg` header
 /// never chooses it.
@@ -323,11 +332,26 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             .url
             .unwrap_or_else(|| "sqlite://data/sessiongate.db".to_owned()),
         fail_open_for: duration("store.fail_open_for", raw.store.fail_open_for, "30s")?,
+        timeout: duration("store.timeout", raw.store.timeout, "5s")?,
     };
     if !(store.url.starts_with("sqlite:") || store.url.starts_with("postgres")) {
         return Err(ConfigError::new(
             "store.url",
-            format!("{:?}: expected sqlite://PATH or postgres://…", store.url),
+            format!(
+                "{:?}: expected sqlite://PATH or postgres://…",
+                mask_urls(&store.url)
+            ),
+        ));
+    }
+    if !(STORE_TIMEOUT_MIN..=STORE_TIMEOUT_MAX).contains(&store.timeout) {
+        return Err(ConfigError::new(
+            "store.timeout",
+            format!(
+                "{} is outside {}..={}",
+                format_duration(store.timeout),
+                format_duration(STORE_TIMEOUT_MIN),
+                format_duration(STORE_TIMEOUT_MAX)
+            ),
         ));
     }
     let tokens = validate_tokens(raw.tokens)?;
@@ -694,12 +718,13 @@ fn duration(key: &str, value: Option<String>, default: &str) -> Result<Duration,
 }
 
 fn url(key: &str, text: &str) -> Result<Url, ConfigError> {
+    let shown = mask_urls(text);
     let parsed = Url::parse(text)
-        .map_err(|err| ConfigError::new(key, format!("{text:?} is not a URL: {err}")))?;
+        .map_err(|err| ConfigError::new(key, format!("{shown:?} is not a URL: {err}")))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
         return Err(ConfigError::new(
             key,
-            format!("{text:?}: expected an http:// or https:// URL"),
+            format!("{shown:?}: expected an http:// or https:// URL"),
         ));
     }
     Ok(parsed)
@@ -710,7 +735,10 @@ fn upstream_url(key: &str, text: &str) -> Result<Url, ConfigError> {
     if parsed.query().is_some() || parsed.fragment().is_some() {
         return Err(ConfigError::new(
             key,
-            format!("{text:?}: an upstream URL takes no query or fragment"),
+            format!(
+                "{:?}: an upstream URL takes no query or fragment",
+                mask_urls(text)
+            ),
         ));
     }
     Ok(parsed)

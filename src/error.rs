@@ -244,8 +244,8 @@ impl From<StoreError> for ApiError {
                 ErrorCode::AccountNameInUse,
                 format!("{what} already in use"),
             ),
-            StoreError::Unavailable(cause) => {
-                tracing::warn!(error = %cause, "store unavailable");
+            StoreError::Unavailable(_) | StoreError::TimedOut(_) => {
+                tracing::warn!(error = %err, "store call failed");
                 Self::service_unavailable()
             }
             StoreError::Corrupt(what) => Self::internal(&what),

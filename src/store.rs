@@ -4,6 +4,7 @@
 //! Does not hash, sign or decide policy: callers pass hashes and timestamps in. Each backend
 //! owns its SQL and migrations.
 
+mod deadline;
 mod migrations;
 pub mod model;
 mod postgres;
@@ -16,9 +17,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio::sync::Notify;
 
+pub use deadline::{CLOSE_BOUND, Options};
 pub use model::{
     ApiKeyRecord, LocalAccount, NewIdentity, NewSession, NewUser, Revocation, Session,
-    SigningKeyRecord, User, UserIdentity, UserQuery, UserTokenKind, UserTokenRecord,
+    SessionStart, SigningKeyRecord, User, UserIdentity, UserQuery, UserTokenKind, UserTokenRecord,
 };
 pub use sql::{Dialect, SqlStore};
 
@@ -30,9 +32,14 @@ pub enum StoreError {
     /// A unique value (an email, an identity) already belongs to someone.
     #[error("{0} already exists")]
     Conflict(&'static str),
-    /// The database cannot be reached or answered with an error.
-    #[error("store unavailable: {0}")]
+    /// The database cannot be reached or answered with an error. The message has any
+    /// password inside a URL masked (sqlx errors may echo the connection URL).
+    #[error("store unavailable: {}", crate::config::mask_urls(&.0.to_string()))]
     Unavailable(#[source] sqlx::Error),
+    /// The operation did not finish within `store.timeout` (a stalled or overloaded
+    /// database); it was abandoned.
+    #[error("store did not answer within {}", crate::config::format_duration(*.0))]
+    TimedOut(std::time::Duration),
     /// A row that the gateway wrote cannot be read back.
     #[error("corrupt row: {0}")]
     Corrupt(String),
@@ -56,10 +63,15 @@ pub trait Store: Send + Sync + 'static {
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;
 
-    /// Cheap round trip for `/readyz`.
+    /// Cheap round trip.
     async fn ping(&self) -> Result<(), StoreError>;
 
-    /// Closes the pool; later calls fail with `Unavailable`.
+    /// Cheap write (a heartbeat setting upserted) for `/readyz`: ready means writes work, not
+    /// only reads (a locked, full or read-only SQLite file still answers reads).
+    async fn probe_write(&self, at: i64) -> Result<(), StoreError>;
+
+    /// Closes the pool; later calls fail with `Unavailable`. Bounded: connections hung on a
+    /// stalled database are abandoned after `CLOSE_BOUND`.
     async fn close(&self);
 
     /// Notified when another process recorded revocations (PostgreSQL `LISTEN`); `None` when
@@ -159,6 +171,11 @@ pub trait Store: Send + Sync + 'static {
 
     async fn create_session(&self, session: &NewSession) -> Result<(), StoreError>;
 
+    /// Everything a login writes — the new user and identity, a linked identity, new user
+    /// data, the session and the login stamp — in one transaction. `Conflict("identity")` if
+    /// the new user's or linked identity exists (nothing is written then).
+    async fn start_session(&self, start: &SessionStart) -> Result<(), StoreError>;
+
     /// The session holding this refresh-token hash, revoked or not.
     async fn find_session_by_refresh_hash(
         &self,
@@ -216,13 +233,15 @@ pub trait Store: Send + Sync + 'static {
     /// Uses up a grant: returns its user if it exists and has not expired; it is gone either way.
     async fn consume_grant(&self, hash: &[u8], now: i64) -> Result<Option<String>, StoreError>;
 
-    /// Deletes anonymous users created before `created_before` (their live sessions revoked
-    /// first); returns the revoked session ids.
+    /// Deletes at most `limit` anonymous users created before `created_before` (their live
+    /// sessions revoked first). Returns (users deleted, revoked session ids); fewer than
+    /// `limit` users deleted means none are left. Callers loop, yielding between batches.
     async fn purge_anonymous_users(
         &self,
         created_before: i64,
         at: i64,
-    ) -> Result<Vec<String>, StoreError>;
+        limit: i64,
+    ) -> Result<(usize, Vec<String>), StoreError>;
 
     /// Deletes sessions whose refresh token expired, or that were revoked, before `before`,
     /// expired grants, and revocation records older than `before`. Returns sessions deleted.
@@ -250,13 +269,32 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// Opens the store named by `url` — `sqlite://PATH` (embedded, created on first start) or
-/// `postgres://…` — and applies its migrations.
+/// `postgres://…` — and applies its migrations, with the default `Options`.
 pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
-    if url.starts_with("sqlite:") {
-        return Ok(Arc::new(sqlite::open(url).await?));
-    }
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Ok(Arc::new(postgres::open(url).await?));
+    connect_with(url, Options::default()).await
+}
+
+/// Like `connect`, with every operation bounded by `options.timeout` (`store.timeout`).
+pub async fn connect_with(url: &str, options: Options) -> Result<Arc<dyn Store>, StoreError> {
+    let opened = async {
+        if url.starts_with("sqlite:") {
+            return Ok(Some(sqlite::open(url, &options).await?));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Some(postgres::open(url, &options).await?));
+        }
+        Ok::<_, StoreError>(None)
+    };
+    // Opening (connect + migrations) gets a few deadlines' worth: migrations may take a while.
+    let bound = options
+        .timeout
+        .saturating_mul(4)
+        .max(std::time::Duration::from_secs(30));
+    let opened = tokio::time::timeout(bound, opened)
+        .await
+        .map_err(|_| StoreError::TimedOut(bound))?;
+    if let Some(store) = opened? {
+        return Ok(Arc::new(deadline::Deadline::new(store, options.timeout)));
     }
     Err(StoreError::Unavailable(sqlx::Error::Configuration(
         format!(

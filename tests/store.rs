@@ -689,7 +689,11 @@ async fn lifecycle_purges_old_anonymous_users_and_expired_rows(b: &Backend) {
         })
         .await
         .unwrap();
-    let revoked = store.purge_anonymous_users(5_000, 6_000).await.unwrap();
+    let (users, revoked) = store
+        .purge_anonymous_users(5_000, 6_000, 100)
+        .await
+        .unwrap();
+    assert_eq!(users, 2, "both anonymous-only users, the newer one kept");
     assert_eq!(
         revoked,
         ["s-anon"],

@@ -1,4 +1,4 @@
-//! `/healthz` (the process answers), `/readyz` (the store answers too) and `/metrics`
+//! `/healthz` (the process answers), `/readyz` (the store takes a write too) and `/metrics`
 //! (Prometheus text). Open on the admin listener, which is never exposed by default.
 
 use std::sync::atomic::Ordering;
@@ -12,8 +12,11 @@ pub fn healthz() -> Response<Body> {
     web::json(StatusCode::OK, &serde_json::json!({ "status": "ok" }))
 }
 
+/// Ready means the gateway can do its job, and logins write: a heartbeat upsert, bounded by
+/// `store.timeout`. A store that reads but cannot write (SQLite locked by another writer, disk
+/// full, read-only file) is not ready.
 pub async fn readyz(state: &State) -> Response<Body> {
-    match state.auth.store().ping().await {
+    match state.auth.store().probe_write(crate::ids::now()).await {
         Ok(()) => web::json(StatusCode::OK, &serde_json::json!({ "status": "ready" })),
         Err(err) => {
             tracing::warn!(error = %err, "not ready");

@@ -1,26 +1,18 @@
 //! `anon-user`: every login creates a new anonymous user (App Services deletes them after
 //! `anon_user_ttl`).
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 
 use super::provider::{LoginOutcome, Provider};
 use crate::error::ApiError;
 use crate::ids;
-use crate::store::{NewIdentity, NewUser, Store};
+use crate::store::{NewIdentity, NewUser};
 
 pub const NAME: &str = "anon-user";
 
-pub struct AnonProvider {
-    store: Arc<dyn Store>,
-}
-
-impl AnonProvider {
-    pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
-    }
-}
+/// Writes nothing itself: the new user is created with its session.
+#[derive(Default)]
+pub struct AnonProvider;
 
 #[async_trait]
 impl Provider for AnonProvider {
@@ -44,7 +36,7 @@ impl Provider for AnonProvider {
             provider_id: NAME.to_owned(),
             external_id: identity_id,
         };
-        self.store.create_user(&user, &identity).await?;
-        Ok(LoginOutcome { user_id })
+        // Written with the session, in one transaction (`Auth::login`).
+        Ok(LoginOutcome::created(user, identity))
     }
 }

@@ -333,9 +333,7 @@ impl Provider for ApiKeyProvider {
 
     async fn login(&self, body: &serde_json::Value) -> Result<LoginOutcome, ApiError> {
         let key = self.keys.find_enabled(&presented_key(body)?).await?;
-        Ok(LoginOutcome {
-            user_id: key.user_id,
-        })
+        Ok(LoginOutcome::existing(key.user_id))
     }
 
     /// A key proves its own identity, owned by the key's user: linking it to anyone else is

@@ -122,14 +122,7 @@ impl Provider for CustomFunctionProvider {
 
     async fn login(&self, body: &Value) -> Result<LoginOutcome, ApiError> {
         let proven = self.identify(body).await?;
-        let user_id = external_user::find_or_create(
-            self.store.as_ref(),
-            NAME,
-            &proven.external_id,
-            proven.data,
-        )
-        .await?;
-        Ok(LoginOutcome { user_id })
+        external_user::resolve(self.store.as_ref(), NAME, &proven.external_id, proven.data).await
     }
 
     /// Asks the webhook like `login` and names the identity it vouches for, creating nothing

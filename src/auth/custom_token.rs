@@ -217,14 +217,7 @@ impl Provider for CustomTokenProvider {
 
     async fn login(&self, body: &Value) -> Result<LoginOutcome, ApiError> {
         let proven = self.identify(body).await?;
-        let user_id = external_user::find_or_create(
-            self.store.as_ref(),
-            NAME,
-            &proven.external_id,
-            proven.data,
-        )
-        .await?;
-        Ok(LoginOutcome { user_id })
+        external_user::resolve(self.store.as_ref(), NAME, &proven.external_id, proven.data).await
     }
 
     /// Verifies the token like `login` and names its `sub`, creating nothing (linking).

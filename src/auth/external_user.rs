@@ -1,78 +1,68 @@
 //! The user behind an external identity (custom-token `sub`, custom-function `id`): found by
-//! identity, or created with it on first login; the data the issuer sent refreshes the user's
-//! data on every login, as App Services refreshes metadata.
+//! identity, or to be created with it on first login; the data the issuer sent refreshes the
+//! user's data on every login, as App Services refreshes metadata.
 //!
-//! Does not verify anything: callers pass an identity they already trust.
+//! Does not verify anything: callers pass an identity they already trust. Writes nothing:
+//! the new user or data is written with the session, in one transaction (`Auth::login`).
 
 use serde_json::{Map, Value};
 
+use super::provider::LoginOutcome;
 use crate::error::ApiError;
 use crate::ids;
-use crate::store::{NewIdentity, NewUser, Store, StoreError};
+use crate::store::{NewIdentity, NewUser, Store};
 
-/// The user id of `external_id` at `provider`, creating the user (type `normal`, data =
-/// `data`) on first login. On later logins the fields of `data` overwrite the same fields of
-/// the user's data; other fields stay.
+/// The login of `external_id` at `provider`: its user, with the fields of `data` written over
+/// the same fields of the user's data (other fields stay); or, on first login, a new user
+/// (type `normal`, data = `data`) to create.
 ///
-/// Two first logins at once: one creates the user, the other meets `Conflict("identity")`
-/// and finds the user the first one created.
-pub async fn find_or_create(
+/// Two first logins at once: both propose a user; one commits, the other meets
+/// `Conflict("identity")` and `Auth::login` resolves again, finding the first one's user.
+pub async fn resolve(
     store: &dyn Store,
     provider: &'static str,
     external_id: &str,
     data: Map<String, Value>,
-) -> Result<String, ApiError> {
-    // The second round only runs after losing a creation race, when the lookup succeeds.
-    for _ in 0..2 {
-        if let Some(user_id) = store.find_identity(provider, external_id).await? {
-            refresh_data(store, &user_id, data).await?;
-            return Ok(user_id);
-        }
-        let user = NewUser {
-            id: ids::object_id(),
-            user_type: "normal".to_owned(),
-            data: Value::Object(data.clone()),
-            created_at: ids::now(),
-        };
-        let identity = NewIdentity {
-            id: ids::object_id(),
-            user_id: user.id.clone(),
-            provider_type: provider.to_owned(),
-            provider_id: provider.to_owned(),
-            external_id: external_id.to_owned(),
-        };
-        match store.create_user(&user, &identity).await {
-            Ok(()) => {
-                tracing::info!(user_id = %user.id, provider, "user created");
-                return Ok(user.id);
-            }
-            Err(StoreError::Conflict(_)) => continue,
-            Err(other) => return Err(other.into()),
-        }
+) -> Result<LoginOutcome, ApiError> {
+    if let Some(user_id) = store.find_identity(provider, external_id).await? {
+        let user_data = refreshed_data(store, &user_id, data).await?;
+        return Ok(LoginOutcome {
+            user_id,
+            new_user: None,
+            user_data,
+        });
     }
-    Err(ApiError::internal(&format_args!(
-        "{provider} identity conflicts but cannot be found"
-    )))
+    let user = NewUser {
+        id: ids::object_id(),
+        user_type: "normal".to_owned(),
+        data: Value::Object(data),
+        created_at: ids::now(),
+    };
+    let identity = NewIdentity {
+        id: ids::object_id(),
+        user_id: user.id.clone(),
+        provider_type: provider.to_owned(),
+        provider_id: provider.to_owned(),
+        external_id: external_id.to_owned(),
+    };
+    Ok(LoginOutcome::created(user, identity))
 }
 
-/// Writes `data` over the user's data, if that changes anything.
-async fn refresh_data(
+/// The user's data with `data` written over it, if that changes anything.
+async fn refreshed_data(
     store: &dyn Store,
     user_id: &str,
     data: Map<String, Value>,
-) -> Result<(), ApiError> {
+) -> Result<Option<Value>, ApiError> {
     if data.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     // A user deleted meanwhile is not recreated here; the login then fails as for any
     // unknown user.
     let Some(user) = store.find_user(user_id).await? else {
-        return Ok(());
+        return Ok(None);
     };
-    if let Some(merged) = merge(user.data, data) {
-        store.update_user_data(user_id, &merged).await?;
-    }
-    Ok(())
+    Ok(merge(user.data, data))
 }
 
 /// `current` with the fields of `update` written over it; `None` when nothing changes.

@@ -13,10 +13,12 @@
 use http::StatusCode;
 use serde_json::{Map, Value};
 
-use super::{Auth, ClientInfo, LoginResponse, requested_device_id, user_disabled};
+use super::{
+    Auth, ClientInfo, LoginResponse, StartFailure, Writes, requested_device_id, user_disabled,
+};
 use crate::error::{ApiError, ErrorCode};
 use crate::ids;
-use crate::store::{NewIdentity, StoreError};
+use crate::store::NewIdentity;
 use crate::tokens::Verified;
 
 fn identity_taken() -> ApiError {
@@ -56,20 +58,17 @@ impl Auth {
             Some(_) => return Err(identity_taken()),
             None => self.store.find_identity(name, &proven.external_id).await?,
         };
+        let mut writes = Writes::default();
         match owner {
+            // Linked with the session, in one transaction.
             None => {
-                let identity = NewIdentity {
+                writes.new_identity = Some(NewIdentity {
                     id: ids::object_id(),
                     user_id: user.id.clone(),
                     provider_type: name.to_owned(),
                     provider_id: name.to_owned(),
                     external_id: proven.external_id,
-                };
-                match self.store.add_identity(&identity).await {
-                    Ok(()) => {}
-                    Err(StoreError::Conflict(_)) => return Err(identity_taken()),
-                    Err(other) => return Err(other.into()),
-                }
+                });
             }
             Some(owner) if owner == user.id => {}
             Some(owner) => {
@@ -79,6 +78,8 @@ impl Auth {
                     .await?
                     .filter(|p| p.last_login_at.is_none() && p.identities.len() == 1)
                     .ok_or_else(identity_taken)?;
+                // Its own transaction: a crash before the session leaves the identity moved,
+                // and linking again is then a plain new session.
                 if !self.store.adopt_pending_user(&pending.id, &user.id).await? {
                     return Err(identity_taken());
                 }
@@ -89,19 +90,21 @@ impl Auth {
                 }
             }
         }
-        let user = match add_missing(&user.data, &data) {
-            Some(merged) => {
-                self.store.update_user_data(&user.id, &merged).await?;
-                self.store
-                    .find_user(&user.id)
-                    .await?
-                    .ok_or_else(ApiError::invalid_session)?
-            }
-            None => user,
-        };
-        tracing::info!(user_id = %user.id, provider = name, "identity linked");
-        self.start_session(&user, name, requested_device_id(body), client)
+        let mut user = user;
+        if let Some(merged) = add_missing(&user.data, &data) {
+            user.data = merged.clone();
+            writes.user_data = Some(merged);
+        }
+        let linked = writes.new_identity.is_some();
+        let response = self
+            .start_session(&user, name, writes, requested_device_id(body), client)
             .await
+            .map_err(|failure| match failure {
+                StartFailure::IdentityTaken => identity_taken(),
+                StartFailure::Other(err) => err,
+            })?;
+        tracing::info!(user_id = %user.id, provider = name, linked, "identity linked");
+        Ok(response)
     }
 }
 

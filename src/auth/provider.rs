@@ -9,11 +9,38 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::error::ApiError;
+use crate::store::{NewIdentity, NewUser};
 
-/// Who logged in, as a provider resolved it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Who logged in, as a provider resolved it — and what the login must write for them, which
+/// the provider does not write itself: `Auth` writes it with the session in one transaction,
+/// so a crash between the two never leaves a user without a session.
+#[derive(Debug, Clone)]
 pub struct LoginOutcome {
     pub user_id: String,
+    /// The user this login creates, with its first identity (`None`: the user exists).
+    pub new_user: Option<(NewUser, NewIdentity)>,
+    /// New data for an existing user (metadata an issuer sent).
+    pub user_data: Option<serde_json::Value>,
+}
+
+impl LoginOutcome {
+    /// An existing user, nothing to write but the session.
+    pub fn existing(user_id: String) -> Self {
+        Self {
+            user_id,
+            new_user: None,
+            user_data: None,
+        }
+    }
+
+    /// A user this login creates.
+    pub fn created(user: NewUser, identity: NewIdentity) -> Self {
+        Self {
+            user_id: user.id.clone(),
+            new_user: Some((user, identity)),
+            user_data: None,
+        }
+    }
 }
 
 /// The identity a login body proves, without any user being created or changed: what
@@ -35,7 +62,8 @@ pub trait Provider: Send + Sync {
     /// The App Services provider name in the login path.
     fn name(&self) -> &'static str;
 
-    /// Resolves the login body to a user, creating one where the provider does that.
+    /// Resolves the login body to a user — an existing one, or one to create (written by the
+    /// caller, with the session).
     async fn login(&self, body: &serde_json::Value) -> Result<LoginOutcome, ApiError>;
 
     /// Verifies the login body like `login` and answers the identity it proves, creating and

@@ -165,9 +165,7 @@ impl Provider for UserpassProvider {
 
     async fn login(&self, body: &serde_json::Value) -> Result<LoginOutcome, ApiError> {
         let account = self.verify(body).await?;
-        Ok(LoginOutcome {
-            user_id: account.user_id,
-        })
+        Ok(LoginOutcome::existing(account.user_id))
     }
 
     /// The email identity, once its password is proven (and the account confirmed).

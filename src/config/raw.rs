@@ -77,6 +77,7 @@ pub struct RawApp {
 pub struct RawStore {
     pub url: Option<String>,
     pub fail_open_for: Option<String>,
+    pub timeout: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -1,8 +1,10 @@
-//! Secrets read from a file or an environment variable, never printed.
+//! Secrets read from a file or an environment variable, never printed; and `mask_urls`, which
+//! hides the passwords inside URLs wherever text that may hold one is printed or logged.
 //!
 //! Does not decide where a secret may come from; `config::raw` refuses secrets written in the
 //! TOML file itself.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::Path;
 
@@ -44,9 +46,132 @@ impl serde::Serialize for Secret {
     }
 }
 
+/// What a masked password reads as.
+const MASK: &str = "***";
+
+/// `text` with the password of every URL in it masked: the userinfo password
+/// (`postgres://user:***@host/db`) and `password=` query values (`?password=***`, as libpq and
+/// sqlx accept). Works on a bare URL and on free text (an error message echoing a URL).
+///
+/// # Security
+/// A URL is found by its `://`; its end by whitespace or a quote. Text without `://` is
+/// returned as it is, so a secret outside any URL is the caller's to keep out of the text.
+pub fn mask_urls(text: &str) -> Cow<'_, str> {
+    if !text.contains("://") {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (before, after) = rest.split_at(at + 3);
+        out.push_str(before);
+        let end = after
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '`' | '<' | '>'))
+            .unwrap_or(after.len());
+        let (url, tail) = after.split_at(end);
+        mask_one(url, &mut out);
+        rest = tail;
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
+/// Appends `url` (what follows `scheme://`) with its passwords masked.
+fn mask_one(url: &str, out: &mut String) {
+    let authority_end = url.find(['/', '?', '#']).unwrap_or(url.len());
+    let (authority, path) = url.split_at(authority_end);
+    match authority.rfind('@') {
+        Some(at) => {
+            let (userinfo, host) = authority.split_at(at);
+            match userinfo.split_once(':') {
+                Some((user, _password)) => {
+                    out.push_str(user);
+                    out.push(':');
+                    out.push_str(MASK);
+                }
+                None => out.push_str(userinfo),
+            }
+            out.push_str(host);
+        }
+        None => out.push_str(authority),
+    }
+    let Some(query_at) = path.find('?') else {
+        out.push_str(path);
+        return;
+    };
+    let (path, query) = path.split_at(query_at + 1);
+    out.push_str(path);
+    let (query, fragment) = match query.find('#') {
+        Some(hash) => query.split_at(hash),
+        None => (query, ""),
+    };
+    for (i, pair) in query.split('&').enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        match pair.split_once('=') {
+            Some((key, _)) if key.eq_ignore_ascii_case("password") => {
+                out.push_str(key);
+                out.push('=');
+                out.push_str(MASK);
+            }
+            _ => out.push_str(pair),
+        }
+    }
+    out.push_str(fragment);
+}
+
+/// `serde_json` value with `mask_urls` applied to every string in it (`config check`).
+pub fn mask_json(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(text) => {
+            if let Cow::Owned(masked) = mask_urls(text) {
+                *text = masked;
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(mask_json),
+        serde_json::Value::Object(fields) => fields.values_mut().for_each(mask_json),
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn url_passwords_are_masked_in_urls_and_free_text() {
+        assert_eq!(
+            mask_urls("postgres://gw:hunter2@db.internal:5432/sessions?sslmode=require"),
+            "postgres://gw:***@db.internal:5432/sessions?sslmode=require"
+        );
+        assert_eq!(
+            mask_urls("postgres://db/x?user=gw&password=hunter2#f"),
+            "postgres://db/x?user=gw&password=***#f"
+        );
+        assert_eq!(
+            mask_urls("cannot connect to \"https://u:p%40ss@h/x\": refused; see http://a:b@c"),
+            "cannot connect to \"https://u:***@h/x\": refused; see http://a:***@c"
+        );
+        // A password holding '@' and ':' is masked whole (the host follows the last '@').
+        assert_eq!(
+            mask_urls("postgres://u:p@s:s@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(mask_urls("http://user@h/x"), "http://user@h/x");
+        assert_eq!(mask_urls("no url here: a:b@c"), "no url here: a:b@c");
+        assert!(matches!(mask_urls("sqlite://data/x.db"), Cow::Owned(_)));
+    }
+
+    #[test]
+    fn json_strings_are_masked_everywhere() {
+        let mut value = serde_json::json!({"store": {"url": "postgres://u:pw@h/db"}, "list": ["https://a:b@c/"], "n": 1});
+        mask_json(&mut value);
+        assert_eq!(
+            value,
+            serde_json::json!({"store": {"url": "postgres://u:***@h/db"}, "list": ["https://a:***@c/"], "n": 1})
+        );
+    }
 
     #[test]
     fn debug_and_serialize_mask_the_value() {

@@ -114,6 +114,6 @@ impl Provider for GrantProvider {
                     "invalid or used grant",
                 )
             })?;
-        Ok(LoginOutcome { user_id })
+        Ok(LoginOutcome::existing(user_id))
     }
 }

@@ -73,6 +73,21 @@ pub struct NewSession {
     pub expires_at: Option<i64>,
 }
 
+/// Everything one login writes, in one transaction (`Store::start_session`): so a crash, a
+/// timeout or a failed insert never leaves a user without its session, or half a link.
+#[derive(Debug, Clone)]
+pub struct SessionStart {
+    /// A user created by this login (anonymous, an external identity's first login), with
+    /// its first identity.
+    pub new_user: Option<(NewUser, NewIdentity)>,
+    /// An identity linked to the (existing) user by this login.
+    pub new_identity: Option<NewIdentity>,
+    /// New data for the (existing) user.
+    pub user_data: Option<serde_json::Value>,
+    /// The session; its `created_at` is also stamped as the user's last login.
+    pub session: NewSession,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Session {
     pub id: String,

@@ -12,20 +12,24 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::postgres::PgListener;
 use tokio::sync::Notify;
 
-use super::StoreError;
 use super::migrations;
 use super::sql::{Dialect, SqlStore};
+use super::{Options, StoreError};
 
 /// The `NOTIFY` channel of revocations.
 pub const REVOCATION_CHANNEL: &str = "sessiongate_revocations";
 
 /// Opens `postgres://…`, applies migrations (under sqlx's advisory lock, so replicas starting
-/// together are safe) and starts the revocation listener.
-pub async fn open(url: &str) -> Result<SqlStore, StoreError> {
+/// together are safe) and starts the revocation listener. Every session gets the server-side
+/// half of `store.timeout`: a `statement_timeout`, and an `idle_in_transaction_session_timeout`
+/// so locks of a client that stalled mid-transaction do not block other replicas for long.
+pub async fn open(url: &str, options: &Options) -> Result<SqlStore, StoreError> {
     sqlx::any::install_default_drivers();
+    let url = with_timeouts(url, options.timeout)?;
+    let url = url.as_str();
     let pool = AnyPoolOptions::new()
         .max_connections(16)
-        .acquire_timeout(Duration::from_secs(3))
+        .acquire_timeout(options.timeout)
         .connect(url)
         .await?;
     migrations::postgres()
@@ -35,6 +39,25 @@ pub async fn open(url: &str) -> Result<SqlStore, StoreError> {
     let signal = Arc::new(Notify::new());
     tokio::spawn(listen(url.to_owned(), signal.clone(), pool.clone()));
     Ok(SqlStore::new(pool, Dialect::Postgres, Some(signal)))
+}
+
+/// `url` with the server-side timeouts added to its libpq `options` (sqlx joins several
+/// `options` parameters, so a URL's own `-c search_path=…` stays).
+fn with_timeouts(url: &str, timeout: Duration) -> Result<url::Url, StoreError> {
+    let mut parsed = url::Url::parse(url).map_err(|err| {
+        StoreError::Unavailable(sqlx::Error::Configuration(
+            format!("not a PostgreSQL URL: {err}").into(),
+        ))
+    })?;
+    let statement_ms = timeout.as_millis().max(1);
+    let idle_ms = statement_ms.saturating_mul(2);
+    parsed.query_pairs_mut().append_pair(
+        "options",
+        &format!(
+            "-c statement_timeout={statement_ms} -c idle_in_transaction_session_timeout={idle_ms}"
+        ),
+    );
+    Ok(parsed)
 }
 
 /// Keeps a `LISTEN` connection open for as long as the pool is; signals on every notification

@@ -15,7 +15,8 @@ use tracing::instrument;
 use super::rows::{self, SESSION_COLUMNS};
 use super::{
     ApiKeyRecord, LocalAccount, NewIdentity, NewSession, NewUser, Revocation, Session,
-    SigningKeyRecord, Store, StoreError, User, UserQuery, UserTokenKind, UserTokenRecord,
+    SessionStart, SigningKeyRecord, Store, StoreError, User, UserQuery, UserTokenKind,
+    UserTokenRecord,
 };
 
 /// Which SQL dialect the pool speaks.
@@ -98,6 +99,28 @@ async fn insert_user_and_identity(
     insert_identity(conn, identity, user.created_at).await
 }
 
+async fn insert_session(conn: &mut AnyConnection, session: &NewSession) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO sessions (id, user_id, provider_type, device_id, refresh_hash, client_ip, user_agent, created_at, last_used_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)",
+    )
+    .bind(&session.id)
+    .bind(&session.user_id)
+    .bind(&session.provider_type)
+    .bind(&session.device_id)
+    .bind(&session.refresh_hash)
+    .bind(&session.client_ip)
+    .bind(&session.user_agent)
+    .bind(session.created_at)
+    .bind(session.expires_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The settings key `/readyz` upserts to prove writes work.
+const HEARTBEAT_SETTING: &str = "readyz_heartbeat";
+
 /// Columns selected for a `User` (identities are read separately).
 const USER_COLUMNS: &str = "id, user_type, data, disabled, created_at, last_login_at";
 
@@ -160,6 +183,34 @@ impl SqlStore {
         Ok(ids)
     }
 
+    /// Locks a user's row for the rest of the transaction (PostgreSQL; SQLite has one writer
+    /// anyway). `false`: no such user.
+    ///
+    /// # Lock order
+    /// Every transaction that touches a user and its sessions locks in the same order — the
+    /// user row, then the revocation lock, then session rows — so two admin calls on one user
+    /// (disable on one replica, delete and logout on another) queue instead of deadlocking.
+    async fn lock_user(&self, conn: &mut AnyConnection, user_id: &str) -> Result<bool, StoreError> {
+        let found = match self.dialect {
+            Dialect::Postgres => sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
+                .bind(user_id)
+                .fetch_optional(&mut *conn)
+                .await?
+                .is_some(),
+            // A write, so the transaction takes SQLite's write lock now (waiting up to
+            // busy_timeout) instead of failing to upgrade a read snapshot later.
+            Dialect::Sqlite => {
+                sqlx::query("UPDATE users SET disabled = disabled WHERE id = $1")
+                    .bind(user_id)
+                    .execute(&mut *conn)
+                    .await?
+                    .rows_affected()
+                    > 0
+            }
+        };
+        Ok(found)
+    }
+
     /// Serializes revocation writers on PostgreSQL so sequence numbers commit in order (a
     /// reader that saw seq N never later finds a committed N-1). SQLite has one writer anyway.
     async fn lock_revocations(&self, conn: &mut AnyConnection) -> Result<(), StoreError> {
@@ -213,6 +264,10 @@ impl Store for SqlStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    async fn probe_write(&self, at: i64) -> Result<(), StoreError> {
+        self.put_setting(HEARTBEAT_SETTING, &at.to_string()).await
     }
 
     async fn close(&self) {
@@ -488,21 +543,35 @@ impl Store for SqlStore {
 
     #[instrument(skip_all, fields(session_id = %session.id, user_id = %session.user_id))]
     async fn create_session(&self, session: &NewSession) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO sessions (id, user_id, provider_type, device_id, refresh_hash, client_ip, user_agent, created_at, last_used_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)",
+        let mut conn = self.pool.acquire().await?;
+        insert_session(&mut conn, session).await
+    }
+
+    #[instrument(skip_all, fields(session_id = %start.session.id, user_id = %start.session.user_id))]
+    async fn start_session(&self, start: &SessionStart) -> Result<(), StoreError> {
+        let session = &start.session;
+        let mut tx = self.pool.begin().await?;
+        if let Some((user, identity)) = &start.new_user {
+            insert_user_and_identity(&mut tx, user, identity).await?;
+        }
+        // The user row first (lock order, see `lock_user`): the login stamp and data, then
+        // the identity and session rows that refer to it.
+        let stamped = sqlx::query(
+            "UPDATE users SET last_login_at = $1, data = COALESCE($2, data) WHERE id = $3",
         )
-        .bind(&session.id)
-        .bind(&session.user_id)
-        .bind(&session.provider_type)
-        .bind(&session.device_id)
-        .bind(&session.refresh_hash)
-        .bind(&session.client_ip)
-        .bind(&session.user_agent)
         .bind(session.created_at)
-        .bind(session.expires_at)
-        .execute(&self.pool)
+        .bind(start.user_data.as_ref().map(ToString::to_string))
+        .bind(&session.user_id)
+        .execute(&mut *tx)
         .await?;
+        if stamped.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        if let Some(identity) = &start.new_identity {
+            insert_identity(&mut tx, identity, session.created_at).await?;
+        }
+        insert_session(&mut tx, session).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -655,6 +724,9 @@ impl Store for SqlStore {
     #[instrument(skip_all, fields(user_id))]
     async fn delete_user(&self, user_id: &str, at: i64) -> Result<Option<Vec<String>>, StoreError> {
         let mut tx = self.pool.begin().await?;
+        if !self.lock_user(&mut tx, user_id).await? {
+            return Ok(None);
+        }
         let revoked = self
             .revoke_live_sessions(&mut tx, user_id, None, at)
             .await?;
@@ -706,27 +778,30 @@ impl Store for SqlStore {
         &self,
         created_before: i64,
         at: i64,
-    ) -> Result<Vec<String>, StoreError> {
+        limit: i64,
+    ) -> Result<(usize, Vec<String>), StoreError> {
         let users: Vec<String> = sqlx::query(
             "SELECT u.id FROM users u
              WHERE u.created_at < $1
                AND EXISTS (SELECT 1 FROM identities i WHERE i.user_id = u.id AND i.provider_type = 'anon-user')
                AND NOT EXISTS (SELECT 1 FROM identities i WHERE i.user_id = u.id AND i.provider_type <> 'anon-user')
-             LIMIT 1000",
+             ORDER BY u.id
+             LIMIT $2",
         )
         .bind(created_before)
+        .bind(limit)
         .fetch_all(&self.pool)
         .await?
         .iter()
         .map(|row| row.try_get("id"))
         .collect::<Result<_, _>>()?;
         let mut revoked = Vec::new();
-        for user_id in users {
-            if let Some(ids) = self.delete_user(&user_id, at).await? {
+        for user_id in &users {
+            if let Some(ids) = self.delete_user(user_id, at).await? {
                 revoked.extend(ids);
             }
         }
-        Ok(revoked)
+        Ok((users.len(), revoked))
     }
 
     #[instrument(skip_all)]

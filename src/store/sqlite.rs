@@ -5,20 +5,20 @@
 //! a network share is not supported — use PostgreSQL for replicas.
 
 use std::str::FromStr;
-use std::time::Duration;
 
 use sqlx::Executor;
 use sqlx::any::AnyPoolOptions;
 use sqlx::sqlite::SqliteConnectOptions;
 
-use super::StoreError;
 use super::migrations;
 use super::sql::{Dialect, SqlStore};
+use super::{Options, StoreError};
 
-/// Opens (creating if needed) `sqlite://PATH` or `sqlite::memory:`.
-pub async fn open(url: &str) -> Result<SqlStore, StoreError> {
-    let options = SqliteConnectOptions::from_str(url)?;
-    let file = options.get_filename();
+/// Opens (creating if needed) `sqlite://PATH` or `sqlite::memory:`. A write waiting for
+/// another writer's lock gives up at `store.timeout` (`busy_timeout`).
+pub async fn open(url: &str, options: &Options) -> Result<SqlStore, StoreError> {
+    let file_options = SqliteConnectOptions::from_str(url)?;
+    let file = file_options.get_filename();
     let in_memory = url.contains(":memory:");
     if !in_memory {
         if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -34,13 +34,14 @@ pub async fn open(url: &str) -> Result<SqlStore, StoreError> {
         format!("{url}?mode=rwc")
     };
     sqlx::any::install_default_drivers();
+    let busy_ms = options.timeout.as_millis().max(1);
     // Every connection to `:memory:` is its own database: keep one.
     let pool = AnyPoolOptions::new()
         .max_connections(if in_memory { 1 } else { 8 })
-        .acquire_timeout(Duration::from_secs(5))
-        .after_connect(|conn, _meta| {
+        .acquire_timeout(options.timeout)
+        .after_connect(move |conn, _meta| {
             Box::pin(async move {
-                conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")
+                conn.execute(format!("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {busy_ms};").as_str())
                     .await?;
                 Ok(())
             })
