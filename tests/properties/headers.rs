@@ -1,0 +1,296 @@
+//! The header rewrite, generated requests through a real gateway to the echo upstream (the
+//! oracle: it answers with the headers it received), over a raw socket so that spellings,
+//! duplicates and `Connection:` lists arrive exactly as generated. Plus the pure rewrite on
+//! arbitrary header maps.
+
+use std::net::SocketAddr;
+
+use proptest::prelude::*;
+use proptest::test_runner::{TestCaseError, TestRunner};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::common::{Login, TestGateway, jwt_payload};
+use crate::oracle;
+
+fn config(cases: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
+/// Names a client may send: identity headers in any case and underscore spelling, the
+/// forwarding headers the gateway sets, hop-by-hop headers, and plain ones.
+const NAMES: [&str; 20] = [
+    "X-User-Id",
+    "x-user-id",
+    "X_USER_ID",
+    "x_user_id",
+    "X-Session-Id",
+    "x_Session_id",
+    "X-User-Provider",
+    "X_user_PROVIDER",
+    "X-Forwarded-For",
+    "X-Forwarded-Proto",
+    "X-Forwarded-Host",
+    "Forwarded",
+    "X-Real-IP",
+    "Keep-Alive",
+    "Proxy-Authorization",
+    "Proxy-Connection",
+    "TE",
+    "X-Custom",
+    "X-Secret-Thing",
+    "x-custom",
+];
+
+/// What a `Connection:` header may list: any of the above, `Host`, credentials, options.
+const CONNECTION_TOKENS: [&str; 12] = [
+    "Host",
+    "host",
+    "close",
+    "keep-alive",
+    "Authorization",
+    "Session",
+    "X-Forwarded-Host",
+    "x-forwarded-for",
+    "X-Forwarded-Proto",
+    "X-User-Id",
+    "x_session_id",
+    "X-Custom",
+];
+
+#[derive(Debug, Clone)]
+struct Case {
+    host: String,
+    headers: Vec<(&'static str, String)>,
+    connection: Vec<&'static str>,
+    authenticated: bool,
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    let header = (
+        prop::sample::select(NAMES.to_vec()),
+        "forged-[a-z0-9.=]{0,8}",
+    );
+    let connection_token = prop_oneof![
+        prop::sample::select(CONNECTION_TOKENS.to_vec()),
+        prop::sample::select(NAMES.to_vec()),
+    ];
+    (
+        "[a-z]{1,8}\\.example(:[1-9][0-9]{1,3})?",
+        prop::collection::vec(header, 0..8),
+        prop::collection::vec(connection_token, 0..5),
+        any::<bool>(),
+    )
+        .prop_map(|(host, headers, connection, authenticated)| Case {
+            host,
+            headers,
+            connection,
+            authenticated,
+        })
+}
+
+#[test]
+fn client_headers_never_forge_identity_drop_forwarding_or_pass_hop_by_hop() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (gateway, login) = runtime.block_on(async {
+        let gateway = TestGateway::start().await;
+        let login = gateway.login_anon().await;
+        (gateway, login)
+    });
+    let addr: SocketAddr = gateway
+        .client_url
+        .trim_start_matches("http://")
+        .parse()
+        .expect("gateway address");
+    let mut runner = TestRunner::new(config(48));
+    let result = runner.run(&case(), |case| {
+        runtime.block_on(check_case(addr, &login, &case))
+    });
+    runtime.block_on(gateway.stop());
+    if let Err(failure) = result {
+        panic!("{failure}");
+    }
+}
+
+async fn check_case(addr: SocketAddr, login: &Login, case: &Case) -> Result<(), TestCaseError> {
+    let mut request = format!("GET /maybe/echo HTTP/1.1\r\nHost: {}\r\n", case.host);
+    if case.authenticated {
+        request.push_str(&format!("Authorization: Bearer {}\r\n", login.access_token));
+    }
+    for (name, value) in &case.headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if !case.connection.is_empty() {
+        request.push_str(&format!("Connection: {}\r\n", case.connection.join(", ")));
+    }
+    request.push_str("\r\n");
+    let (status, body) = exchange(addr, request.as_bytes()).await;
+    prop_assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let echo: Value = serde_json::from_slice(&body).expect("the echo answers JSON");
+    let seen = echo["headers"].as_object().expect("echo headers");
+    let get = |name: &str| seen.get(name).and_then(Value::as_str);
+
+    let sid = jwt_payload(&login.access_token)["sid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let verified = [login.user_id.as_str(), sid.as_str(), "anon-user"];
+    for (name, value) in oracle::IDENTITY_NAMES.iter().zip(verified) {
+        let expected = case.authenticated.then_some(value);
+        prop_assert_eq!(get(name), expected, "{} upstream saw {:?}", name, seen);
+    }
+    for name in seen.keys() {
+        prop_assert!(
+            !oracle::folds_to_identity(name) || oracle::IDENTITY_NAMES.contains(&name.as_str()),
+            "client spelling {} reached the upstream",
+            name
+        );
+    }
+    prop_assert_eq!(get("x-forwarded-for"), Some("127.0.0.1"), "{:?}", seen);
+    prop_assert_eq!(get("x-forwarded-proto"), Some("http"), "{:?}", seen);
+    prop_assert_eq!(
+        get("x-forwarded-host"),
+        Some(case.host.as_str()),
+        "X-Forwarded-Host lost or forged (Connection: {:?})",
+        case.connection
+    );
+    let ours = [
+        "host",
+        "x-forwarded-for",
+        "x-forwarded-proto",
+        "x-forwarded-host",
+    ];
+    for token in &case.connection {
+        let token = token.to_ascii_lowercase();
+        if !ours.contains(&token.as_str()) && !oracle::folds_to_identity(&token) {
+            prop_assert!(
+                !seen.contains_key(&token),
+                "{} is named in Connection and reached the upstream",
+                token
+            );
+        }
+    }
+    for name in [
+        "keep-alive",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "forwarded",
+        "x-real-ip",
+        "authorization",
+        "session",
+    ] {
+        prop_assert!(!seen.contains_key(name), "{} reached the upstream", name);
+    }
+    Ok(())
+}
+
+/// One request on a fresh connection; the status and the body (Content-Length or chunked).
+async fn exchange(addr: SocketAddr, request: &[u8]) -> (u16, Vec<u8>) {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(request).await.expect("write request");
+    let mut buffer = Vec::new();
+    let head_end = loop {
+        if let Some(end) = find(&buffer, b"\r\n\r\n") {
+            break end + 4;
+        }
+        read_more(&mut stream, &mut buffer).await;
+    };
+    let head = String::from_utf8_lossy(&buffer[..head_end]).to_ascii_lowercase();
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status line");
+    let mut rest = buffer.split_off(head_end);
+    let length = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length:"))
+        .map(|v| v.trim().parse::<usize>().expect("content-length"));
+    let body = match length {
+        Some(length) => {
+            while rest.len() < length {
+                read_more(&mut stream, &mut rest).await;
+            }
+            rest.truncate(length);
+            rest
+        }
+        None => {
+            // Chunked: read to the last chunk, then strip the framing.
+            while find(&rest, b"\r\n0\r\n\r\n").is_none() && !rest.starts_with(b"0\r\n") {
+                read_more(&mut stream, &mut rest).await;
+            }
+            dechunk(&rest)
+        }
+    };
+    (status, body)
+}
+
+async fn read_more(stream: &mut TcpStream, buffer: &mut Vec<u8>) {
+    let mut chunk = [0u8; 8192];
+    let n = stream.read(&mut chunk).await.expect("read response");
+    assert!(n > 0, "connection closed mid-response");
+    buffer.extend_from_slice(&chunk[..n]);
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    while let Some(line_end) = find(data, b"\r\n") {
+        let size_text = String::from_utf8_lossy(&data[..line_end]);
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+            .expect("chunk size");
+        if size == 0 {
+            break;
+        }
+        let start = line_end + 2;
+        body.extend_from_slice(&data[start..start + size]);
+        data = &data[start + size + 2..];
+    }
+    body
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+proptest! {
+    #![proptest_config(config(512))]
+
+    #[test]
+    fn pure_rewrite_keeps_only_the_verified_identity_and_no_hop_by_hop_header(
+        lines in prop::collection::vec(
+            (
+                prop_oneof![
+                    prop::sample::select(NAMES.to_vec()).prop_map(str::to_owned),
+                    Just("Connection".to_owned()),
+                    Just("Upgrade".to_owned()),
+                    "[a-zA-Z_-]{1,12}",
+                ],
+                prop_oneof![
+                    "[ -~]{0,16}",
+                    prop::collection::vec(
+                        prop::sample::select(
+                            NAMES.iter().chain(CONNECTION_TOKENS.iter()).copied().collect::<Vec<_>>()
+                        ),
+                        1..4,
+                    )
+                    .prop_map(|names| names.join(", ")),
+                ],
+            ),
+            0..10,
+        ),
+        authenticated in any::<bool>(),
+    ) {
+        let text: String = lines.iter().map(|(n, v)| format!("{n}: {v}\n")).collect();
+        oracle::check_header_rewrite(&oracle::header_map(text.as_bytes()), authenticated);
+    }
+}
