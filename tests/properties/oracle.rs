@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use http::header::{AUTHORIZATION, CONNECTION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE};
 use http::{HeaderMap, HeaderName, HeaderValue};
-use sessiongate::config::{AuthMode, IdentityHeaders, RouteConfig, SigningAlgorithm};
+use sessiongate::config::{AuthMode, IdentityHeaders, SigningAlgorithm};
 use sessiongate::proxy::credential::{self, Credential};
 use sessiongate::proxy::hop_by_hop;
 use sessiongate::proxy::identity::Identity;
@@ -368,19 +368,39 @@ pub const TABLES: [TableSpec; 3] = [
     ],
 ];
 
+/// The gateway's table for `spec`, built the way `serve` builds it: from configuration text,
+/// so the routes pass the same validation and get the same defaults.
 fn route_table(spec: TableSpec) -> RouteTable {
-    let configs: Vec<RouteConfig> = spec
-        .iter()
-        .map(|&(prefix, auth)| RouteConfig {
-            prefix: prefix.to_owned(),
-            auth,
-            strip_prefix: false,
-            upstream: None,
-            data_api_credentials: false,
-        })
-        .collect();
-    let upstream = url::Url::parse("http://upstream.invalid:9000").expect("static URL");
-    RouteTable::new(&configs, &upstream)
+    let mut text = String::from(
+        "[app]\nid = \"properties\"\n[store]\nurl = \"sqlite::memory:\"\n\
+         [upstream]\nurl = \"http://upstream.invalid:9000\"\n",
+    );
+    for (prefix, auth) in spec {
+        let auth = match auth {
+            AuthMode::None => "none",
+            AuthMode::Optional => "optional",
+            AuthMode::Required => "required",
+        };
+        text.push_str(&format!(
+            "[[routes]]\nprefix = \"{prefix}\"\nauth = \"{auth}\"\n"
+        ));
+    }
+    let env = [
+        (
+            "SESSIONGATE_ADMIN__API_KEY",
+            "properties-admin-key-5f0c3a9e81d24b7c",
+        ),
+        (
+            "SESSIONGATE_TOKENS__SIGNING_KEY",
+            "9c4f1e7a2b8d3065f1a9e4c7b2d8036a5e1f9c4b7a2d8e30",
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let config = sessiongate::config::from_toml_str(&text, &env, std::path::Path::new("."))
+        .unwrap_or_else(|err| panic!("route table {spec:?} is a valid configuration: {err}"));
+    RouteTable::new(&config.routes, &config.upstream.url)
 }
 
 fn strictness(auth: AuthMode) -> u8 {

@@ -215,3 +215,31 @@ fn issue_8_bypass_paths_are_refused_or_require_a_token() {
     .collect();
     assert!(failures.is_empty(), "bypasses: {failures:?}");
 }
+
+/// The model itself: how each habit reads a path (a wrong model would make the oracle vacuous).
+#[test]
+fn the_lenient_upstream_model_reads_paths_as_those_upstreams_do() {
+    let all = Lenience {
+        unicode_case: true,
+        ..Lenience::COMMON
+    };
+    for (path, expected) in [
+        ("/admin;jsessionid=x/secret", "/admin/secret"),
+        ("/admin%3Bx/secret", "/admin/secret"),
+        ("/ADMIN/Secret", "/admin/secret"),
+        ("/admin%20/secret", "/admin/secret"),
+        ("/admin.%20./secret", "/admin/secret"),
+        ("/public/..%20/admin", "/admin"),
+        ("/public/%C0%AE%C0%AE/admin", "/admin"),
+        ("/public/%E0%80%AE%E0%80%AE%C0%AFadmin", "/admin"),
+        ("/adm%C4%B1n/x", "/admin/x"),
+        ("/a\\..\\admin", "/admin"),
+        ("/admin%2Fsecret", "/admin/secret"),
+    ] {
+        assert_eq!(oracle::lenient_view(path, all), expected, "{path}");
+    }
+    assert_eq!(
+        oracle::lenient_view("/ADMIN;x/a./%C0%AE", Lenience::NONE),
+        "/ADMIN;x/a./\u{FFFD}\u{FFFD}"
+    );
+}
