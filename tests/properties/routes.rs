@@ -59,6 +59,10 @@ fn suffixes(tricks: Tricks) -> Vec<&'static str> {
 /// Whole segments that move between prefixes.
 fn movers(tricks: Tricks) -> Vec<&'static str> {
     let mut movers = vec!["..", "%2e%2e", ".%2E", "."];
+    if tricks.params {
+        // Segments that are nothing but parameters vanish upstream (`/;/admin` is `/admin`).
+        movers.extend([";", ";x=1", "%3B", ";.;", ";..;"]);
+    }
     if tricks.overlong {
         movers.extend([
             "%c0%ae%c0%ae",
