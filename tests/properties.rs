@@ -22,6 +22,16 @@ mod tokens;
 
 use std::path::Path;
 
+/// A bounded number of cases; failures are not persisted (found cases go to
+/// `fuzz/regressions/`, or into the test as an explicit example).
+fn cases(cases: u32) -> proptest::test_runner::Config {
+    proptest::test_runner::Config {
+        cases,
+        failure_persistence: None,
+        ..proptest::test_runner::Config::default()
+    }
+}
+
 /// A fuzz target's oracle: panics when its property does not hold for the input.
 type Oracle = fn(&[u8]);
 

@@ -14,14 +14,6 @@ use tokio::net::TcpStream;
 use crate::common::{Login, TestGateway, jwt_payload};
 use crate::oracle;
 
-fn config(cases: u32) -> ProptestConfig {
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
-
 /// Names a client may send: identity headers in any case and underscore spelling, the
 /// forwarding headers the gateway sets, hop-by-hop headers, and plain ones.
 const NAMES: [&str; 20] = [
@@ -111,7 +103,7 @@ fn client_headers_never_forge_identity_drop_forwarding_or_pass_hop_by_hop() {
         .trim_start_matches("http://")
         .parse()
         .expect("gateway address");
-    let mut runner = TestRunner::new(config(48));
+    let mut runner = TestRunner::new(crate::cases(48));
     let result = runner.run(&case(), |case| {
         runtime.block_on(check_case(addr, &login, &case))
     });
@@ -263,7 +255,7 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 proptest! {
-    #![proptest_config(config(512))]
+    #![proptest_config(crate::cases(512))]
 
     #[test]
     fn pure_rewrite_keeps_only_the_verified_identity_and_no_hop_by_hop_header(

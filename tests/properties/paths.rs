@@ -7,14 +7,6 @@ use sessiongate::proxy::path::normalize;
 
 use crate::oracle;
 
-fn config(cases: u32) -> ProptestConfig {
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
-
 /// Path pieces: words, dot segments in every spelling, parameters, escapes of valid UTF-8.
 fn piece() -> impl Strategy<Value = String> {
     prop_oneof![
@@ -71,7 +63,7 @@ fn any_escape() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(config(1024))]
+    #![proptest_config(crate::cases(1024))]
 
     #[test]
     fn normalize_never_panics_on_any_string(raw in any::<String>()) {

@@ -7,14 +7,6 @@ use proptest::prelude::*;
 
 use crate::oracle::{self, Lenience};
 
-fn config(cases: u32) -> ProptestConfig {
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
-
 /// Which tricks a generated path may use.
 #[derive(Debug, Clone, Copy)]
 struct Tricks {
@@ -142,7 +134,7 @@ fn check(raw: &str, lenience: Lenience) {
 }
 
 proptest! {
-    #![proptest_config(config(512))]
+    #![proptest_config(crate::cases(512))]
 
     #[test]
     fn plain_paths_and_dot_segments_cannot_bypass_a_protected_prefix(raw in path(NO_TRICKS)) {

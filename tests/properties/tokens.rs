@@ -10,14 +10,6 @@ use serde_json::{Value, json};
 
 use crate::oracle;
 
-fn config(cases: u32) -> ProptestConfig {
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
-
 /// Names the extractor reads, in several spellings, and one it does not.
 fn credential_name() -> impl Strategy<Value = &'static str> {
     prop::sample::select(vec![
@@ -58,7 +50,7 @@ fn headers_of(pairs: &[(&str, Vec<u8>)]) -> HeaderMap {
 }
 
 proptest! {
-    #![proptest_config(config(512))]
+    #![proptest_config(crate::cases(512))]
 
     #[test]
     fn extraction_never_panics_and_hands_on_only_a_present_trimmed_token(
@@ -120,7 +112,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(config(256))]
+    #![proptest_config(crate::cases(256))]
 
     /// Fails on main as of issue 8: `extract` reads the first `Authorization` and `Session`
     /// value only, so a second, different token rides along to the upstream.
