@@ -2,7 +2,7 @@
 //! verification, path normalization, route matching (the bypass oracle) and the header
 //! rewrite, the last also end to end through a real gateway and echo upstream.
 //!
-//! The oracles live in `properties/oracle.rs` and are shared with the cargo-fuzz targets in
+//! The oracles live in `properties/oracle/` and are shared with the cargo-fuzz targets in
 //! `fuzz/` (`.ci/fuzz` runs them for a bounded time); the inputs those found, minimized, are
 //! kept in `fuzz/regressions/<target>/` and replayed here. Case counts are bounded so the whole
 //! file runs in seconds; failures are not persisted (a found case goes to `fuzz/regressions/`).
@@ -11,10 +11,12 @@ mod common;
 
 #[path = "properties/headers.rs"]
 mod headers;
-#[path = "properties/oracle.rs"]
+#[path = "properties/oracle/mod.rs"]
 mod oracle;
 #[path = "properties/paths.rs"]
 mod paths;
+#[path = "support/raw_http.rs"]
+mod raw_http;
 #[path = "properties/routes.rs"]
 mod routes;
 #[path = "properties/tokens.rs"]

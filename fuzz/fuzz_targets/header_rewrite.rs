@@ -3,7 +3,7 @@
 //! tests/properties.rs.
 #![no_main]
 
-#[path = "../../tests/properties/oracle.rs"]
+#[path = "../../tests/properties/oracle/mod.rs"]
 mod oracle;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| oracle::check_header_bytes(data));

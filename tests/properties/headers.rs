@@ -8,8 +8,6 @@ use std::net::SocketAddr;
 use proptest::prelude::*;
 use proptest::test_runner::{TestCaseError, TestRunner};
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use crate::common::{Login, TestGateway, jwt_payload};
 use crate::oracle;
@@ -125,9 +123,9 @@ async fn check_case(addr: SocketAddr, login: &Login, case: &Case) -> Result<(), 
         request.push_str(&format!("Connection: {}\r\n", case.connection.join(", ")));
     }
     request.push_str("\r\n");
-    let (status, body) = exchange(addr, request.as_bytes()).await;
-    prop_assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
-    let echo: Value = serde_json::from_slice(&body).expect("the echo answers JSON");
+    let response = crate::raw_http::exchange(addr, request.as_bytes()).await;
+    prop_assert_eq!(response.status, 200, "{}", response.body);
+    let echo = response.json();
     let seen = echo["headers"].as_object().expect("echo headers");
     let get = |name: &str| seen.get(name).and_then(Value::as_str);
 
@@ -184,74 +182,6 @@ async fn check_case(addr: SocketAddr, login: &Login, case: &Case) -> Result<(), 
         prop_assert!(!seen.contains_key(name), "{} reached the upstream", name);
     }
     Ok(())
-}
-
-/// One request on a fresh connection; the status and the body (Content-Length or chunked).
-async fn exchange(addr: SocketAddr, request: &[u8]) -> (u16, Vec<u8>) {
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
-    stream.write_all(request).await.expect("write request");
-    let mut buffer = Vec::new();
-    let head_end = loop {
-        if let Some(end) = find(&buffer, b"\r\n\r\n") {
-            break end + 4;
-        }
-        read_more(&mut stream, &mut buffer).await;
-    };
-    let head = String::from_utf8_lossy(&buffer[..head_end]).to_ascii_lowercase();
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status line");
-    let mut rest = buffer.split_off(head_end);
-    let length = head
-        .lines()
-        .find_map(|line| line.strip_prefix("content-length:"))
-        .map(|v| v.trim().parse::<usize>().expect("content-length"));
-    let body = match length {
-        Some(length) => {
-            while rest.len() < length {
-                read_more(&mut stream, &mut rest).await;
-            }
-            rest.truncate(length);
-            rest
-        }
-        None => {
-            // Chunked: read to the last chunk, then strip the framing.
-            while find(&rest, b"\r\n0\r\n\r\n").is_none() && !rest.starts_with(b"0\r\n") {
-                read_more(&mut stream, &mut rest).await;
-            }
-            dechunk(&rest)
-        }
-    };
-    (status, body)
-}
-
-async fn read_more(stream: &mut TcpStream, buffer: &mut Vec<u8>) {
-    let mut chunk = [0u8; 8192];
-    let n = stream.read(&mut chunk).await.expect("read response");
-    assert!(n > 0, "connection closed mid-response");
-    buffer.extend_from_slice(&chunk[..n]);
-}
-
-fn dechunk(mut data: &[u8]) -> Vec<u8> {
-    let mut body = Vec::new();
-    while let Some(line_end) = find(data, b"\r\n") {
-        let size_text = String::from_utf8_lossy(&data[..line_end]);
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
-            .expect("chunk size");
-        if size == 0 {
-            break;
-        }
-        let start = line_end + 2;
-        body.extend_from_slice(&data[start..start + size]);
-        data = &data[start + size + 2..];
-    }
-    body
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 proptest! {

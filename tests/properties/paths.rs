@@ -76,7 +76,7 @@ proptest! {
         oracle::check_normalize(&raw);
     }
 
-    /// Fails on main as of issue 8 (`%c0%ae`, `%e0%80%ae`, `%c0%af`, `%ff%fe`… are forwarded).
+    /// Issue 8: `%c0%ae`, `%e0%80%ae`, `%c0%af`, `%ff%fe`… were forwarded (upper-cased).
     #[test]
     fn escapes_that_decode_to_invalid_or_overlong_utf8_are_refused(
         before in "/[a-z]{0,4}/",
