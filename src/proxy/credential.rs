@@ -20,8 +20,12 @@ pub enum Credential<'a> {
 }
 
 /// Reads the credential. `Authorization: Bearer` and `Session` may both be sent only if they
-/// carry the same token.
+/// carry the same token; either header sent twice is malformed (which copy an upstream or a
+/// framework would read is anyone's guess).
 pub fn extract(headers: &HeaderMap) -> Credential<'_> {
+    if repeated(headers, AUTHORIZATION.as_str()) || repeated(headers, SESSION) {
+        return Credential::Malformed;
+    }
     let bearer = match headers.get(AUTHORIZATION).map(|v| v.to_str()) {
         None => None,
         Some(Err(_)) => return Credential::Malformed,
@@ -41,6 +45,10 @@ pub fn extract(headers: &HeaderMap) -> Credential<'_> {
         (Some(a), Some(b)) if a != b => Credential::Malformed,
         (Some(token), _) | (None, Some(token)) => Credential::Token(token),
     }
+}
+
+fn repeated(headers: &HeaderMap, name: &str) -> bool {
+    headers.get_all(name).iter().nth(1).is_some()
 }
 
 #[cfg(test)]
@@ -97,5 +105,13 @@ mod tests {
             extract(&headers(&[("authorization", "Bearer a"), ("session", "b")])),
             Credential::Malformed
         );
+        for name in ["authorization", "session"] {
+            let value = if name == "session" { "a" } else { "Bearer a" };
+            assert_eq!(
+                extract(&headers(&[(name, value), (name, value)])),
+                Credential::Malformed,
+                "{name} twice"
+            );
+        }
     }
 }

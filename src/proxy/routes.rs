@@ -20,7 +20,8 @@ use crate::config::{AuthMode, RouteConfig};
 #[derive(Debug, Clone)]
 pub struct Route {
     pub prefix: String,
-    /// `lenient_key(prefix)`: what the lenient reading of a path is matched against.
+    /// `lenient_key(prefix)`: what the lenient reading of a path is matched against (config
+    /// validation keeps prefixes to the form whose lenient key is the prefix itself).
     key: String,
     pub auth: AuthMode,
     pub strip_prefix: bool,
@@ -60,7 +61,7 @@ impl RouteTable {
                     }),
                 };
                 Route {
-                    key: lenient_key(&config.prefix),
+                    key: lenient_key(&config.prefix).unwrap_or_else(|| config.prefix.clone()),
                     prefix: config.prefix.clone(),
                     auth: config.auth,
                     strip_prefix: config.strip_prefix,
@@ -95,7 +96,8 @@ impl RouteTable {
         if is_plain(path) {
             return Ok(literal);
         }
-        let lenient = self.find_by(&lenient_key(path), |route| &route.key);
+        let key = lenient_key(path).ok_or(AmbiguousPath)?;
+        let lenient = self.find_by(&key, |route| &route.key);
         if std::ptr::eq(literal, lenient) {
             Ok(literal)
         } else {
@@ -116,46 +118,55 @@ impl RouteTable {
 fn is_plain(path: &str) -> bool {
     let bytes = path.as_bytes();
     bytes.iter().enumerate().all(|(i, &b)| {
-        !(b == b';' || b == b'%' || b.is_ascii_uppercase())
+        !(b == b';' || b == b'%' || b.is_ascii_uppercase() || !b.is_ascii())
             && !((b == b'.' || b == b' ') && bytes.get(i + 1).is_none_or(|&next| next == b'/'))
     })
 }
 
-/// Encoded whitespace that a lenient upstream trims from the end of a segment.
-const ENCODED_SPACES: [&str; 6] = ["%20", "%09", "%0A", "%0B", "%0C", "%0D"];
-
-/// The path as lenient upstreams read it: per segment, matrix parameters cut at `;` (or its
-/// escape `%3B`), trailing dots and (encoded) whitespace trimmed, ASCII lowercased.
-pub fn lenient_key(path: &str) -> String {
+/// The path as lenient upstreams read it: each segment percent-decoded, cut at `;` (matrix
+/// parameters), trailing dots and whitespace trimmed and case-folded (Unicode letters that
+/// Java's `equalsIgnoreCase` equates with an ASCII letter — `ı`, `ſ`, the Kelvin sign — become
+/// that letter). `None` when a segment is nothing but parameters, dots or whitespace
+/// (`/;/admin`, `/..%20/admin`, `/.../x`): upstreams read those as nothing, `.` or `..`, and no
+/// one reading is safe to assume.
+pub fn lenient_key(path: &str) -> Option<String> {
     let mut key = String::with_capacity(path.len());
-    for (i, segment) in path.split('/').enumerate() {
-        if i > 0 {
-            key.push('/');
+    for segment in path.split('/').skip(1) {
+        key.push('/');
+        if segment.is_empty() {
+            // Only the trailing slash of a normalized path.
+            continue;
         }
-        let cut = [segment.find(';'), segment.find("%3B"), segment.find("%3b")]
-            .into_iter()
-            .flatten()
-            .min()
-            .unwrap_or(segment.len());
-        let mut bare = &segment[..cut];
-        loop {
-            let trimmed = bare.trim_end_matches(['.', ' ', '\t']);
-            let trimmed = ENCODED_SPACES
-                .iter()
-                .find_map(|escape| {
-                    trimmed
-                        .strip_suffix(escape)
-                        .or_else(|| trimmed.strip_suffix(&escape.to_ascii_lowercase()))
-                })
-                .unwrap_or(trimmed);
-            if trimmed.len() == bare.len() {
-                break;
-            }
-            bare = trimmed;
+        let decoded = percent_encoding::percent_decode_str(segment).decode_utf8_lossy();
+        let bare = decoded.split(';').next().unwrap_or_default();
+        let bare = bare.trim_end_matches(|c: char| c == '.' || c.is_whitespace());
+        if bare.is_empty() {
+            return None;
         }
-        key.push_str(&bare.to_ascii_lowercase());
+        key.extend(bare.chars().map(fold_case));
     }
-    key
+    if key.is_empty() {
+        key.push('/');
+    }
+    Some(key)
+}
+
+/// Lower case, with the non-ASCII letters whose upper case is an ASCII letter mapped to it.
+fn fold_case(c: char) -> char {
+    if c.is_ascii() {
+        return c.to_ascii_lowercase();
+    }
+    let mut upper = c.to_uppercase();
+    if let (Some(u), None) = (upper.next(), upper.next()) {
+        if u.is_ascii_alphabetic() {
+            return u.to_ascii_lowercase();
+        }
+    }
+    let mut lower = c.to_lowercase();
+    match (lower.next(), lower.next()) {
+        (Some(l), None) => l,
+        _ => c,
+    }
 }
 
 fn matches(prefix: &str, path: &str) -> bool {
@@ -239,6 +250,12 @@ mod tests {
             "/admin%20./secret",
             "/admin%09/secret",
             "/admin;/secret",
+            "/;/admin/secret",
+            "/;.;/admin",
+            "/.%20/admin",
+            "/x/..%20/admin",
+            "/adm\u{131}n/secret",
+            "/adm%C4%B1n/secret",
         ] {
             assert_eq!(auth(&t, path), Err(AmbiguousPath), "{path}");
         }
@@ -260,8 +277,15 @@ mod tests {
 
     #[test]
     fn lenient_key_cuts_parameters_trims_dots_and_spaces_and_lowercases() {
-        assert_eq!(lenient_key("/Admin;a=b/X%3Bc/y.%20/z"), "/admin/x/y/z");
-        assert_eq!(lenient_key("/a%3bq/"), "/a/");
+        let key = |path| lenient_key(path).unwrap_or_default();
+        assert_eq!(key("/Admin;a=b/X%3Bc/y.%20/z"), "/admin/x/y/z");
+        assert_eq!(key("/a%3bq/"), "/a/");
+        assert_eq!(key("/adm%C4%B1n/\u{17f}ecret"), "/admin/secret");
+        assert_eq!(key("/\u{212a}ey"), "/key");
+        assert_eq!(key("/"), "/");
+        for blank in ["/;/admin", "/x/..%20/admin", "/.../x", "/%20/x", "/a/;v=1"] {
+            assert_eq!(lenient_key(blank), None, "{blank}");
+        }
         assert!(is_plain("/admin/x.y/z"));
         assert!(!is_plain("/admin./x"));
         assert!(!is_plain("/admin/x."));
