@@ -72,7 +72,7 @@ async fn run_scenario_with(gateway: &TestGateway, scenario: &str, env: &[(&str, 
 #[tokio::test]
 async fn realm_web_sdk_works_against_the_gateway() {
     if !have("node") || !have("npm") {
-        println!("SKIPPED realm_web_sdk_works_against_the_gateway: node/npm not found on PATH");
+        common::skip_without("node/npm", "realm_web_sdk_works_against_the_gateway");
         return;
     }
     install_realm_web();
@@ -90,9 +90,7 @@ const JWT_AUDIENCE: &str = "realm-web-test";
 #[tokio::test]
 async fn realm_web_providers_work_against_the_gateway() {
     if !have("node") || !have("npm") {
-        println!(
-            "SKIPPED realm_web_providers_work_against_the_gateway: node/npm not found on PATH"
-        );
+        common::skip_without("node/npm", "realm_web_providers_work_against_the_gateway");
         return;
     }
     install_realm_web();

@@ -14,7 +14,7 @@ use tokio::sync::Mutex;
 fn postgres_url() -> Option<String> {
     let url = std::env::var("SESSIONGATE_TEST_POSTGRES_URL").ok();
     if url.is_none() {
-        println!("SKIPPED: SESSIONGATE_TEST_POSTGRES_URL is not set");
+        common::skip_without("PostgreSQL (SESSIONGATE_TEST_POSTGRES_URL)", "replicas");
     }
     url
 }

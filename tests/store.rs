@@ -2,6 +2,8 @@
 //! PostgreSQL (a fresh schema per test) when `SESSIONGATE_TEST_POSTGRES_URL` is set — otherwise
 //! the PostgreSQL half says it was skipped.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -92,7 +94,10 @@ macro_rules! on_both_backends {
                         super::$story(&backend).await;
                         backend.cleanup().await;
                     }
-                    None => println!("SKIPPED {}::postgres: SESSIONGATE_TEST_POSTGRES_URL is not set", stringify!($story)),
+                    None => crate::common::skip_without(
+                        "PostgreSQL (SESSIONGATE_TEST_POSTGRES_URL)",
+                        concat!(stringify!($story), "::postgres"),
+                    ),
                 }
             }
         }
