@@ -210,7 +210,7 @@ const KEY_RELOAD_EVERY: u32 = 5;
 
 /// Reads revocations recorded by other processes sharing the store — at once when the store
 /// pushes a signal (PostgreSQL `NOTIFY`), and every second in any case — and forgets expired
-/// ones.
+/// ones. Signing keys are re-read on every push and every `KEY_RELOAD_EVERY` polls.
 async fn poll_revocations(state: Arc<State>, mut stop: watch::Receiver<bool>) {
     let mut interval = tokio::time::interval(REVOCATION_POLL);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -223,17 +223,18 @@ async fn poll_revocations(state: Arc<State>, mut stop: watch::Receiver<bool>) {
                 None => std::future::pending().await,
             }
         };
-        tokio::select! {
-            _ = interval.tick() => {}
-            () = pushed => {}
+        let woken = tokio::select! {
+            _ = interval.tick() => false,
+            () = pushed => true,
             _ = stop.changed() => return,
-        }
+        };
         let tokens = state.auth.tokens();
         if let Err(err) = catch_up_revocations(state.auth.store().as_ref(), tokens).await {
             tracing::warn!(error = %err, staleness_s = tokens.revocations().staleness(ids::now()), "revocation catch-up failed; retrying");
         }
         tokens.revocations().purge(ids::now());
-        if polls % KEY_RELOAD_EVERY == 0 {
+        // A push may announce a key retirement (`Store::delete_signing_key`): reload at once.
+        if woken || polls % KEY_RELOAD_EVERY == 0 {
             reload_keys(&state).await;
         }
         if polls % ACTIVITY_FLUSH_EVERY == 0 {

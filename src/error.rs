@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::proxy::ForwardError;
 use crate::store::StoreError;
-use crate::tokens::TokenError;
+use crate::tokens::{KeyError, TokenError};
 use crate::web::{self, Body};
 
 /// App Services `error_code` values (plus the gateway's own for proxy faults).
@@ -162,12 +162,33 @@ impl From<TokenError> for ApiError {
             | TokenError::Expired
             | TokenError::BadSignature
             | TokenError::UnknownKey
-            | TokenError::Revoked => {
+            | TokenError::Revoked
+            | TokenError::NotYetValid
+            | TokenError::LifetimeTooLong
+            | TokenError::UnsupportedHeader
+            | TokenError::UnsafeIdentity => {
                 tracing::debug!(reason = %err, "token refused");
                 Self::invalid_session()
             }
             TokenError::RevocationsStale => Self::service_unavailable(),
             TokenError::Signing(cause) => Self::internal(&cause),
+        }
+    }
+}
+
+impl From<KeyError> for ApiError {
+    fn from(err: KeyError) -> Self {
+        match err {
+            KeyError::NotFound(_) => {
+                Self::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, err.to_string())
+            }
+            KeyError::Configured | KeyError::StillSigning(_) => Self::new(
+                StatusCode::CONFLICT,
+                ErrorCode::InvalidParameter,
+                err.to_string(),
+            ),
+            KeyError::Store(err) => err.into(),
+            KeyError::BadKey(_) => Self::internal(&err),
         }
     }
 }
@@ -233,6 +254,10 @@ mod tests {
             TokenError::BadSignature,
             TokenError::UnknownKey,
             TokenError::Revoked,
+            TokenError::NotYetValid,
+            TokenError::LifetimeTooLong,
+            TokenError::UnsupportedHeader,
+            TokenError::UnsafeIdentity,
         ] {
             let api = ApiError::from(err);
             assert_eq!(
