@@ -50,11 +50,6 @@ impl RevocationList {
             .contains_key(session_id)
     }
 
-    /// Seconds an entry is kept after its revocation.
-    pub fn retention(&self) -> i64 {
-        self.retention
-    }
-
     /// Marks sessions revoked at `at`.
     pub fn revoke<'a>(&self, session_ids: impl IntoIterator<Item = &'a str>, at: i64) {
         let forget_at = at.saturating_add(self.retention);
