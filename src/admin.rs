@@ -95,6 +95,9 @@ pub async fn handle(
         }
         (Method::GET, ["security", "signing_keys"]) => Ok(security::list_keys(state)),
         (Method::POST, ["security", "signing_keys"]) => security::rotate_key(state).await,
+        (Method::DELETE, ["security", "signing_keys", kid]) => {
+            security::retire_key(state, kid).await
+        }
         (
             _,
             ["users"]
@@ -108,7 +111,8 @@ pub async fn handle(
             | ["api_keys"]
             | ["api_keys", _]
             | ["api_keys", _, "enable" | "disable"]
-            | ["security", "refresh_token_expiration" | "signing_keys"],
+            | ["security", "refresh_token_expiration" | "signing_keys"]
+            | ["security", "signing_keys", _],
         ) => Err(ApiError::method_not_allowed()),
         _ => Err(ApiError::not_found()),
     };

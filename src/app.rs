@@ -238,8 +238,9 @@ const KEY_RELOAD_EVERY: u32 = 5;
 
 /// Reads revocations recorded by other processes sharing the store — at once when the store
 /// pushes a signal (PostgreSQL `NOTIFY`), and every second in any case — and forgets expired
-/// ones. Nothing else runs here: chores that may take long live in `run_chores`, so they never
-/// delay a revocation.
+/// ones. Signing keys are re-read on every push (a key retirement notifies like a revocation)
+/// and every `KEY_RELOAD_EVERY` polls. Nothing else runs here: chores that may take long live
+/// in `run_chores`, so they never delay a revocation.
 ///
 /// Shutdown wins every race: the `select!`s are biased toward it and a store call in flight is
 /// abandoned when it comes, so a down or stalled store does not hold the exit.
@@ -255,19 +256,20 @@ async fn poll_revocations(state: Arc<State>, mut stop: watch::Receiver<bool>) {
                 None => std::future::pending().await,
             }
         };
-        tokio::select! {
+        let woken = tokio::select! {
             biased;
             _ = stop.changed() => return,
-            _ = interval.tick() => {}
-            () = pushed => {}
-        }
+            _ = interval.tick() => false,
+            () = pushed => true,
+        };
         let round = async {
             let tokens = state.auth.tokens();
             if let Err(err) = catch_up_revocations(state.auth.store().as_ref(), tokens).await {
                 tracing::warn!(error = %err, staleness_s = tokens.revocations().staleness(ids::now()), "revocation catch-up failed; retrying");
             }
             tokens.revocations().purge(ids::now());
-            if polls % KEY_RELOAD_EVERY == 0 {
+            // A push may announce a key retirement (`Store::delete_signing_key`): reload at once.
+            if woken || polls % KEY_RELOAD_EVERY == 0 {
                 reload_keys(&state).await;
             }
         };

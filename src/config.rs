@@ -590,22 +590,29 @@ fn signing_key(
     file: Option<String>,
     verifying_file: Option<String>,
 ) -> Result<Option<SigningKeySource>, ConfigError> {
-    let private = match (env_secret, file) {
-        (Some(secret), _) if !secret.trim().is_empty() => Some(Secret::new(secret.trim())),
-        (_, Some(path)) => Some(
-            Secret::from_file(Path::new(&path))
-                .map_err(|reason| ConfigError::new("tokens.signing_key_file", reason))?,
+    let (private, source) = match (env_secret, file) {
+        (Some(secret), _) if !secret.trim().is_empty() => {
+            (Some(Secret::new(secret.trim())), "tokens.signing_key")
+        }
+        (_, Some(path)) => (
+            Some(
+                Secret::from_file(Path::new(&path))
+                    .map_err(|reason| ConfigError::new("tokens.signing_key_file", reason))?,
+            ),
+            "tokens.signing_key_file",
         ),
-        _ => None,
+        _ => (None, "tokens.signing_key_file"),
     };
     if algorithm.is_symmetric() {
-        return match private {
-            Some(secret) if secret.expose().len() < 32 => Err(ConfigError::new(
-                "tokens.signing_key_file",
-                "an HMAC signing key must be at least 32 bytes",
-            )),
-            other => Ok(other.map(SigningKeySource::Secret)),
-        };
+        if let Some(secret) = &private {
+            secret::check_hmac_secret(secret.expose()).map_err(|reason| {
+                ConfigError::new(
+                    source,
+                    format!("not usable as a {algorithm:?} secret: {reason}"),
+                )
+            })?;
+        }
+        return Ok(private.map(SigningKeySource::Secret));
     }
     let private_pem = private.ok_or_else(|| {
         ConfigError::new(

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::proxy::ForwardError;
 use crate::store::StoreError;
-use crate::tokens::TokenError;
+use crate::tokens::{KeyError, TokenError};
 use crate::web::{self, Body};
 
 /// App Services `error_code` values (plus the gateway's own for proxy faults).
@@ -225,10 +225,33 @@ impl From<TokenError> for ApiError {
             TokenError::BadSignature => Self::invalid_session().with_reason("bad_signature"),
             TokenError::UnknownKey => Self::invalid_session().with_reason("unknown_key"),
             TokenError::Revoked => Self::invalid_session().with_reason("revoked"),
+            TokenError::NotYetValid => Self::invalid_session().with_reason("not_yet_valid"),
+            TokenError::LifetimeTooLong => Self::invalid_session().with_reason("lifetime_too_long"),
+            TokenError::UnsupportedHeader => {
+                Self::invalid_session().with_reason("unsupported_header")
+            }
+            TokenError::UnsafeIdentity => Self::invalid_session().with_reason("unsafe_identity"),
             TokenError::RevocationsStale => {
                 Self::service_unavailable().with_reason("stale_revocations")
             }
             TokenError::Signing(cause) => Self::internal(&cause),
+        }
+    }
+}
+
+impl From<KeyError> for ApiError {
+    fn from(err: KeyError) -> Self {
+        match err {
+            KeyError::NotFound(_) => {
+                Self::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, err.to_string())
+            }
+            KeyError::Configured | KeyError::StillSigning(_) => Self::new(
+                StatusCode::CONFLICT,
+                ErrorCode::InvalidParameter,
+                err.to_string(),
+            ),
+            KeyError::Store(err) => err.into(),
+            KeyError::BadKey(_) => Self::internal(&err),
         }
     }
 }
@@ -310,6 +333,10 @@ mod tests {
             TokenError::BadSignature,
             TokenError::UnknownKey,
             TokenError::Revoked,
+            TokenError::NotYetValid,
+            TokenError::LifetimeTooLong,
+            TokenError::UnsupportedHeader,
+            TokenError::UnsafeIdentity,
         ] {
             let api = ApiError::from(err);
             assert_eq!(

@@ -266,6 +266,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Adds a signing key; an existing `kid` is left as it is.
     async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError>;
+
+    /// Removes a signing key (retired: compromised) and wakes other processes as a revocation
+    /// does (PostgreSQL `NOTIFY`), so they reload their keys at once. `false`: no such key.
+    async fn delete_signing_key(&self, kid: &str) -> Result<bool, StoreError>;
 }
 
 /// Opens the store named by `url` — `sqlite://PATH` (embedded, created on first start) or

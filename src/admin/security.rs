@@ -1,4 +1,5 @@
-//! Admin API `security/…`: refresh-token lifetime (App Services' path) and signing keys.
+//! Admin API `security/…`: refresh-token lifetime (App Services' path) and signing keys
+//! (list, rotate, retire).
 
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -7,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::app::{self, State};
 use crate::auth::REFRESH_TTL_SETTING;
 use crate::config::{REFRESH_TTL_MAX, REFRESH_TTL_MIN};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ApiError;
 use crate::ids;
 use crate::tokens::KeyError;
 use crate::tokens::keys::{self, KEY_PROPAGATION};
@@ -87,18 +88,7 @@ pub fn list_keys(state: &State) -> Response<Body> {
 /// `POST security/signing_keys`: adds a generated key that signs after the propagation delay;
 /// older keys keep verifying until their last token expires. 201.
 pub async fn rotate_key(state: &State) -> Result<Response<Body>, ApiError> {
-    let kid = match keys::rotate(&state.config.tokens, state.auth.store().as_ref()).await {
-        Ok(kid) => kid,
-        Err(KeyError::Configured) => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                ErrorCode::InvalidParameter,
-                KeyError::Configured.to_string(),
-            ));
-        }
-        Err(KeyError::Store(err)) => return Err(err.into()),
-        Err(err @ KeyError::BadKey(_)) => return Err(ApiError::internal(&err)),
-    };
+    let kid = keys::rotate(&state.config.tokens, state.auth.store().as_ref()).await?;
     app::reload_keys(state).await;
     let delay = i64::try_from(KEY_PROPAGATION.as_secs()).unwrap_or(0);
     Ok(web::json(
@@ -106,6 +96,41 @@ pub async fn rotate_key(state: &State) -> Result<Response<Body>, ApiError> {
         &Rotated {
             kid,
             active_from: ids::now() + delay,
+        },
+    ))
+}
+
+#[derive(Serialize)]
+struct Retired {
+    kid: String,
+    /// The key this replica signs with now.
+    signing: String,
+}
+
+/// `DELETE security/signing_keys/{kid}`: retires a key at once (compromised). It leaves the
+/// store, this replica reloads its keys before answering and evicts the key's cached tokens,
+/// other replicas are woken to do the same (PostgreSQL `NOTIFY`; else within their 5 s key
+/// reload). 200 `{kid, signing}`; 404 unknown key; 409 a configured key, or the key that signs
+/// now while no newer key exists (rotate first). Repeating a retirement this replica has not
+/// applied yet (its reload failed) applies it.
+pub async fn retire_key(state: &State, kid: &str) -> Result<Response<Body>, ApiError> {
+    let config = &state.config.tokens;
+    let store = state.auth.store();
+    let tokens = state.auth.tokens();
+    match keys::retire(config, store.as_ref(), kid, ids::now()).await {
+        Ok(()) => {}
+        Err(KeyError::NotFound(_)) if tokens.keys().find(kid).is_some() => {}
+        Err(err) => return Err(err.into()),
+    }
+    if let Some(reloaded) = keys::reload(config, store.as_ref()).await? {
+        tokens.replace_keys(reloaded);
+    }
+    tracing::warn!(kid, "signing key retired");
+    Ok(web::json(
+        StatusCode::OK,
+        &Retired {
+            kid: kid.to_owned(),
+            signing: tokens.keys().signing_key(ids::now()).kid.clone(),
         },
     ))
 }

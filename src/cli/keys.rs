@@ -1,8 +1,10 @@
-//! `sessiongate keys list|rotate`: the access-token signing keys.
+//! `sessiongate keys list|rotate|retire`: the access-token signing keys.
 //!
 //! Rotation adds a generated key that starts signing once every replica has loaded it; older
-//! keys keep verifying until their last token expires. A key from the configuration is
-//! rotated in the configuration instead (the gateway answers 409).
+//! keys keep verifying until their last token expires. Retirement removes a (compromised) key
+//! at once: its tokens are refused on every replica; the key that signs now can be retired
+//! only once a newer one exists (`rotate` first). A key from the configuration is rotated in
+//! the configuration instead (the gateway answers 409).
 
 use std::collections::BTreeMap;
 
@@ -20,6 +22,11 @@ pub enum Command {
     List,
     /// Add a new generated signing key.
     Rotate,
+    /// Remove a signing key at once (compromised): every token it signed is refused.
+    Retire {
+        /// The key id (`sessiongate keys list`).
+        kid: String,
+    },
 }
 
 pub async fn run(
@@ -57,6 +64,19 @@ pub async fn run(
                 "new signing key {}, signs from {}",
                 output::text_field(&rotated, "kid"),
                 output::time_field(&rotated, "active_from")
+            ))
+        }
+        Command::Retire { kid } => {
+            let retired = client
+                .call(Method::DELETE, &["security", "signing_keys", &kid], None)
+                .await?;
+            if args.json {
+                return output::json(&retired);
+            }
+            output::line(&format!(
+                "retired signing key {}; signing with {}",
+                output::text_field(&retired, "kid"),
+                output::text_field(&retired, "signing")
             ))
         }
     }

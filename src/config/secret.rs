@@ -135,6 +135,67 @@ pub fn mask_json(value: &mut serde_json::Value) {
     }
 }
 
+/// Shortest HMAC secret accepted, in bytes (256 bits of key material for HS256).
+pub const HMAC_SECRET_MIN_BYTES: usize = 32;
+/// Fewest distinct byte values an HMAC secret must use. A random hex string of 32 characters
+/// has fewer than 8 with probability ~4e-8; a password repeated to length rarely has more.
+const HMAC_SECRET_MIN_DISTINCT: usize = 8;
+/// A secret that is a shorter unit repeated (`abcdefgh` × 4) is refused when the unit is
+/// shorter than this.
+const HMAC_SECRET_MIN_PERIOD: usize = 16;
+
+/// Whether `secret` can be an HMAC signing secret; the reason when it cannot.
+///
+/// # Security
+/// Anyone who knows an HMAC secret can mint tokens. Public key material (PEM, a JWK, an SSH
+/// public key) is published by design, so it is refused outright: configured by mistake as
+/// the HS256 secret, it would let anyone with the public key mint tokens. Short or repetitive
+/// strings (few distinct bytes, a short unit repeated) are refused as guessable. The checks
+/// are heuristics against mistakes, not a randomness test: generate the secret
+/// (`openssl rand -base64 48`).
+pub fn check_hmac_secret(secret: &[u8]) -> Result<(), String> {
+    let text = String::from_utf8_lossy(secret);
+    let trimmed = text.trim_start();
+    if text.contains("-----BEGIN") {
+        return Err("it is PEM key material (a key pair needs an asymmetric algorithm)".into());
+    }
+    if trimmed.starts_with('{')
+        && serde_json::from_str::<serde_json::Value>(trimmed)
+            .is_ok_and(|v| v.get("kty").is_some() || v.get("keys").is_some())
+    {
+        return Err("it is a JWK (key material, not a secret)".into());
+    }
+    if ["ssh-", "ecdsa-sha2-", "sk-ssh-", "sk-ecdsa-"]
+        .iter()
+        .any(|prefix| trimmed.starts_with(prefix))
+    {
+        return Err("it is an SSH public key".into());
+    }
+    if secret.len() < HMAC_SECRET_MIN_BYTES {
+        return Err(format!(
+            "it is {} bytes, at least {HMAC_SECRET_MIN_BYTES} are required",
+            secret.len()
+        ));
+    }
+    let mut seen = [false; 256];
+    for &byte in secret {
+        seen[usize::from(byte)] = true;
+    }
+    let distinct = seen.iter().filter(|&&s| s).count();
+    if distinct < HMAC_SECRET_MIN_DISTINCT {
+        return Err(format!(
+            "it uses only {distinct} distinct bytes (low entropy; generate a random secret)"
+        ));
+    }
+    let repeats = |period: usize| secret.iter().skip(period).zip(secret).all(|(a, b)| a == b);
+    if let Some(period) = (1..HMAC_SECRET_MIN_PERIOD).find(|&p| repeats(p)) {
+        return Err(format!(
+            "it repeats a {period}-byte pattern (low entropy; generate a random secret)"
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,5 +250,39 @@ mod tests {
         std::fs::write(&path, "\n").unwrap();
         assert!(Secret::from_file(&path).unwrap_err().contains("empty"));
         assert!(Secret::from_file(&dir.path().join("missing")).is_err());
+    }
+
+    #[test]
+    fn key_material_and_low_entropy_strings_are_not_hmac_secrets() {
+        let pem = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/rsa_public.pem"
+        ))
+        .unwrap();
+        let jwk = br#"{"kty":"RSA","n":"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4","e":"AQAB"}"#;
+        let refused: [&[u8]; 7] = [
+            &pem,
+            jwk,
+            b"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl",
+            b"short-but-random-Xq8!",
+            b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            b"passwordpasswordpasswordpassword",
+            b"abcdefghabcdefghabcdefghabcdefgh",
+        ];
+        for secret in refused {
+            assert!(
+                check_hmac_secret(secret).is_err(),
+                "{}",
+                String::from_utf8_lossy(secret)
+            );
+        }
+        for secret in [
+            "test-signing-secret-0123456789abcdef",
+            "0123456789abcdef0123456789abcdef",
+            "bench-signing-secret-of-at-least-32-bytes-0123456789",
+            "i5iZOFW7EM3Ce8o4hUTX4XUX3+ix8PChlo4FEQpDuDwyyktzr9Gg8EStqQNlPuUY",
+        ] {
+            assert!(check_hmac_secret(secret.as_bytes()).is_ok(), "{secret}");
+        }
     }
 }

@@ -126,7 +126,7 @@ fn secrets_from_environment_are_masked_when_printed() {
 #[test]
 fn short_hmac_key_and_short_admin_key_are_refused() {
     let err = load_str(MINIMAL, &[("SESSIONGATE_TOKENS__SIGNING_KEY", "short")]).unwrap_err();
-    assert_eq!(err.key, "tokens.signing_key_file");
+    assert_eq!(err.key, "tokens.signing_key");
     let err = load_str(MINIMAL, &[("SESSIONGATE_ADMIN__API_KEY", "short")]).unwrap_err();
     assert_eq!(err.key, "admin.api_key");
 }
@@ -173,4 +173,33 @@ fn missing_app_id_and_bad_toml_are_one_line_errors() {
     let err = load_str("[app\nid=", &[]).unwrap_err();
     assert_eq!(err.key, "config");
     assert!(!err.to_string().contains('\n'));
+}
+
+#[test]
+fn public_key_or_weak_string_as_hmac_secret_is_refused_naming_the_key() {
+    let pem = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rsa_public.pem");
+    let text = format!(
+        "{MINIMAL}[tokens]\nalgorithm = \"HS256\"\nsigning_key_file = {:?}\n",
+        pem.display().to_string()
+    );
+    let err = load_str(&text, &[]).unwrap_err();
+    assert_eq!(err.key, "tokens.signing_key_file");
+    assert!(err.reason.contains("PEM"), "{}", err.reason);
+    let pem_text = std::fs::read_to_string(&pem).unwrap();
+    for (secret, word) in [
+        (pem_text.as_str(), "PEM"),
+        (
+            r#"{"kty":"oct","k":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"}"#,
+            "JWK",
+        ),
+        ("passwordpasswordpasswordpassword", "entropy"),
+    ] {
+        let err = load_str(MINIMAL, &[("SESSIONGATE_TOKENS__SIGNING_KEY", secret)]).unwrap_err();
+        assert_eq!(err.key, "tokens.signing_key");
+        assert!(err.reason.contains(word), "{}", err.reason);
+        assert!(
+            !err.to_string().contains(secret),
+            "the secret is not echoed"
+        );
+    }
 }

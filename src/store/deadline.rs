@@ -135,4 +135,5 @@ bounded_store! {
     put_setting(key: &str, value: &str) -> ();
     signing_keys() -> Vec<SigningKeyRecord>;
     insert_signing_key(key: &SigningKeyRecord) -> ();
+    delete_signing_key(kid: &str) -> bool;
 }

@@ -880,4 +880,20 @@ impl Store for SqlStore {
             .await?;
         Ok(())
     }
+
+    #[instrument(skip_all, fields(kid = %kid))]
+    async fn delete_signing_key(&self, kid: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let deleted = sqlx::query("DELETE FROM signing_keys WHERE kid = $1")
+            .bind(kid)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if deleted > 0 {
+            // Replicas reload their keys whenever the revocation channel wakes them.
+            self.announce_revocations(&mut tx).await?;
+        }
+        tx.commit().await?;
+        Ok(deleted > 0)
+    }
 }

@@ -1,16 +1,22 @@
 //! Access tokens: App Services-shaped JWT claims, signed and verified with the pinned
-//! algorithm of the `KeySet`.
+//! algorithm of the `KeySet`, and the claim rules every accepted token meets.
 //!
 //! Does not cache or check revocation; `Tokens::authenticate` does.
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Header, decode, decode_header, encode};
+use jsonwebtoken::{Header, decode, encode};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use super::{KeySet, TokenError};
 
 /// `typ` claim of access tokens; anything else is refused where an access token is expected.
 pub const ACCESS_TYP: &str = "access";
+
+/// Longest `sub`, `sid` or provider accepted, in bytes (our own ids are 24 hex digits).
+const MAX_IDENTITY_BYTES: usize = 256;
 
 /// Claims of an access token, as App Services names them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -19,6 +25,9 @@ pub struct AccessClaims {
     pub sid: String,
     pub iat: i64,
     pub exp: i64,
+    /// Never set by the gateway; honoured (and refused while in the future) when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
     pub iss: String,
     pub typ: String,
     pub baas_device_id: String,
@@ -53,6 +62,16 @@ impl From<AccessClaims> for Verified {
     }
 }
 
+/// What a token must satisfy besides its signature.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    pub issuer: String,
+    /// Longest `exp - iat` accepted, in seconds: the access-token lifetime plus the leeway.
+    pub max_lifetime: i64,
+    /// Clock skew tolerated on `iat` and `nbf`, in seconds.
+    pub leeway: i64,
+}
+
 /// Signs `claims` with the key active at `now`, naming it in the `kid` header.
 pub fn sign(keys: &KeySet, claims: &AccessClaims, now: i64) -> Result<String, TokenError> {
     let active = keys.signing_key(now);
@@ -61,17 +80,32 @@ pub fn sign(keys: &KeySet, claims: &AccessClaims, now: i64) -> Result<String, To
     encode(&header, claims, &active.encoding).map_err(|err| TokenError::Signing(err.to_string()))
 }
 
-/// Verifies signature, `exp`, `iss` and `typ`.
+/// Verifies the header, the signature and the claims at `now`; returns the claims and the
+/// `kid` that verified them.
 ///
 /// # Security
-/// The algorithm comes from configuration (`KeySet::validation`), never from the token: a
-/// token whose header says `none`, or HS256 where RS256 is configured (the key-confusion
-/// attack), fails before any key is used. The key is chosen by `kid` among our own keys only;
-/// `jku`, `jwk` and `x5u` headers are ignored.
-pub fn verify(keys: &KeySet, issuer: &str, token: &str) -> Result<AccessClaims, TokenError> {
-    let header = decode_header(token).map_err(|_| TokenError::Malformed)?;
-    let kid = header.kid.as_deref().ok_or(TokenError::UnknownKey)?;
-    let key = keys.find(kid).ok_or(TokenError::UnknownKey)?;
+/// - The algorithm comes from configuration (`KeySet::validation`), never from the token: a
+///   token whose header says `none`, or HS256 where RS256 is configured (the key-confusion
+///   attack), fails before any key is used. The key is chosen by `kid` among our own keys
+///   only; `jku`, `jwk` and `x5u` headers are ignored.
+/// - A header with `crit` (any value, even `null` or `[]`: we understand no extension) or a
+///   `cty` naming a nested JWT is refused: we never sign either, and a verifier that honours
+///   them reads a different token than we do.
+/// - `exp` is strict (no leeway). `iat` and `nbf` may lie at most `leeway` in the future, and
+///   `exp - iat` may not exceed `max_lifetime` (`tokens.access_ttl` + leeway): a validly
+///   signed token minted under a longer TTL, or with a far-future `exp`, is refused, so the
+///   revocation list only has to remember a session for a bounded time (see `RevocationList`).
+/// - `sub`, `sid` and the provider become identity headers for the upstream: unless each is
+///   visible ASCII (no space, CR, LF, NUL, DEL or non-ASCII byte) and `sub`/`sid` are not
+///   empty, the token is refused here, before it is cached, never forwarded without identity.
+pub fn verify(
+    keys: &KeySet,
+    rules: &Rules,
+    token: &str,
+    now: i64,
+) -> Result<(AccessClaims, String), TokenError> {
+    let kid = check_header(token)?;
+    let key = keys.find(&kid).ok_or(TokenError::UnknownKey)?;
     let data =
         decode::<AccessClaims>(token, &key.decoding, keys.validation()).map_err(|err| match err
             .kind()
@@ -81,8 +115,67 @@ pub fn verify(keys: &KeySet, issuer: &str, token: &str) -> Result<AccessClaims, 
             _ => TokenError::Malformed,
         })?;
     let claims = data.claims;
-    if claims.iss != issuer || claims.typ != ACCESS_TYP {
+    if claims.iss != rules.issuer || claims.typ != ACCESS_TYP {
         return Err(TokenError::Malformed);
     }
-    Ok(claims)
+    check_times(&claims, rules, now)?;
+    check_identity(&claims)?;
+    Ok((claims, kid))
+}
+
+/// The raw header: its `kid`, after refusing what we do not understand (`crit`, nested JWT).
+fn check_header(token: &str) -> Result<String, TokenError> {
+    let encoded = token.split('.').next().unwrap_or_default();
+    let bytes = URL_SAFE_NO_PAD
+        .decode(encoded)
+        .map_err(|_| TokenError::Malformed)?;
+    let header: Map<String, Value> =
+        serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)?;
+    if header.contains_key("crit") {
+        return Err(TokenError::UnsupportedHeader);
+    }
+    match header.get("cty") {
+        None => {}
+        Some(Value::String(cty)) if !names_jwt(cty) => {}
+        Some(_) => return Err(TokenError::UnsupportedHeader),
+    }
+    match header.get("kid") {
+        Some(Value::String(kid)) => Ok(kid.clone()),
+        _ => Err(TokenError::UnknownKey),
+    }
+}
+
+/// `JWT` or `application/jwt`, in any case (RFC 7519 §5.2: a nested token).
+fn names_jwt(cty: &str) -> bool {
+    cty.eq_ignore_ascii_case("jwt") || cty.eq_ignore_ascii_case("application/jwt")
+}
+
+fn check_times(claims: &AccessClaims, rules: &Rules, now: i64) -> Result<(), TokenError> {
+    if claims.exp <= now {
+        return Err(TokenError::Expired);
+    }
+    let horizon = now.saturating_add(rules.leeway);
+    if claims.iat > horizon || claims.nbf.is_some_and(|nbf| nbf > horizon) {
+        return Err(TokenError::NotYetValid);
+    }
+    if claims.exp.saturating_sub(claims.iat) > rules.max_lifetime {
+        return Err(TokenError::LifetimeTooLong);
+    }
+    Ok(())
+}
+
+fn check_identity(claims: &AccessClaims) -> Result<(), TokenError> {
+    let usable = |value: &str, may_be_empty: bool| {
+        (may_be_empty || !value.is_empty())
+            && value.len() <= MAX_IDENTITY_BYTES
+            && value.bytes().all(|b| b.is_ascii_graphic())
+    };
+    if usable(&claims.sub, false)
+        && usable(&claims.sid, false)
+        && usable(&claims.baas_provider, true)
+    {
+        Ok(())
+    } else {
+        Err(TokenError::UnsafeIdentity)
+    }
 }

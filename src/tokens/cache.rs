@@ -1,7 +1,10 @@
-//! `TokenCache`: verified access tokens by digest, each entry expiring with its token.
+//! `TokenCache`: verified access tokens by digest, each entry expiring with its token and
+//! remembering the key that verified it.
 //!
-//! Does not check revocation: a cached entry says only "this signature was good".
+//! Does not check revocation: a cached entry says only "this token passed every check when
+//! its key was trusted".
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,6 +23,8 @@ pub struct TokenCache {
 #[derive(Clone)]
 struct Entry {
     verified: Arc<Verified>,
+    /// The key id that verified the token, so removing the key evicts it.
+    kid: Arc<str>,
     ttl: Duration,
 }
 
@@ -37,6 +42,7 @@ impl TokenCache {
             inner: Cache::builder()
                 .max_capacity(capacity)
                 .expire_after(UntilTokenExpires)
+                .support_invalidation_closures()
                 .build(),
         }
     }
@@ -45,8 +51,9 @@ impl TokenCache {
         self.inner.get(digest).map(|entry| entry.verified)
     }
 
-    /// Caches a verified token until its `exp` (nothing is cached for an expired one).
-    pub fn insert(&self, digest: Digest, verified: Arc<Verified>, now: i64) {
+    /// Caches a token verified with key `kid` until its `exp` (nothing is cached for an
+    /// expired one).
+    pub fn insert(&self, digest: Digest, kid: &str, verified: Arc<Verified>, now: i64) {
         let Ok(secs) = u64::try_from(verified.exp.saturating_sub(now)) else {
             return;
         };
@@ -57,9 +64,25 @@ impl TokenCache {
             digest,
             Entry {
                 verified,
+                kid: Arc::from(kid),
                 ttl: Duration::from_secs(secs),
             },
         );
+    }
+
+    pub fn invalidate(&self, digest: &Digest) {
+        self.inner.invalidate(digest);
+    }
+
+    /// Evicts every token verified with one of `kids`. Takes effect at once: `get` never
+    /// answers an entry inserted before this call whose kid is listed.
+    pub fn invalidate_kids(&self, kids: Vec<String>) {
+        let kids: HashSet<String> = kids.into_iter().collect();
+        let predicate = move |_: &Digest, entry: &Entry| kids.contains(entry.kid.as_ref());
+        if self.inner.invalidate_entries_if(predicate).is_err() {
+            // Unreachable (closures are enabled in `new`); fail safe all the same.
+            self.inner.invalidate_all();
+        }
     }
 
     pub fn invalidate_all(&self) {

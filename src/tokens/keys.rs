@@ -4,6 +4,7 @@
 //! Rotation adds a key that starts signing only after `KEY_PROPAGATION`, so every replica has
 //! loaded it (reloads run every few seconds) before any token signed with it exists. Old keys
 //! keep verifying until the last token they signed has expired, then drop out of the set.
+//! Retirement (`retire`: a compromised key) removes a key from the store at once.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -25,6 +26,12 @@ pub enum KeyError {
     /// Rotation was asked for a key that comes from configuration.
     #[error("the signing key is configured, not generated: rotate it in the configuration")]
     Configured,
+    /// Retirement named a key the store does not hold.
+    #[error("no signing key {0}")]
+    NotFound(String),
+    /// Retirement named the key that signs now, and no newer key would take over.
+    #[error("key {0} signs now and no newer key would take over: rotate first, then retire it")]
+    StillSigning(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -53,6 +60,8 @@ impl KeySet {
         let algorithm = jwt_algorithm(algorithm);
         let mut validation = Validation::new(algorithm);
         validation.leeway = 0;
+        // `exp`, `iat` and `nbf` are checked against the caller's clock in `access::verify`.
+        validation.validate_exp = false;
         validation.validate_aud = false;
         validation.set_required_spec_claims(&["exp", "iat", "sub", "iss"]);
         let by_kid = keys
@@ -138,6 +147,42 @@ pub async fn rotate(config: &TokensConfig, store: &dyn Store) -> Result<String, 
     let active_from =
         ids::now().saturating_add(i64::try_from(KEY_PROPAGATION.as_secs()).unwrap_or(0));
     insert_generated(config.algorithm, store, active_from).await
+}
+
+/// Removes `kid` from the store's keys at once (a compromised key); other replicas are woken
+/// to reload (`Store::delete_signing_key`). The caller reloads this replica's keys.
+///
+/// # Security
+/// Refused for the key that signs now unless a newer key (rotated, perhaps not yet active)
+/// remains to take over: otherwise the gateway would fall back to an older, superseded key
+/// or have none. A key that is not signing yet, or already superseded, may always go (as long
+/// as one key remains). Tokens of the retired key are refused as soon as a replica has
+/// reloaded; cached ones are evicted by `Tokens::replace_keys`.
+pub async fn retire(
+    config: &TokensConfig,
+    store: &dyn Store,
+    kid: &str,
+    now: i64,
+) -> Result<(), KeyError> {
+    if config.signing_key.is_some() {
+        return Err(KeyError::Configured);
+    }
+    let records = stored(config.algorithm, store).await?;
+    let retired = records
+        .iter()
+        .find(|r| r.kid == kid)
+        .ok_or_else(|| KeyError::NotFound(kid.to_owned()))?;
+    let successor = records
+        .iter()
+        .any(|r| r.kid != kid && r.active_from > retired.active_from);
+    let others = records.iter().any(|r| r.kid != kid);
+    if !others || (retired.active_from <= now && !successor) {
+        return Err(KeyError::StillSigning(kid.to_owned()));
+    }
+    if !store.delete_signing_key(kid).await? {
+        return Err(KeyError::NotFound(kid.to_owned()));
+    }
+    Ok(())
 }
 
 async fn stored(

@@ -1,8 +1,17 @@
 //! `RevocationList`: revoked session ids kept in memory, checked on every request.
 //!
-//! An entry is kept for the access-token lifetime after the revocation (no token of that
-//! session can be alive longer), then forgotten. Filled by the writer on this replica at once
-//! and by `apply` from the store's numbered revocations (other replicas, restarts).
+//! An entry is kept for as long as a token of that session can still be accepted, then
+//! forgotten. Filled by the writer on this replica at once and by `apply` from the store's
+//! numbered revocations (other replicas, restarts).
+//!
+//! # Security
+//! Retention is `access_ttl + 2 × CLOCK_LEEWAY` after the revocation, which covers every token
+//! `Tokens::authenticate` can accept: a token of the session was minted no later than the
+//! revocation (the store refuses to refresh a revoked session) on a clock at most one leeway
+//! apart from ours, and `access::verify` refuses any token with `exp - iat > access_ttl +
+//! CLOCK_LEEWAY`. The bound uses the *current* `access_ttl` safely: a token minted under an
+//! earlier, longer TTL exceeds the cap and is refused outright, so forgetting its session
+//! sooner cannot let it back in.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -22,10 +31,10 @@ pub struct RevocationList {
 
 impl RevocationList {
     pub fn new(access_ttl: Duration) -> Self {
-        // A minute of slack for clock differences between replicas.
+        let leeway = i64::try_from(super::CLOCK_LEEWAY.as_secs()).unwrap_or(0);
         let retention = i64::try_from(access_ttl.as_secs())
-            .unwrap_or(i64::MAX / 2)
-            .saturating_add(60);
+            .unwrap_or(i64::MAX / 4)
+            .saturating_add(leeway.saturating_mul(2));
         Self {
             sessions: RwLock::new(HashMap::new()),
             last_seq: AtomicI64::new(0),
@@ -133,7 +142,9 @@ mod tests {
             list.is_revoked("s1"),
             "kept while a token could still be alive"
         );
-        list.purge(1000 + 1800 + 61);
+        list.purge(1000 + 1800 + 119);
+        assert!(list.is_revoked("s1"), "a token may live a leeway longer");
+        list.purge(1000 + 1800 + 120);
         assert!(!list.is_revoked("s1"));
     }
 

@@ -44,6 +44,7 @@ fn claims(now: i64) -> AccessClaims {
         sid: "s1".into(),
         iat: now,
         exp: now + 1800,
+        nbf: None,
         iss: "app".into(),
         typ: "access".into(),
         baas_device_id: "d1".into(),

@@ -552,3 +552,77 @@ pub fn skip_without(component: &str, test: &str) {
     }
     println!("SKIPPED {test}: {component} is missing");
 }
+
+impl TestGateway {
+    /// Stops the gateway and hands back its temp dir (SQLite file included), for a restart
+    /// with `start_in`.
+    pub async fn stop_keeping_dir(mut self) -> tempfile::TempDir {
+        let placeholder = tempfile::tempdir().expect("temp dir");
+        let dir = std::mem::replace(&mut self.dir, placeholder);
+        self.stop().await;
+        dir
+    }
+
+    /// Starts a gateway on the SQLite file in `dir` (a restart, possibly with another config).
+    pub async fn start_in(dir: tempfile::TempDir, options: Options) -> Self {
+        let upstream = EchoUpstream::start().await;
+        let db = dir.path().join("sessiongate.db");
+        let upstream_url = options
+            .upstream_url
+            .clone()
+            .unwrap_or_else(|| upstream.url());
+        let text = config_text(&db, &upstream_url, &options.extra_toml);
+        let config: Config = config::from_toml_str(&text, &test_env(&options.env), dir.path())
+            .expect("test config is valid");
+        let app = App::build(config).await.expect("gateway builds");
+        let client_url = format!("http://{}", app.client_addr());
+        let admin_url = format!("http://{}", app.admin_addr());
+        let state = app.state().clone();
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let done = tokio::spawn(app.run(async move {
+            let _ = stop_rx.await;
+        }));
+        Self {
+            client_url,
+            admin_url,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            upstream,
+            state,
+            dir,
+            stop: Some(stop_tx),
+            done: Some(done),
+        }
+    }
+}
+
+/// A JWT with exactly this header and payload JSON, HS256-signed with `secret`: for headers
+/// `jsonwebtoken::Header` cannot express (`crit: null`, unknown members).
+pub fn forge_hs256_raw(header: &Value, claims: &Value, secret: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = |value: &Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value.to_string().as_bytes())
+    };
+    let message = format!("{}.{}", b64(header), b64(claims));
+    let signature = jsonwebtoken::crypto::sign(
+        message.as_bytes(),
+        &jsonwebtoken::EncodingKey::from_secret(secret),
+        jsonwebtoken::Algorithm::HS256,
+    )
+    .expect("HS256 signing");
+    format!("{message}.{signature}")
+}
+
+/// `SESSIONGATE_TEST_POSTGRES_URL`, or `None` after saying the test was skipped; with
+/// `CI=true` a missing URL fails the test instead.
+pub fn postgres_url_or_skip() -> Option<String> {
+    match std::env::var("SESSIONGATE_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            skip_without("PostgreSQL (SESSIONGATE_TEST_POSTGRES_URL)", "this test");
+            None
+        }
+    }
+}
