@@ -19,53 +19,6 @@ fn postgres_url() -> Option<String> {
     url
 }
 
-/// A fresh schema; returns the base URL extended to use it.
-async fn fresh_schema(base: &str) -> String {
-    let schema = format!("sg_replicas_{}", sessiongate::ids::object_id());
-    let mut conn = sqlx::PgConnection::connect(base)
-        .await
-        .expect("connect to PostgreSQL");
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&mut conn)
-        .await
-        .expect("create schema");
-    let separator = if base.contains('?') { '&' } else { '?' };
-    format!("{base}{separator}options=-c%20search_path%3D{schema}")
-}
-
-/// One replica: the real binary on `store_url`, named for `pg_stat_activity`.
-async fn replica(
-    dir: &std::path::Path,
-    name: &str,
-    store_url: &str,
-    upstream: &str,
-) -> GatewayProcess {
-    let config = dir.join(format!("{name}.toml"));
-    let text = format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-admin_listen = "127.0.0.1:0"
-[app]
-id = "{APP_ID}"
-[store]
-url = "{store_url}&application_name={name}"
-[upstream]
-url = "{upstream}"
-"#
-    );
-    std::fs::write(&config, text).expect("write config");
-    // No signing key: replicas must share the one generated into the store.
-    GatewayProcess::spawn(
-        &config,
-        &[
-            ("SESSIONGATE_ADMIN__API_KEY", ADMIN_KEY),
-            ("SESSIONGATE_LOG", "warn"),
-        ],
-    )
-    .await
-}
-
 async fn login_anon(http: &reqwest::Client, gateway: &GatewayProcess) -> Login {
     let response = http
         .post(gateway.app_api("/auth/providers/anon-user/login"))
@@ -108,11 +61,11 @@ async fn time_until_refused(
 #[tokio::test]
 async fn tokens_refreshes_and_revocations_hold_across_replicas() {
     let Some(base) = postgres_url() else { return };
-    let store_url = fresh_schema(&base).await;
+    let store_url = common::fresh_pg_schema(&base).await.0;
     let dir = tempfile::tempdir().expect("temp dir");
     let upstream = EchoUpstream::start().await;
-    let a = replica(dir.path(), "replica_a", &store_url, &upstream.url()).await;
-    let b = replica(dir.path(), "replica_b", &store_url, &upstream.url()).await;
+    let a = common::spawn_replica(dir.path(), "replica_a", &store_url, &upstream.url()).await;
+    let b = common::spawn_replica(dir.path(), "replica_b", &store_url, &upstream.url()).await;
     let http = reqwest::Client::new();
 
     let login = login_anon(&http, &a).await;
@@ -161,12 +114,12 @@ async fn tokens_refreshes_and_revocations_hold_across_replicas() {
 #[tokio::test]
 async fn revocation_made_while_a_listener_was_down_is_enforced_after_it_reconnects() {
     let Some(base) = postgres_url() else { return };
-    let store_url = fresh_schema(&base).await;
+    let store_url = common::fresh_pg_schema(&base).await.0;
     let dir = tempfile::tempdir().expect("temp dir");
     let upstream = EchoUpstream::start().await;
     let name_b = format!("replica_b_{}", sessiongate::ids::object_id());
-    let a = replica(dir.path(), "replica_a", &store_url, &upstream.url()).await;
-    let b = replica(dir.path(), &name_b, &store_url, &upstream.url()).await;
+    let a = common::spawn_replica(dir.path(), "replica_a", &store_url, &upstream.url()).await;
+    let b = common::spawn_replica(dir.path(), &name_b, &store_url, &upstream.url()).await;
     let http = reqwest::Client::new();
     let login = login_anon(&http, &a).await;
     assert_eq!(proxied_status(&http, &b, &login.access_token).await, 200);
@@ -223,11 +176,13 @@ async fn revocation_made_while_a_listener_was_down_is_enforced_after_it_reconnec
 #[tokio::test]
 async fn concurrent_refreshes_and_a_logout_across_replicas_end_consistent() {
     let Some(base) = postgres_url() else { return };
-    let store_url = fresh_schema(&base).await;
+    let store_url = common::fresh_pg_schema(&base).await.0;
     let dir = tempfile::tempdir().expect("temp dir");
     let upstream = EchoUpstream::start().await;
-    let a = Arc::new(replica(dir.path(), "replica_a", &store_url, &upstream.url()).await);
-    let b = Arc::new(replica(dir.path(), "replica_b", &store_url, &upstream.url()).await);
+    let a =
+        Arc::new(common::spawn_replica(dir.path(), "replica_a", &store_url, &upstream.url()).await);
+    let b =
+        Arc::new(common::spawn_replica(dir.path(), "replica_b", &store_url, &upstream.url()).await);
     let http = reqwest::Client::new();
     let login = login_anon(&http, &a).await;
     assert_eq!(proxied_status(&http, &b, &login.access_token).await, 200);
@@ -323,7 +278,7 @@ impl Faulty {
 #[tokio::test]
 async fn database_outage_answers_503_keeps_verified_tokens_and_recovers_by_itself() {
     let Some(base) = postgres_url() else { return };
-    let store_url = fresh_schema(&base).await;
+    let store_url = common::fresh_pg_schema(&base).await.0;
     let parsed = url::Url::parse(&base).unwrap();
     let target = format!(
         "{}:{}",

@@ -50,7 +50,7 @@ async fn sqlite() -> Backend {
 /// A PostgreSQL store in a fresh schema, or `None` when no server is configured.
 async fn postgres() -> Option<Backend> {
     let base = std::env::var("SESSIONGATE_TEST_POSTGRES_URL").ok()?;
-    let (url, schema) = fresh_schema(&base).await;
+    let (url, schema) = common::fresh_pg_schema(&base).await;
     let store = store::connect(&url).await.expect("postgres store opens");
     Some(Backend {
         store,
@@ -58,23 +58,6 @@ async fn postgres() -> Option<Backend> {
         _dir: None,
         schema: Some((base, schema)),
     })
-}
-
-/// Creates a schema with a random name; returns a URL whose connections use it, and the name.
-async fn fresh_schema(base: &str) -> (String, String) {
-    let schema = format!("sg_test_{}", sessiongate::ids::object_id());
-    let mut conn = sqlx::PgConnection::connect(base)
-        .await
-        .expect("connect to SESSIONGATE_TEST_POSTGRES_URL");
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&mut conn)
-        .await
-        .expect("create schema");
-    let separator = if base.contains('?') { '&' } else { '?' };
-    (
-        format!("{base}{separator}options=-c%20search_path%3D{schema}"),
-        schema,
-    )
 }
 
 macro_rules! on_both_backends {

@@ -13,6 +13,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::*;
+use common::{drop_pg_schema as drop_schema, fresh_pg_schema as fresh_schema};
 use relay::Relay;
 use sessiongate::store::{self, NewIdentity, NewSession, NewUser};
 use sqlx::Connection;
@@ -33,31 +34,6 @@ fn postgres_url() -> Option<String> {
             None
         }
     }
-}
-
-/// A fresh schema: the base URL extended to use it, and its name.
-async fn fresh_schema(base: &str) -> (String, String) {
-    let schema = format!("sg_faults_{}", sessiongate::ids::object_id());
-    let mut conn = sqlx::PgConnection::connect(base)
-        .await
-        .expect("connect to SESSIONGATE_TEST_POSTGRES_URL");
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&mut conn)
-        .await
-        .expect("create schema");
-    let separator = if base.contains('?') { '&' } else { '?' };
-    (
-        format!("{base}{separator}options=-c%20search_path%3D{schema}"),
-        schema,
-    )
-}
-
-async fn drop_schema(base: &str, schema: &str) {
-    let mut conn = sqlx::PgConnection::connect(base).await.expect("connect");
-    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-        .execute(&mut conn)
-        .await
-        .expect("drop schema");
 }
 
 /// The PostgreSQL server's address, for the relay.

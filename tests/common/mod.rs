@@ -217,37 +217,7 @@ impl TestGateway {
     }
 
     pub async fn start_with(options: Options) -> Self {
-        let upstream = EchoUpstream::start().await;
-        let dir = tempfile::tempdir().expect("temp dir");
-        let db = dir.path().join("sessiongate.db");
-        let upstream_url = options
-            .upstream_url
-            .clone()
-            .unwrap_or_else(|| upstream.url());
-        let text = config_text(&db, &upstream_url, &options.extra_toml);
-        let config: Config = config::from_toml_str(&text, &test_env(&options.env), dir.path())
-            .expect("test config is valid");
-        let app = App::build(config).await.expect("gateway builds");
-        let client_url = format!("http://{}", app.client_addr());
-        let admin_url = format!("http://{}", app.admin_addr());
-        let state = app.state().clone();
-        let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        let done = tokio::spawn(app.run(async move {
-            let _ = stop_rx.await;
-        }));
-        Self {
-            client_url,
-            admin_url,
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .expect("client"),
-            upstream,
-            state,
-            dir,
-            stop: Some(stop_tx),
-            done: Some(done),
-        }
+        Self::start_in(tempfile::tempdir().expect("temp dir"), options).await
     }
 
     /// Stops the gateway and waits for it to drain.
@@ -625,4 +595,66 @@ pub fn postgres_url_or_skip() -> Option<String> {
             None
         }
     }
+}
+
+/// Creates a schema with a random name on the PostgreSQL server at `base`; returns a URL whose
+/// connections use it, and the name (for `drop_pg_schema`).
+pub async fn fresh_pg_schema(base: &str) -> (String, String) {
+    use sqlx::Connection;
+    let schema = format!("sg_test_{}", sessiongate::ids::object_id());
+    let mut conn = sqlx::PgConnection::connect(base)
+        .await
+        .expect("connect to SESSIONGATE_TEST_POSTGRES_URL");
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&mut conn)
+        .await
+        .expect("create schema");
+    let separator = if base.contains('?') { '&' } else { '?' };
+    (
+        format!("{base}{separator}options=-c%20search_path%3D{schema}"),
+        schema,
+    )
+}
+
+/// Drops a schema made by `fresh_pg_schema`.
+pub async fn drop_pg_schema(base: &str, schema: &str) {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(base).await.expect("connect");
+    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+        .execute(&mut conn)
+        .await
+        .expect("drop schema");
+}
+
+/// One replica: the real binary on `store_url` (a `fresh_pg_schema` URL), named for
+/// `pg_stat_activity`, with no signing key of its own (replicas share the generated one).
+pub async fn spawn_replica(
+    dir: &std::path::Path,
+    name: &str,
+    store_url: &str,
+    upstream: &str,
+) -> GatewayProcess {
+    let config = dir.join(format!("{name}.toml"));
+    let text = format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+admin_listen = "127.0.0.1:0"
+[app]
+id = "{APP_ID}"
+[store]
+url = "{store_url}&application_name={name}"
+[upstream]
+url = "{upstream}"
+"#
+    );
+    std::fs::write(&config, text).expect("write config");
+    GatewayProcess::spawn(
+        &config,
+        &[
+            ("SESSIONGATE_ADMIN__API_KEY", ADMIN_KEY),
+            ("SESSIONGATE_LOG", "warn"),
+        ],
+    )
+    .await
 }

@@ -4,7 +4,6 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use sqlx::Connection;
 
 use super::GUARD;
 use super::common::*;
@@ -129,51 +128,6 @@ async fn a_configured_key_cannot_be_retired_through_the_api() {
     gw.echo("/data/x", &login.access_token).await;
 }
 
-/// Two real gateways on one fresh PostgreSQL schema, sharing the generated keys.
-async fn replica(
-    dir: &std::path::Path,
-    name: &str,
-    store_url: &str,
-    upstream: &str,
-) -> GatewayProcess {
-    let config = dir.join(format!("{name}.toml"));
-    let text = format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-admin_listen = "127.0.0.1:0"
-[app]
-id = "{APP_ID}"
-[store]
-url = "{store_url}&application_name={name}"
-[upstream]
-url = "{upstream}"
-"#
-    );
-    std::fs::write(&config, text).expect("write config");
-    GatewayProcess::spawn(
-        &config,
-        &[
-            ("SESSIONGATE_ADMIN__API_KEY", ADMIN_KEY),
-            ("SESSIONGATE_LOG", "warn"),
-        ],
-    )
-    .await
-}
-
-async fn fresh_schema(base: &str) -> String {
-    let schema = format!("sg_token_attacks_{}", sessiongate::ids::object_id());
-    let mut conn = sqlx::PgConnection::connect(base)
-        .await
-        .expect("connect to PostgreSQL");
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&mut conn)
-        .await
-        .expect("create schema");
-    let separator = if base.contains('?') { '&' } else { '?' };
-    format!("{base}{separator}options=-c%20search_path%3D{schema}")
-}
-
 async fn proxied_status(http: &reqwest::Client, gateway: &GatewayProcess, token: &str) -> u16 {
     http.get(format!("{}/data", gateway.client_url))
         .bearer_auth(token)
@@ -189,11 +143,11 @@ async fn a_retired_key_is_refused_promptly_on_every_replica() {
     let Some(base) = postgres_url_or_skip() else {
         return;
     };
-    let store_url = fresh_schema(&base).await;
+    let store_url = crate::common::fresh_pg_schema(&base).await.0;
     let dir = tempfile::tempdir().expect("temp dir");
     let upstream = EchoUpstream::start().await;
-    let a = replica(dir.path(), "retire_a", &store_url, &upstream.url()).await;
-    let b = replica(dir.path(), "retire_b", &store_url, &upstream.url()).await;
+    let a = crate::common::spawn_replica(dir.path(), "retire_a", &store_url, &upstream.url()).await;
+    let b = crate::common::spawn_replica(dir.path(), "retire_b", &store_url, &upstream.url()).await;
     let http = reqwest::Client::new();
     let admin = |gateway: &GatewayProcess, method: reqwest::Method, path: &str| {
         http.request(method, gateway.admin_api(path))
