@@ -237,6 +237,8 @@ async fn escapes_of_invalid_or_overlong_utf8_are_refused() {
         "/public/%e0%80%ae/x",
         "/public/%c0%afx",
         "/public/%ff%fe",
+        "/public/%252e%252e/admin",
+        "/public%252fadmin",
     ] {
         let request = format!("GET {path} HTTP/1.1\r\nHost: a\r\n\r\n");
         let response = exchange(addr(&gw), request.as_bytes()).await;

@@ -5,8 +5,9 @@
 //! A proxy that matches one spelling of a path and forwards another can be walked around
 //! (`/public/../private`, `/public/%2e%2e/private`, `/priv%61te`, Tomcat's `..;`). So the path
 //! is normalized once: percent-encoded unreserved characters are decoded, dot segments
-//! resolved, duplicate slashes collapsed. Encoded `/`, `\`, NUL and `..;`-style segments have
-//! no safe reading and are refused, as are escapes that decode to invalid or overlong UTF-8
+//! resolved, duplicate slashes collapsed. Encoded `/`, `\`, NUL, `..;`-style segments and
+//! double-encoded dots and separators (`%252e`, `%252f`) have no safe reading and are refused,
+//! as are escapes that decode to invalid or overlong UTF-8
 //! (`%c0%ae`, `%e0%80%ae`, `%ff`): some decoders read `%c0%ae` as `.`, so they would be dot
 //! segments the normalizer did not see.
 
@@ -65,6 +66,13 @@ pub fn normalize(raw: &str) -> Result<String, PathError> {
     Ok(path)
 }
 
+/// Whether `hex` (the two characters after an encoded `%`) encodes a dot, a separator, a
+/// parameter start, a percent or NUL.
+fn double_encoded_separator(hex: Option<&str>) -> bool {
+    hex.and_then(|hex| u8::from_str_radix(hex, 16).ok())
+        .is_some_and(|b| matches!(b, b'.' | b'/' | b'\\' | b';' | b'%' | 0))
+}
+
 /// Refuses a path whose percent-escapes, decoded, are not valid UTF-8 (std's decoder refuses
 /// overlong forms and surrogates too).
 fn check_utf8(path: &str) -> Result<(), PathError> {
@@ -93,6 +101,11 @@ fn decode_unreserved(raw: &str) -> Result<String, PathError> {
                 }
                 match value {
                     b'/' | b'\\' | 0 => return Err(PathError::Forbidden),
+                    // `%252e`, `%252f`: an upstream that decodes twice reads a dot or a
+                    // separator the normalizer never saw.
+                    b'%' if double_encoded_separator(raw.get(i + 3..i + 5)) => {
+                        return Err(PathError::Forbidden);
+                    }
                     b if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') => {
                         out.push(char::from(b))
                     }
@@ -153,6 +166,22 @@ mod tests {
         ] {
             assert_eq!(normalize(path), Err(PathError::Forbidden), "{path}");
         }
+    }
+
+    #[test]
+    fn double_encoded_dots_and_separators_are_refused() {
+        for path in [
+            "/a/%252e%252e/b",
+            "/a%252fb",
+            "/a%255Cb",
+            "/a%253Bx",
+            "/a%2525",
+        ] {
+            assert_eq!(normalize(path), Err(PathError::Forbidden), "{path}");
+        }
+        assert_eq!(normalize("/100%25").unwrap(), "/100%25");
+        assert_eq!(normalize("/100%25off").unwrap(), "/100%25off");
+        assert_eq!(normalize("/a%2541").unwrap(), "/a%2541");
     }
 
     #[test]
