@@ -20,6 +20,7 @@ use crate::config::Config;
 use crate::ids;
 use crate::metrics::Metrics;
 use crate::proxy::Proxy;
+use crate::proxy::forwarded::TrustedProxies;
 use crate::server::{self, HttpOptions};
 use crate::sessions::activity::Activity;
 use crate::store::{self, Store, StoreError};
@@ -33,6 +34,8 @@ pub struct State {
     pub admin_key: AdminKey,
     pub activity: Activity,
     pub metrics: Metrics,
+    /// `server.trusted_proxies`: whose forwarding headers and request ids count.
+    pub trusted: TrustedProxies,
 }
 
 /// Why the gateway could not start.
@@ -110,6 +113,7 @@ impl App {
             admin_key: AdminKey::new(config.admin.api_key.as_ref()),
             activity: Activity::default(),
             metrics: crate::metrics::install(),
+            trusted: TrustedProxies::new(config.server.trusted_proxies.clone()),
             config,
         });
         Ok(Self {

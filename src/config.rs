@@ -80,7 +80,12 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     #[serde(serialize_with = "ser_duration")]
     pub shutdown_grace: Duration,
-    pub trust_forwarded_headers: bool,
+    /// Proxies in front of the gateway whose forwarding headers count (see
+    /// `proxy::forwarded`); `trust_forwarded_headers = true` means every address.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Kept from a trusted proxy, else generated; returned, forwarded and logged.
+    #[serde(serialize_with = "ser_header")]
+    pub request_id_header: HeaderName,
     /// A connection with no request in flight for this long is closed.
     #[serde(serialize_with = "ser_duration")]
     pub idle_timeout: Duration,
@@ -476,7 +481,12 @@ fn validate_server(raw: raw::RawServer) -> Result<ServerConfig, ConfigError> {
         max_header_bytes,
         max_body_bytes,
         shutdown_grace: duration("server.shutdown_grace", raw.shutdown_grace, "30s")?,
-        trust_forwarded_headers: raw.trust_forwarded_headers.unwrap_or(false),
+        trusted_proxies: trusted_proxies(raw.trusted_proxies, raw.trust_forwarded_headers)?,
+        request_id_header: header(
+            "server.request_id_header",
+            raw.request_id_header,
+            "x-request-id",
+        )?,
         idle_timeout: positive(
             duration("server.idle_timeout", raw.idle_timeout, "60s")?,
             "server.idle_timeout",
@@ -495,6 +505,38 @@ fn validate_server(raw: raw::RawServer) -> Result<ServerConfig, ConfigError> {
             other => other,
         },
     })
+}
+
+/// `server.trusted_proxies` as networks (a bare address is its own /32 or /128);
+/// `server.trust_forwarded_headers = true`, the older switch, trusts every address.
+fn trusted_proxies(
+    raw: Option<Vec<String>>,
+    trust_all: Option<bool>,
+) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    let key = "server.trusted_proxies";
+    let mut networks = Vec::new();
+    for text in raw.unwrap_or_default() {
+        let network = text
+            .parse::<ipnet::IpNet>()
+            .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+            .map_err(|_| {
+                ConfigError::new(key, format!("{text:?} is not a CIDR such as 10.0.0.0/8"))
+            })?;
+        networks.push(network.trunc());
+    }
+    if trust_all == Some(true) {
+        if !networks.is_empty() {
+            return Err(ConfigError::new(
+                "server.trust_forwarded_headers",
+                "set either this or server.trusted_proxies, not both",
+            ));
+        }
+        networks = ["0.0.0.0/0", "::/0"]
+            .iter()
+            .map(|net| net.parse().expect("constant networks parse"))
+            .collect();
+    }
+    Ok(networks)
 }
 
 /// Refuses a zero duration where zero would mean "never" or "at once" by accident.

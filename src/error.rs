@@ -73,6 +73,9 @@ pub struct CloseConnection;
 struct WireError<'a> {
     error: &'a str,
     error_code: ErrorCode,
+    /// The request's id (`server.request_id_header`), when answered inside a request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<String>,
 }
 
 impl ApiError {
@@ -202,9 +205,14 @@ impl ApiError {
     }
 
     pub fn into_response(self) -> http::Response<Body> {
+        let request_id = web::REQUEST_ID
+            .try_with(|id| id.to_str().ok().map(str::to_owned))
+            .ok()
+            .flatten();
         let body = WireError {
             error: &self.message,
             error_code: self.code,
+            request_id,
         };
         let mut response = web::json(self.status, &body);
         if let Some(reason) = self.reason {

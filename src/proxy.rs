@@ -7,6 +7,7 @@ pub mod body;
 pub mod credential;
 pub mod data_api;
 pub mod forward;
+pub mod forwarded;
 pub mod hop_by_hop;
 pub mod identity;
 pub mod path;
@@ -44,7 +45,7 @@ pub struct Proxy {
     forwarder: Forwarder,
     data_api: DataApi,
     forward_credentials: bool,
-    trust_forwarded: bool,
+    request_id_header: HeaderName,
     /// Longest wait for the next piece of a client's request body.
     body_idle: Duration,
 }
@@ -57,7 +58,7 @@ impl Proxy {
             forwarder: Forwarder::new(&config.upstream),
             data_api: DataApi::new(),
             forward_credentials: config.proxy.forward_credentials,
-            trust_forwarded: config.server.trust_forwarded_headers,
+            request_id_header: config.server.request_id_header.clone(),
             body_idle: config.server.body_read_timeout,
         }
     }
@@ -154,7 +155,7 @@ impl Proxy {
             headers.remove(http::header::AUTHORIZATION);
             headers.remove(credential::SESSION);
         }
-        if !self.trust_forwarded {
+        if !ctx.peer_trusted {
             for name in [
                 &FORWARDED,
                 &X_FORWARDED_FOR,
@@ -166,6 +167,7 @@ impl Proxy {
             }
         }
         forwarded.apply(headers);
+        headers.insert(self.request_id_header.clone(), ctx.request_id.clone());
         if let Some(caller) = caller {
             self.identity.set(headers, caller);
         }
@@ -182,7 +184,7 @@ impl Proxy {
         });
         let peer = ctx.remote.ip().to_string();
         let trusted = |name: &HeaderName| {
-            self.trust_forwarded
+            ctx.peer_trusted
                 .then(|| headers.get(name).cloned())
                 .flatten()
         };

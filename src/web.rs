@@ -34,8 +34,18 @@ pub struct RequestContext {
     pub authority: Option<String>,
     /// Client IP and user agent, as recorded on sessions.
     pub client: crate::auth::ClientInfo,
+    /// The TCP peer is one of `server.trusted_proxies`: its forwarding headers count.
+    pub peer_trusted: bool,
+    /// This request's id (`server.request_id_header`), also in `REQUEST_ID`.
+    pub request_id: HeaderValue,
     /// Unix seconds when the request arrived.
     pub now: i64,
+}
+
+tokio::task_local! {
+    /// The id of the request being answered: error bodies carry it, so a client's complaint
+    /// leads to the log line.
+    pub static REQUEST_ID: HeaderValue;
 }
 
 /// A complete body from bytes.

@@ -96,9 +96,18 @@ async fn every_refused_request_logs_its_reason_on_the_access_line() {
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
-        assert_eq!(request.send().await.expect("send").status(), 401, "{path}");
+        let response = request.send().await.expect("send");
+        assert_eq!(response.status(), 401, "{path}");
+        let request_id = response.headers()["x-request-id"]
+            .to_str()
+            .expect("ascii")
+            .to_owned();
         let line = log_line(&gw, &[path, "status=401"]).await;
         assert!(line.contains(reason), "{path}: {line}");
+        assert!(
+            line.contains(&request_id),
+            "no request id on the access line: {line}"
+        );
     }
 
     let logout = http

@@ -145,11 +145,8 @@ async fn answer(response: reqwest::Response) -> (u16, Option<String>, Vec<u8>) {
         .headers()
         .get("content-type")
         .map(|v| v.to_str().unwrap().to_owned());
-    (
-        status,
-        content_type,
-        response.bytes().await.unwrap().to_vec(),
-    )
+    let body = response.bytes().await.unwrap();
+    (status, content_type, common::mask_request_id(&body))
 }
 
 /// `reset {token, tokenId, password}` with a delivered token.

@@ -1,12 +1,12 @@
 //! Per-request entry points of both listeners: size limits, path normalization, the choice
 //! between the gateway's own endpoints and the proxy, and the one log line per request.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use http::{Request, Response};
+use http::{HeaderValue, Request, Response};
 use hyper::body::Incoming;
+use tracing::Instrument;
 
 use super::State;
 use crate::auth::ClientInfo;
@@ -26,34 +26,46 @@ pub async fn client(
     request: Request<Incoming>,
     conn: ConnInfo,
 ) -> Response<Body> {
-    let started = Instant::now();
-    let method = request.method().clone();
-    let raw_path = request.uri().path().to_owned();
-    let mut class = RouteClass::ClientApi;
-    let (response, user_id) = match context(&state, &request, conn) {
-        Err(err) => (err.into_response(), None),
-        Ok(ctx) => match client_api::route(&ctx.path, &state.config.app.id) {
-            Some(route) => client_api::handle(route, &state, request, &ctx).await,
-            None => {
-                class = RouteClass::Proxy;
-                let (response, caller) = state.proxy.handle(&state.auth, request, &ctx).await;
-                if let Some(caller) = &caller {
-                    if caller.session_id != crate::proxy::data_api::SESSION_ID {
-                        state.activity.note(&caller.session_id, ctx.now);
+    let request_id = request_id(&state, &request, conn);
+    let span = tracing::info_span!("request", id = %request_id.to_str().unwrap_or("-"));
+    let answer = async {
+        let started = Instant::now();
+        let method = request.method().clone();
+        let raw_path = request.uri().path().to_owned();
+        let mut class = RouteClass::ClientApi;
+        let (response, user_id) = match context(&state, &request, conn, &request_id) {
+            Err(err) => (err.into_response(), None),
+            Ok(ctx) => match client_api::route(&ctx.path, &state.config.app.id) {
+                Some(route) => client_api::handle(route, &state, request, &ctx).await,
+                None => {
+                    class = RouteClass::Proxy;
+                    let (response, caller) = state.proxy.handle(&state.auth, request, &ctx).await;
+                    if let Some(caller) = &caller {
+                        if caller.session_id != crate::proxy::data_api::SESSION_ID {
+                            state.activity.note(&caller.session_id, ctx.now);
+                        }
                     }
+                    (response, caller.map(|c| c.user_id.clone()))
                 }
-                (response, caller.map(|c| c.user_id.clone()))
-            }
-        },
+            },
+        };
+        log_request(
+            class,
+            &method,
+            &raw_path,
+            &response,
+            user_id.as_deref(),
+            started,
+        );
+        response
     };
-    log_request(
-        class,
-        &method,
-        &raw_path,
-        &response,
-        user_id.as_deref(),
-        started,
-    );
+    let mut response = web::REQUEST_ID
+        .scope(request_id.clone(), answer)
+        .instrument(span)
+        .await;
+    response
+        .headers_mut()
+        .insert(state.config.server.request_id_header.clone(), request_id);
     response
 }
 
@@ -62,22 +74,57 @@ pub async fn admin(
     request: Request<Incoming>,
     conn: ConnInfo,
 ) -> Response<Body> {
-    let started = Instant::now();
-    let method = request.method().clone();
-    let raw_path = request.uri().path().to_owned();
-    let response = match context(&state, &request, conn) {
-        Err(err) => err.into_response(),
-        Ok(ctx) => crate::admin::handle(&state, request, &ctx).await,
+    let request_id = request_id(&state, &request, conn);
+    let span = tracing::info_span!("request", id = %request_id.to_str().unwrap_or("-"));
+    let answer = async {
+        let started = Instant::now();
+        let method = request.method().clone();
+        let raw_path = request.uri().path().to_owned();
+        let response = match context(&state, &request, conn, &request_id) {
+            Err(err) => err.into_response(),
+            Ok(ctx) => crate::admin::handle(&state, request, &ctx).await,
+        };
+        log_request(
+            RouteClass::Admin,
+            &method,
+            &raw_path,
+            &response,
+            None,
+            started,
+        );
+        response
     };
-    log_request(
-        RouteClass::Admin,
-        &method,
-        &raw_path,
-        &response,
-        None,
-        started,
-    );
+    let mut response = web::REQUEST_ID
+        .scope(request_id.clone(), answer)
+        .instrument(span)
+        .await;
     response
+        .headers_mut()
+        .insert(state.config.server.request_id_header.clone(), request_id);
+    response
+}
+
+/// Longest request id kept from a trusted proxy.
+const MAX_REQUEST_ID: usize = 128;
+
+/// The request's id: the one a trusted proxy sent (visible ASCII, at most 128 bytes), else a
+/// new one. A client that is not a trusted proxy cannot choose it (log lines would lie).
+fn request_id(state: &State, request: &Request<Incoming>, conn: ConnInfo) -> HeaderValue {
+    let header = &state.config.server.request_id_header;
+    let kept = state
+        .trusted
+        .contains(conn.remote.ip())
+        .then(|| request.headers().get(header))
+        .flatten()
+        .filter(|value| {
+            !value.is_empty()
+                && value.len() <= MAX_REQUEST_ID
+                && value.as_bytes().iter().all(|b| b.is_ascii_graphic())
+        });
+    match kept {
+        Some(value) => value.clone(),
+        None => HeaderValue::from_str(&ids::object_id()).expect("hex is a valid header value"),
+    }
 }
 
 /// Checks the header block and path, and gathers what handlers need to know.
@@ -85,6 +132,7 @@ fn context(
     state: &State,
     request: &Request<Incoming>,
     conn: ConnInfo,
+    request_id: &HeaderValue,
 ) -> Result<RequestContext, ApiError> {
     if web::header_bytes(request.headers()) > state.config.server.max_header_bytes {
         return Err(ApiError::headers_too_large(
@@ -106,28 +154,13 @@ fn context(
         path,
         authority: request.uri().authority().map(|a| a.as_str().to_owned()),
         client: ClientInfo {
-            ip: Some(client_ip(state, request, conn)),
+            ip: Some(state.trusted.client_ip(conn.remote.ip(), request.headers())),
             user_agent,
         },
+        peer_trusted: state.trusted.contains(conn.remote.ip()),
+        request_id: request_id.clone(),
         now: ids::now(),
     })
-}
-
-/// The client's address: the TCP peer, or the first `X-Forwarded-For` hop when the gateway is
-/// configured to trust a proxy in front of it.
-fn client_ip(state: &State, request: &Request<Incoming>, conn: ConnInfo) -> IpAddr {
-    if state.config.server.trust_forwarded_headers {
-        let forwarded = request
-            .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|ip| ip.trim().parse().ok());
-        if let Some(ip) = forwarded {
-            return ip;
-        }
-    }
-    conn.remote.ip()
 }
 
 /// The one log line per request, and the request metrics.

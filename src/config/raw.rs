@@ -54,6 +54,9 @@ pub struct RawServer {
     pub body_read_timeout: Option<String>,
     #[serde(default, deserialize_with = "flex")]
     pub max_connections: Option<usize>,
+    #[serde(default, deserialize_with = "flex_list")]
+    pub trusted_proxies: Option<Vec<String>>,
+    pub request_id_header: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -245,4 +248,26 @@ where
             .map(Some)
             .map_err(|err| serde::de::Error::custom(format!("{text:?}: {err}"))),
     }
+}
+
+/// A list, or (from the environment) a comma-separated string.
+fn flex_list<'de, D>(deserializer: D) -> Result<Option<Vec<String>>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum FlexList {
+        Native(Vec<String>),
+        Text(String),
+    }
+    Ok(Some(match FlexList::deserialize(deserializer)? {
+        FlexList::Native(items) => items,
+        FlexList::Text(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    }))
 }

@@ -73,6 +73,9 @@ pub async fn serve<H, F>(
         .local_addr()
         .expect("a bound listener has an address");
     let slots = Arc::new(Semaphore::new(options.max_connections));
+    // Connections are told to close only after the listener is gone, so that a client that
+    // sees its idle connection closed can rely on new connections being refused.
+    let (close_tx, close_rx) = watch::channel(false);
     let mut accept_failures: u64 = 0;
     loop {
         let (stream, remote) = tokio::select! {
@@ -106,7 +109,7 @@ pub async fn serve<H, F>(
         };
         let builder = builder.clone();
         let handler = handler.clone();
-        let shutdown = shutdown.clone();
+        let shutdown = close_rx.clone();
         let tls = tls.clone();
         tokio::spawn(async move {
             let _slot = slot;
@@ -133,6 +136,7 @@ pub async fn serve<H, F>(
         });
     }
     drop(listener);
+    let _ = close_tx.send(true);
     // Every open connection holds a slot: all slots back means all connections ended.
     let all = u32::try_from(options.max_connections).unwrap_or(u32::MAX);
     tokio::select! {

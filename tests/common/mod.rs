@@ -398,6 +398,17 @@ pub async fn assert_json_error(response: reqwest::Response, status: u16) -> Valu
         body["error_code"].as_str().is_some_and(|e| !e.is_empty()),
         "{body}"
     );
+    // Every error names its request; the id is random, so it is taken out of what tests compare.
+    let mut body = body;
+    let id = body
+        .as_object_mut()
+        .and_then(|fields| fields.remove("request_id"));
+    assert!(
+        id.as_ref()
+            .and_then(Value::as_str)
+            .is_some_and(|id| !id.is_empty()),
+        "error without request_id: {body}"
+    );
     body
 }
 
@@ -657,4 +668,21 @@ url = "{upstream}"
         ],
     )
     .await
+}
+
+/// A JSON error body with the value of its `request_id` (random per request) replaced by as
+/// many `*`, so answers that must be identical can be compared byte for byte.
+pub fn mask_request_id(body: &[u8]) -> Vec<u8> {
+    const FIELD: &[u8] = b"\"request_id\":\"";
+    let mut masked = body.to_vec();
+    if let Some(start) = masked
+        .windows(FIELD.len())
+        .position(|window| window == FIELD)
+        .map(|at| at + FIELD.len())
+    {
+        for byte in masked[start..].iter_mut().take_while(|b| **b != b'"') {
+            *byte = b'*';
+        }
+    }
+    masked
 }
