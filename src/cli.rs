@@ -1,6 +1,7 @@
 //! The command line: clap types and dispatch to one file per subcommand.
 //!
-//! `serve` and `config check` work on a config file. Every other command is an admin command:
+//! `serve`, `config check`, `migrate` and `backup` work on a config file (the last two on its
+//! store, with the gateway running or not). Every other command is an admin command:
 //! it talks to a running gateway's admin API over HTTP (`cli/admin_client.rs`), so it works
 //! the same for one instance or many replicas on one store. Each admin command group owns its
 //! arguments and output in its own file (`cli/users.rs`, `sessions.rs`, `grants.rs`,
@@ -17,15 +18,18 @@
 //! | 2 | usage error (clap's own, or a missing password) |
 //! | 3 | `token verify`: the token has expired |
 //! | 4 | `token verify`: the token is invalid (bad signature, malformed, foreign) |
-//! | 69 | EX_UNAVAILABLE: the gateway cannot be reached (connect failed or no answer in time) |
+//! | 69 | EX_UNAVAILABLE: the gateway cannot be reached (connect failed or no answer in time); `serve`, `migrate`, `backup`: the store cannot be opened |
+//! | 73 | EX_CANTCREAT: `backup`: the target exists or cannot be written |
 //! | 77 | EX_NOPERM: no admin key, or the gateway refused it (401) |
-//! | 78 | EX_CONFIG: invalid configuration |
+//! | 78 | EX_CONFIG: invalid configuration; `serve`, `migrate`: the store was migrated by a newer release (restarting cannot help) |
 //! | 130, 143 | `serve`: a second SIGINT (130) or SIGTERM (143) during the graceful shutdown: exited at once |
 
 mod admin_client;
+mod backup;
 mod config_check;
 mod grants;
 mod keys;
+mod migrate;
 mod output;
 mod security;
 mod serve;
@@ -40,6 +44,7 @@ use clap::{Args, Parser, Subcommand};
 use url::Url;
 
 use crate::config::{ConfigError, DEFAULT_PATH};
+use crate::store::{BackupError, StoreError};
 
 /// The exit code table, shown after `sessiongate --help`.
 const EXIT_CODES: &str = "\
@@ -47,12 +52,13 @@ Exit codes:
   0   success
   1   the gateway answered an error (its error and error_code are printed on stderr),
       or one of several users (--user=A,B) failed
-  2   usage error
+  2   usage error (also: backup of a PostgreSQL store, which is pg_dump's job)
   3   token verify: the token has expired
   4   token verify: the token is invalid
-  69  the gateway cannot be reached (EX_UNAVAILABLE)
+  69  the gateway or the store cannot be reached (EX_UNAVAILABLE)
+  73  backup: the target exists or cannot be written (EX_CANTCREAT)
   77  admin key missing or refused (EX_NOPERM)
-  78  invalid configuration (EX_CONFIG)";
+  78  invalid configuration, or a store migrated by a newer release (EX_CONFIG)";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -78,6 +84,22 @@ pub enum Command {
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+    /// Apply the store's pending schema migrations (`serve` applies them too).
+    Migrate {
+        /// List the pending migrations; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long, default_value = DEFAULT_PATH)]
+        config: PathBuf,
+    },
+    /// Copy the SQLite store while the gateway runs: consistent, verified, created 0600.
+    Backup {
+        /// Where to write the copy (must not exist).
+        #[arg(long, value_name = "PATH")]
+        to: PathBuf,
+        #[arg(long, default_value = DEFAULT_PATH)]
+        config: PathBuf,
     },
     /// Manage users: list, create, revoke sessions, delete, enable, disable.
     Users {
@@ -125,10 +147,14 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
-    /// Validate the config and print the effective values, secrets masked.
+    /// Validate the config (and the files it names) and print the effective values, secrets
+    /// masked.
     Check {
         #[arg(long, default_value = DEFAULT_PATH)]
         config: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: config_check::Format,
     },
 }
 
@@ -203,6 +229,14 @@ pub enum CliError {
     /// cannot be opened, 71 (EX_OSERR) when a listener cannot bind.
     #[error("cannot start: {0}")]
     Start(#[from] crate::app::StartError),
+    /// `migrate`: 69 when the store cannot be opened, 78 when it is newer than this binary.
+    #[error("store.url: {0}")]
+    Store(#[from] crate::store::StoreError),
+    /// `backup`: 2 for a store it cannot copy (PostgreSQL, in memory), 73 when the target
+    /// exists or cannot be written, 69 when the store cannot be opened, 1 when the copy
+    /// failed verification.
+    #[error("backup failed: {0}")]
+    Backup(#[from] crate::store::BackupError),
     /// Anything else: exit 1.
     #[error("{0:#}")]
     Other(#[from] anyhow::Error),
@@ -228,10 +262,29 @@ impl CliError {
             CliError::Start(err) => match err {
                 crate::app::StartError::Tls(_)
                 | crate::app::StartError::Keys(crate::tokens::KeyError::BadKey(_)) => 78,
-                crate::app::StartError::Store(_) | crate::app::StartError::Keys(_) => 69,
+                crate::app::StartError::Store(err) => store_exit_code(err),
+                crate::app::StartError::Keys(_) => 69,
                 crate::app::StartError::Bind { .. } => 71,
             },
+            CliError::Store(err) => store_exit_code(err),
+            CliError::Backup(err) => match err {
+                BackupError::Postgres | BackupError::InMemory => 2,
+                BackupError::Exists(_) | BackupError::Write { .. } => 73,
+                BackupError::NoStore(_) => 69,
+                BackupError::Store(err) => store_exit_code(err),
+                BackupError::Verify(_) => 1,
+            },
         }
+    }
+}
+
+/// A store that cannot be opened is unavailable (69: a retry may succeed); one migrated by a
+/// newer release is a permanent mismatch (78: only the operator can fix it, so supervisors
+/// should not restart in a loop).
+fn store_exit_code(err: &StoreError) -> u8 {
+    match err {
+        StoreError::SchemaTooNew { .. } => 78,
+        _ => 69,
     }
 }
 
@@ -246,8 +299,10 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Serve { config } => serve::run(&config, &env).await,
         Command::Config {
-            command: ConfigCommand::Check { config },
-        } => config_check::run(&config, &env),
+            command: ConfigCommand::Check { config, format },
+        } => config_check::run(&config, &env, format),
+        Command::Migrate { dry_run, config } => migrate::run(&config, &env, dry_run).await,
+        Command::Backup { to, config } => backup::run(&config, &env, &to).await,
         Command::Users { admin, command } => users::run(&admin, &env, command, user_password).await,
         Command::Sessions { admin, command } => sessions::run(&admin, &env, command).await,
         Command::Grants { admin, command } => grants::run(&admin, &env, command).await,
@@ -341,5 +396,12 @@ mod tests {
             reason: "is required".into(),
         };
         assert_eq!(CliError::Config(config).exit_code(), 78);
+        let newer = StoreError::SchemaTooNew { found: 5, known: 4 };
+        assert_eq!(CliError::Store(newer).exit_code(), 78);
+        assert_eq!(CliError::Backup(BackupError::Postgres).exit_code(), 2);
+        assert_eq!(
+            CliError::Backup(BackupError::Exists("x".into())).exit_code(),
+            73
+        );
     }
 }

@@ -168,6 +168,7 @@ pub enum SigningKeySource {
     /// A PEM private key and the matching PEM public key.
     KeyPair {
         private_pem: Secret,
+        #[serde(serialize_with = "ser_text")]
         public_pem: Vec<u8>,
     },
 }
@@ -273,15 +274,7 @@ pub fn from_toml_str(
     env: &BTreeMap<String, String>,
     _config_dir: &Path,
 ) -> Result<Config, ConfigError> {
-    let mut table: toml::Table = toml::from_str(text).map_err(|err| {
-        let line = err
-            .message()
-            .lines()
-            .next()
-            .unwrap_or("invalid TOML")
-            .to_owned();
-        ConfigError::new("config", format!("invalid TOML: {line}"))
-    })?;
+    let mut table: toml::Table = toml::from_str(text).map_err(|err| toml_error(text, &err))?;
     refuse_inline_secrets(&table)?;
     env::overlay(&mut table, env).map_err(|msg| {
         let (key, reason) = msg
@@ -294,6 +287,32 @@ pub fn from_toml_str(
             ConfigError::new(err.path().to_string(), first_line(&err.inner().to_string()))
         })?;
     validate(raw)
+}
+
+/// A TOML syntax error with where it is: `invalid TOML at line 3, column 7: …`.
+fn toml_error(text: &str, err: &toml::de::Error) -> ConfigError {
+    let message = err
+        .message()
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join(": ");
+    let message = if message.is_empty() {
+        "invalid TOML".to_owned()
+    } else {
+        message
+    };
+    let Some(span) = err.span() else {
+        return ConfigError::new("config", format!("invalid TOML: {message}"));
+    };
+    let before = text.get(..span.start).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    ConfigError::new(
+        "config",
+        format!("invalid TOML at line {line}, column {column}: {message}"),
+    )
 }
 
 fn first_line(text: &str) -> String {
@@ -424,7 +443,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
                 ));
             }
         },
-        level: raw.log.level.unwrap_or_else(|| "info".to_owned()),
+        level: log_level(raw.log.level)?,
     };
     Ok(Config {
         server,
@@ -751,6 +770,21 @@ fn validate_route(index: usize, raw: raw::RawRoute) -> Result<RouteConfig, Confi
     })
 }
 
+/// `log.level` is a tracing filter (`info`, `sessiongate=debug,info`); a typo is refused here
+/// rather than silently replaced by `info` at start-up.
+fn log_level(value: Option<String>) -> Result<String, ConfigError> {
+    let level = value.unwrap_or_else(|| "info".to_owned());
+    tracing_subscriber::EnvFilter::builder()
+        .parse(&level)
+        .map_err(|err| {
+            ConfigError::new(
+                "log.level",
+                format!("{level:?} is not a log filter ({err}); expected e.g. info or sessiongate=debug,warn"),
+            )
+        })?;
+    Ok(level)
+}
+
 fn addr(key: &str, value: Option<String>, default: &str) -> Result<SocketAddr, ConfigError> {
     let text = value.unwrap_or_else(|| default.to_owned());
     text.parse().map_err(|_| {
@@ -801,6 +835,11 @@ fn header(key: &str, value: Option<String>, default: &str) -> Result<HeaderName,
 
 fn ser_duration<S: serde::Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&format_duration(*value))
+}
+
+/// Public key material (not a secret) as text rather than an array of bytes.
+fn ser_text<S: serde::Serializer>(value: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&String::from_utf8_lossy(value))
 }
 
 fn ser_header<S: serde::Serializer>(value: &HeaderName, serializer: S) -> Result<S::Ok, S::Error> {

@@ -280,6 +280,8 @@ impl From<StoreError> for ApiError {
                 Self::service_unavailable()
             }
             StoreError::Corrupt(what) => Self::internal(&what),
+            // Refused at start-up; a request never meets it.
+            other @ StoreError::SchemaTooNew { .. } => Self::internal(&other),
         }
     }
 }

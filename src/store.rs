@@ -4,6 +4,7 @@
 //! Does not hash, sign or decide policy: callers pass hashes and timestamps in. Each backend
 //! owns its SQL and migrations.
 
+mod backup;
 mod deadline;
 mod migrations;
 pub mod model;
@@ -17,7 +18,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio::sync::Notify;
 
+pub use backup::{Backup, BackupError, backup};
 pub use deadline::{CLOSE_BOUND, Options};
+pub use migrations::MigrationStatus;
 pub use model::{
     ApiKeyRecord, LocalAccount, NewIdentity, NewSession, NewUser, Revocation, Session,
     SessionStart, SigningKeyRecord, User, UserIdentity, UserQuery, UserTokenKind, UserTokenRecord,
@@ -43,6 +46,14 @@ pub enum StoreError {
     /// A row that the gateway wrote cannot be read back.
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// The store was migrated by a newer release: its schema has migrations this binary does
+    /// not know, so it would misread what that release writes. Nothing was changed.
+    #[error(
+        "the store's schema is at version {found}, newer than this sessiongate knows (up to \
+         {known}): a newer release migrated it; run that release (or newer), or restore a \
+         backup taken before the upgrade"
+    )]
+    SchemaTooNew { found: i64, known: i64 },
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -273,7 +284,8 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// Opens the store named by `url` — `sqlite://PATH` (embedded, created on first start) or
-/// `postgres://…` — and applies its migrations, with the default `Options`.
+/// `postgres://…` — and applies its migrations, with the default `Options`. A store whose
+/// schema is newer than this binary is refused (`SchemaTooNew`) before anything is written.
 pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     connect_with(url, Options::default()).await
 }
@@ -300,11 +312,46 @@ pub async fn connect_with(url: &str, options: Options) -> Result<Arc<dyn Store>,
     if let Some(store) = opened? {
         return Ok(Arc::new(deadline::Deadline::new(store, options.timeout)));
     }
-    Err(StoreError::Unavailable(sqlx::Error::Configuration(
+    Err(unsupported_scheme(url))
+}
+
+/// `sessiongate migrate`: the store's schema against this binary's migrations; unless
+/// `dry_run`, the pending ones are applied (the returned status is what was pending before).
+/// A dry run writes nothing (a SQLite file that does not exist yet is not created).
+pub async fn migrate(
+    url: &str,
+    options: Options,
+    dry_run: bool,
+) -> Result<MigrationStatus, StoreError> {
+    let (pool, dialect) = if url.starts_with("sqlite:") {
+        if dry_run && !sqlite::exists(url)? {
+            return Ok(migrations::status(Vec::new(), &migrations::sqlite()));
+        }
+        (sqlite::pool(url, &options).await?, Dialect::Sqlite)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        (postgres::pool(url, &options).await?, Dialect::Postgres)
+    } else {
+        return Err(unsupported_scheme(url));
+    };
+    let result = if dry_run {
+        let status = migrations::status(
+            migrations::applied(&pool, dialect).await?,
+            &migrations::for_dialect(dialect),
+        );
+        migrations::refuse_newer(&status).map(|()| status)
+    } else {
+        migrations::apply(&pool, dialect).await
+    };
+    pool.close().await;
+    result
+}
+
+fn unsupported_scheme(url: &str) -> StoreError {
+    StoreError::Unavailable(sqlx::Error::Configuration(
         format!(
             "unsupported store url scheme in {:?}",
             url.split(':').next().unwrap_or_default()
         )
         .into(),
-    )))
+    ))
 }

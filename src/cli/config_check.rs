@@ -1,19 +1,117 @@
-//! `sessiongate config check`: validate and print the effective config, secrets masked (key
-//! material as `***`, and the password inside any URL: `postgres://user:***@host/db`).
+//! `sessiongate config check`: validate everything `serve` would before it opens the store —
+//! the config keys, the log filter, the TLS certificate and key (readable, parsed, matching),
+//! a configured signing key pair — warn when no admin key is set, and print the effective
+//! config with secrets masked (key material as `***`, the password inside any URL:
+//! `postgres://user:***@host/db`), as JSON or as TOML.
+//!
+//! Does not open the store or bind the listeners: a check runs anywhere the config is.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Context;
+use clap::ValueEnum;
 
 use super::CliError;
-use crate::config;
+use crate::config::{self, Config, ConfigError};
+use crate::{server, tokens};
 
-pub fn run(path: &Path, env: &BTreeMap<String, String>) -> Result<(), CliError> {
+/// How `config check` prints the effective config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum Format {
+    #[default]
+    Json,
+    /// TOML: durations in config notation (`60d`), secrets `***`, unset keys left out.
+    Toml,
+}
+
+pub fn run(path: &Path, env: &BTreeMap<String, String>, format: Format) -> Result<(), CliError> {
     let config = config::load(path, env)?;
+    check_files(&config)?;
+    for warning in warnings(&config) {
+        eprintln!("warning: {warning}");
+    }
     let mut value = serde_json::to_value(&config).context("cannot print the config")?;
     config::mask_json(&mut value);
-    let text = serde_json::to_string_pretty(&value).context("cannot print the config")?;
-    println!("{text}");
+    let text = match format {
+        Format::Json => serde_json::to_string_pretty(&value).context("cannot print the config")?,
+        Format::Toml => {
+            let table = toml_value(value).context("the config is not a table")?;
+            toml::to_string_pretty(&table).context("cannot print the config as TOML")?
+        }
+    };
+    println!("{}", text.trim_end());
     Ok(())
+}
+
+/// What `serve` checks after loading, before it opens the store: the same functions.
+fn check_files(config: &Config) -> Result<(), ConfigError> {
+    if let Some(tls) = &config.server.tls {
+        server::tls_acceptor(&tls.cert_file, &tls.key_file).map_err(|reason| ConfigError {
+            key: "server.tls".to_owned(),
+            reason,
+        })?;
+    }
+    tokens::keys::check_configured(&config.tokens).map_err(|err| ConfigError {
+        key: "tokens.signing_key_file".to_owned(),
+        reason: err.to_string(),
+    })?;
+    Ok(())
+}
+
+/// Valid but probably not meant: printed on stderr, exit 0.
+fn warnings(config: &Config) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if config.admin.api_key.is_none() {
+        warnings.push(
+            "admin.api_key_file: no admin key (admin.api_key_file or SESSIONGATE_ADMIN__API_KEY): \
+             the admin API will refuse every call (health and metrics stay open)"
+                .to_owned(),
+        );
+    }
+    warnings
+}
+
+/// A JSON value as TOML: `null` (an unset option) is left out, since TOML has no null.
+fn toml_value(value: serde_json::Value) -> Option<toml::Value> {
+    use serde_json::Value as Json;
+    Some(match value {
+        Json::Null => return None,
+        Json::Bool(flag) => toml::Value::Boolean(flag),
+        Json::Number(number) => match number.as_i64() {
+            Some(int) => toml::Value::Integer(int),
+            None => toml::Value::Float(number.as_f64()?),
+        },
+        Json::String(text) => toml::Value::String(text),
+        Json::Array(items) => {
+            toml::Value::Array(items.into_iter().filter_map(toml_value).collect())
+        }
+        Json::Object(fields) => toml::Value::Table(
+            fields
+                .into_iter()
+                .filter_map(|(key, value)| Some((key, toml_value(value)?)))
+                .collect(),
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_becomes_toml_without_nulls() {
+        let json = serde_json::json!({
+            "a": {"b": null, "c": "30m", "d": [1, 2]},
+            "routes": [{"prefix": "/x", "upstream": null}],
+        });
+        let Some(toml::Value::Table(table)) = toml_value(json) else {
+            panic!("a table");
+        };
+        let text = toml::to_string_pretty(&table).unwrap();
+        let back: toml::Table = toml::from_str(&text).unwrap();
+        assert_eq!(back["a"]["c"].as_str(), Some("30m"));
+        assert!(back["a"].get("b").is_none());
+        assert_eq!(back["routes"][0]["prefix"].as_str(), Some("/x"));
+    }
 }

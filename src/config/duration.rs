@@ -14,9 +14,28 @@ pub fn parse(text: &str) -> Result<Duration, String> {
         .map_err(|err| format!("{text:?} is not a duration ({err}); expected e.g. 30s, 30m, 60d"))
 }
 
-/// Formats a duration the way config files write it (`1h 30m`).
+/// Formats a duration the way config files write it: one number in the largest unit that
+/// divides it exactly (`60d`, `30m`, `90m`, `500ms`), so `parse` reads back the same value.
+/// (humantime's own format would write 60 days as `1month 29days 13h 26m 24s`.)
 pub fn format(duration: Duration) -> String {
-    humantime::format_duration(duration).to_string()
+    let nanos = duration.as_nanos();
+    if nanos == 0 {
+        return "0s".to_owned();
+    }
+    let units: [(&str, u128); 6] = [
+        ("d", 86_400_000_000_000),
+        ("h", 3_600_000_000_000),
+        ("m", 60_000_000_000),
+        ("s", 1_000_000_000),
+        ("ms", 1_000_000),
+        ("us", 1_000),
+    ];
+    for (unit, size) in units {
+        if nanos % size == 0 {
+            return format!("{}{unit}", nanos / size);
+        }
+    }
+    format!("{nanos}ns")
 }
 
 #[cfg(test)]
@@ -40,7 +59,23 @@ mod tests {
 
     #[test]
     fn format_round_trips() {
-        let d = Duration::from_secs(90 * 86_400);
-        assert_eq!(parse(&format(d)), Ok(d));
+        for d in [
+            Duration::from_secs(90 * 86_400),
+            Duration::from_secs(5_400),
+            Duration::from_millis(1_500),
+            Duration::from_nanos(1_000_001),
+            Duration::ZERO,
+        ] {
+            assert_eq!(parse(&format(d)), Ok(d), "{}", format(d));
+        }
+    }
+
+    #[test]
+    fn format_writes_what_people_write() {
+        assert_eq!(format(Duration::from_secs(60 * 86_400)), "60d");
+        assert_eq!(format(Duration::from_secs(1_800)), "30m");
+        assert_eq!(format(Duration::from_secs(5_400)), "90m");
+        assert_eq!(format(Duration::from_millis(500)), "500ms");
+        assert_eq!(format(Duration::ZERO), "0s");
     }
 }

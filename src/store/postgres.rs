@@ -19,26 +19,33 @@ use super::{Options, StoreError};
 /// The `NOTIFY` channel of revocations.
 pub const REVOCATION_CHANNEL: &str = "sessiongate_revocations";
 
-/// Opens `postgres://…`, applies migrations (under sqlx's advisory lock, so replicas starting
-/// together are safe) and starts the revocation listener. Every session gets the server-side
-/// half of `store.timeout`: a `statement_timeout`, and an `idle_in_transaction_session_timeout`
-/// so locks of a client that stalled mid-transaction do not block other replicas for long.
+/// Opens `postgres://…`, refuses a schema migrated by a newer release, applies migrations
+/// (under sqlx's advisory lock, so replicas starting together are safe) and starts the
+/// revocation listener.
 pub async fn open(url: &str, options: &Options) -> Result<SqlStore, StoreError> {
+    let pool = pool(url, options).await?;
+    if let Err(err) = migrations::apply(&pool, Dialect::Postgres).await {
+        pool.close().await;
+        return Err(err);
+    }
+    let listen_url = with_timeouts(url, options.timeout)?;
+    let signal = Arc::new(Notify::new());
+    tokio::spawn(listen(listen_url.into(), signal.clone(), pool.clone()));
+    Ok(SqlStore::new(pool, Dialect::Postgres, Some(signal)))
+}
+
+/// The connection pool of `url`; no migrations. Every session gets the server-side half of
+/// `store.timeout`: a `statement_timeout`, and an `idle_in_transaction_session_timeout` so
+/// locks of a client that stalled mid-transaction do not block other replicas for long.
+pub async fn pool(url: &str, options: &Options) -> Result<sqlx::AnyPool, StoreError> {
     sqlx::any::install_default_drivers();
     let url = with_timeouts(url, options.timeout)?;
-    let url = url.as_str();
     let pool = AnyPoolOptions::new()
         .max_connections(16)
         .acquire_timeout(options.timeout)
-        .connect(url)
+        .connect(url.as_str())
         .await?;
-    migrations::postgres()
-        .run(&pool)
-        .await
-        .map_err(|err| StoreError::Unavailable(sqlx::Error::Migrate(Box::new(err))))?;
-    let signal = Arc::new(Notify::new());
-    tokio::spawn(listen(url.to_owned(), signal.clone(), pool.clone()));
-    Ok(SqlStore::new(pool, Dialect::Postgres, Some(signal)))
+    Ok(pool)
 }
 
 /// `url` with the server-side timeouts added to its libpq `options` (sqlx joins several

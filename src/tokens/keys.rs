@@ -139,6 +139,19 @@ pub async fn load(config: &TokensConfig, store: &dyn Store) -> Result<KeySet, Ke
     }
 }
 
+/// Checks, without a store, that a configured key pair is usable (`config check`); the
+/// store's generated keys and a configured secret need nothing more than `config::load`.
+pub fn check_configured(config: &TokensConfig) -> Result<(), KeyError> {
+    if let Some(SigningKeySource::KeyPair {
+        private_pem,
+        public_pem,
+    }) = &config.signing_key
+    {
+        pem_key(config.algorithm, private_pem.expose(), public_pem)?;
+    }
+    Ok(())
+}
+
 /// Adds a generated key that starts signing after `KEY_PROPAGATION`; returns its `kid`.
 pub async fn rotate(config: &TokensConfig, store: &dyn Store) -> Result<String, KeyError> {
     if config.signing_key.is_some() {
