@@ -1,10 +1,11 @@
 //! The admin listener: health, readiness, and the App Services Admin API v3 paths under
 //! `/api/admin/v3.0/groups/{groupId}/apps/{appId}/`, behind the admin key.
 //!
-//! Never served on the client listener.
+//! Never served on the client listener. `GET /` is the web console (`console.rs`).
 
 mod api_keys;
 mod auth;
+mod console;
 mod health;
 mod security;
 mod sessions;
@@ -32,12 +33,16 @@ pub async fn handle(
         (Method::GET, "/healthz") => return health::healthz(),
         (Method::GET, "/readyz") => return health::readyz(state).await,
         (Method::GET, "/metrics") => return health::metrics(state),
+        _ if console::owns(&ctx.path) => return console::handle(state, request, ctx).await,
         _ => {}
     }
     let Some(rest) = ctx.path.strip_prefix(BASE) else {
         return ApiError::not_found().into_response();
     };
-    if let Err(err) = state.admin_key.check(request.headers()) {
+    if let Err(err) = state
+        .admin_key
+        .authorize(request.method(), request.headers(), ctx)
+    {
         return err.into_response();
     }
     // groups/{groupId}/apps/{appId}/...; the group id is accepted as given.
