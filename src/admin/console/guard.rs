@@ -120,6 +120,8 @@ mod tests {
             path: "/".to_owned(),
             authority: None,
             client: crate::auth::ClientInfo::default(),
+            peer_trusted: false,
+            request_id: HeaderValue::from_static("test-request"),
             now: 0,
         }
     }
