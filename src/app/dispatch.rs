@@ -1,6 +1,7 @@
 //! Per-request entry points of both listeners: size limits, path normalization, the choice
 //! between the gateway's own endpoints and the proxy, and the one log line per request.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -27,38 +28,28 @@ pub async fn client(
     conn: ConnInfo,
 ) -> Response<Body> {
     let request_id = request_id(&state, &request, conn);
+    let answer = answer_client(&state, request, conn, request_id.clone());
+    identified(&state, request_id, answer).await
+}
+
+pub async fn admin(
+    state: Arc<State>,
+    request: Request<Incoming>,
+    conn: ConnInfo,
+) -> Response<Body> {
+    let request_id = request_id(&state, &request, conn);
+    let answer = answer_admin(&state, request, conn, request_id.clone());
+    identified(&state, request_id, answer).await
+}
+
+/// Runs `answer` as the request `request_id`: its log lines carry the id (a span), its error
+/// bodies too (`web::REQUEST_ID`), and the response returns it.
+async fn identified(
+    state: &State,
+    request_id: HeaderValue,
+    answer: impl Future<Output = Response<Body>>,
+) -> Response<Body> {
     let span = tracing::info_span!("request", id = %request_id.to_str().unwrap_or("-"));
-    let answer = async {
-        let started = Instant::now();
-        let method = request.method().clone();
-        let raw_path = request.uri().path().to_owned();
-        let mut class = RouteClass::ClientApi;
-        let (response, user_id) = match context(&state, &request, conn, &request_id) {
-            Err(err) => (err.into_response(), None),
-            Ok(ctx) => match client_api::route(&ctx.path, &state.config.app.id) {
-                Some(route) => client_api::handle(route, &state, request, &ctx).await,
-                None => {
-                    class = RouteClass::Proxy;
-                    let (response, caller) = state.proxy.handle(&state.auth, request, &ctx).await;
-                    if let Some(caller) = &caller {
-                        if caller.session_id != crate::proxy::data_api::SESSION_ID {
-                            state.activity.note(&caller.session_id, ctx.now);
-                        }
-                    }
-                    (response, caller.map(|c| c.user_id.clone()))
-                }
-            },
-        };
-        log_request(
-            class,
-            &method,
-            &raw_path,
-            &response,
-            user_id.as_deref(),
-            started,
-        );
-        response
-    };
     let mut response = web::REQUEST_ID
         .scope(request_id.clone(), answer)
         .instrument(span)
@@ -69,38 +60,64 @@ pub async fn client(
     response
 }
 
-pub async fn admin(
-    state: Arc<State>,
+async fn answer_client(
+    state: &State,
     request: Request<Incoming>,
     conn: ConnInfo,
+    request_id: HeaderValue,
 ) -> Response<Body> {
-    let request_id = request_id(&state, &request, conn);
-    let span = tracing::info_span!("request", id = %request_id.to_str().unwrap_or("-"));
-    let answer = async {
-        let started = Instant::now();
-        let method = request.method().clone();
-        let raw_path = request.uri().path().to_owned();
-        let response = match context(&state, &request, conn, &request_id) {
-            Err(err) => err.into_response(),
-            Ok(ctx) => crate::admin::handle(&state, request, &ctx).await,
-        };
-        log_request(
-            RouteClass::Admin,
-            &method,
-            &raw_path,
-            &response,
-            None,
-            started,
-        );
-        response
+    let started = Instant::now();
+    let method = request.method().clone();
+    let raw_path = request.uri().path().to_owned();
+    let mut class = RouteClass::ClientApi;
+    let (response, user_id) = match context(state, &request, conn, request_id) {
+        Err(err) => (err.into_response(), None),
+        Ok(ctx) => match client_api::route(&ctx.path, &state.config.app.id) {
+            Some(route) => client_api::handle(route, state, request, &ctx).await,
+            None => {
+                class = RouteClass::Proxy;
+                let (response, caller) = state.proxy.handle(&state.auth, request, &ctx).await;
+                if let Some(caller) = &caller {
+                    if caller.session_id != crate::proxy::data_api::SESSION_ID {
+                        state.activity.note(&caller.session_id, ctx.now);
+                    }
+                }
+                (response, caller.map(|c| c.user_id.clone()))
+            }
+        },
     };
-    let mut response = web::REQUEST_ID
-        .scope(request_id.clone(), answer)
-        .instrument(span)
-        .await;
+    log_request(
+        class,
+        &method,
+        &raw_path,
+        &response,
+        user_id.as_deref(),
+        started,
+    );
     response
-        .headers_mut()
-        .insert(state.config.server.request_id_header.clone(), request_id);
+}
+
+async fn answer_admin(
+    state: &State,
+    request: Request<Incoming>,
+    conn: ConnInfo,
+    request_id: HeaderValue,
+) -> Response<Body> {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let raw_path = request.uri().path().to_owned();
+    let response = match context(state, &request, conn, request_id) {
+        Err(err) => err.into_response(),
+        Ok(ctx) => crate::admin::handle(state, request, &ctx).await,
+    };
+    log_request(
+        RouteClass::Admin,
+        &method,
+        &raw_path,
+        &response,
+        None,
+        started,
+    );
     response
 }
 
@@ -132,7 +149,7 @@ fn context(
     state: &State,
     request: &Request<Incoming>,
     conn: ConnInfo,
-    request_id: &HeaderValue,
+    request_id: HeaderValue,
 ) -> Result<RequestContext, ApiError> {
     if web::header_bytes(request.headers()) > state.config.server.max_header_bytes {
         return Err(ApiError::headers_too_large(
@@ -158,7 +175,7 @@ fn context(
             user_agent,
         },
         peer_trusted: state.trusted.contains(conn.remote.ip()),
-        request_id: request_id.clone(),
+        request_id,
         now: ids::now(),
     })
 }
