@@ -3,6 +3,8 @@
 //! Ids are 24 lowercase hex characters, like MongoDB ObjectIds (4 bytes of time, 8 random
 //! bytes): the official SDKs parse `device_id` as an ObjectId.
 
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Unix time in seconds.
@@ -17,6 +19,26 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
     let mut buf = [0u8; N];
     getrandom::fill(&mut buf).expect("the operating system's random source is available");
     buf
+}
+
+/// A request id: 24 hex digits, unique per process run and across processes with high
+/// probability (a random 64-bit prefix drawn once, then a counter). Not a secret, so no
+/// randomness is spent per request; this runs for every request.
+pub fn request_id() -> [u8; 24] {
+    static PREFIX: OnceLock<u64> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix = *PREFIX.get_or_init(|| u64::from_be_bytes(random_bytes()));
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut bytes = [0u8; 12];
+    bytes[..8].copy_from_slice(&prefix.wrapping_add(count >> 32).to_be_bytes());
+    bytes[8..].copy_from_slice(
+        &u32::try_from(count & 0xffff_ffff)
+            .unwrap_or(0)
+            .to_be_bytes(),
+    );
+    let mut text = [0u8; 24];
+    hex::encode_to_slice(bytes, &mut text).expect("24 hex digits fit 12 bytes");
+    text
 }
 
 /// A new ObjectId-shaped id: 8 hex digits of time, 16 random hex digits.
@@ -45,5 +67,12 @@ mod tests {
         assert!(is_object_id(&a), "{a}");
         assert_ne!(a, b);
         assert!(!is_object_id("not-an-id"));
+    }
+
+    #[test]
+    fn request_ids_are_24_hex_and_unique() {
+        let ids: std::collections::HashSet<[u8; 24]> = (0..1000).map(|_| request_id()).collect();
+        assert_eq!(ids.len(), 1000);
+        assert!(ids.iter().all(|id| id.iter().all(u8::is_ascii_hexdigit)));
     }
 }

@@ -140,7 +140,7 @@ fn request_id(state: &State, request: &Request<Incoming>, conn: ConnInfo) -> Hea
         });
     match kept {
         Some(value) => value.clone(),
-        None => HeaderValue::from_str(&ids::object_id()).expect("hex is a valid header value"),
+        None => HeaderValue::from_bytes(&ids::request_id()).expect("hex is a valid header value"),
     }
 }
 
