@@ -4,6 +4,7 @@
 //! Does not parse the command line or read the environment; `cli::serve` does.
 
 mod dispatch;
+mod live;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -13,6 +14,8 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
+
+pub use live::{Live, ReloadError, Reloaded};
 
 use crate::admin::AdminKey;
 use crate::auth::Auth;
@@ -26,16 +29,41 @@ use crate::sessions::activity::Activity;
 use crate::store::{self, Store, StoreError};
 use crate::tokens::{self, KeyError, Tokens};
 
-/// Everything a request handler may use, shared by both listeners.
+/// Everything a request handler may use, shared by both listeners: one snapshot of the
+/// config and what was built from it. A reload builds a new `State` (see `Live`); a request
+/// keeps the one it started with to its end.
 pub struct State {
     pub config: Config,
     pub auth: Auth,
     pub proxy: Proxy,
     pub admin_key: AdminKey,
-    pub activity: Activity,
+    pub activity: Arc<Activity>,
     pub metrics: Metrics,
     /// `server.trusted_proxies`: whose forwarding headers and request ids count.
     pub trusted: TrustedProxies,
+}
+
+/// What every `State` of a process shares, across reloads.
+#[derive(Clone)]
+struct Durable {
+    store: Arc<dyn Store>,
+    tokens: Arc<Tokens>,
+    activity: Arc<Activity>,
+    metrics: Metrics,
+}
+
+impl State {
+    fn build(config: Config, durable: &Durable, admin_key: AdminKey) -> Self {
+        Self {
+            auth: Auth::new(&config, durable.store.clone(), durable.tokens.clone()),
+            proxy: Proxy::new(&config),
+            admin_key,
+            activity: durable.activity.clone(),
+            metrics: durable.metrics.clone(),
+            trusted: TrustedProxies::new(config.server.trusted_proxies.clone()),
+            config,
+        }
+    }
 }
 
 /// Why the gateway could not start.
@@ -58,7 +86,7 @@ pub enum StartError {
 
 /// A built gateway: store open, keys loaded, listeners bound.
 pub struct App {
-    state: Arc<State>,
+    live: Arc<Live>,
     client: TcpListener,
     admin: TcpListener,
     tls: Option<TlsAcceptor>,
@@ -95,10 +123,14 @@ impl App {
             .with_fail_open_window(config.store.fail_open_for),
         );
         catch_up_revocations(store.as_ref(), &tokens).await?;
-        let tls = match &config.server.tls {
-            Some(tls) => {
-                Some(server::tls_acceptor(&tls.cert_file, &tls.key_file).map_err(StartError::Tls)?)
-            }
+        let cert = match &config.server.tls {
+            Some(tls) => Some(Arc::new(
+                server::ServerCert::load(&tls.cert_file, &tls.key_file).map_err(StartError::Tls)?,
+            )),
+            None => None,
+        };
+        let tls = match &cert {
+            Some(cert) => Some(server::tls_acceptor(cert.clone()).map_err(StartError::Tls)?),
             None => None,
         };
         // Compile the user-agent rules off the request path, once per process.
@@ -107,17 +139,16 @@ impl App {
         });
         let client = bind("server.listen", config.server.listen).await?;
         let admin = bind("server.admin_listen", config.server.admin_listen).await?;
-        let state = Arc::new(State {
-            auth: Auth::new(&config, store, tokens),
-            proxy: Proxy::new(&config),
-            admin_key: AdminKey::new(config.admin.api_key.as_ref()),
-            activity: Activity::default(),
+        let durable = Durable {
+            store,
+            tokens,
+            activity: Arc::default(),
             metrics: crate::metrics::install(),
-            trusted: TrustedProxies::new(config.server.trusted_proxies.clone()),
-            config,
-        });
+        };
+        let admin_key = AdminKey::new(config.admin.api_key.as_ref());
+        let state = State::build(config, &durable, admin_key);
         Ok(Self {
-            state,
+            live: Arc::new(Live::new(state, durable, cert)),
             client,
             admin,
             tls,
@@ -136,14 +167,22 @@ impl App {
             .expect("a bound listener has an address")
     }
 
-    pub fn state(&self) -> &Arc<State> {
-        &self.state
+    /// The current state (a later reload replaces it; this one stays valid).
+    pub fn state(&self) -> Arc<State> {
+        self.live.current()
+    }
+
+    /// The handle that applies a new config to the running gateway (`serve` calls it on
+    /// SIGHUP).
+    pub fn live(&self) -> Arc<Live> {
+        self.live.clone()
     }
 
     /// Serves until `shutdown` resolves, then drains in-flight requests and returns.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let (stop_tx, stop_rx) = watch::channel(false);
-        let server = &self.state.config.server;
+        let state = self.live.current();
+        let server = &state.config.server;
         let options = HttpOptions {
             name: "client",
             header_read_timeout: server.header_read_timeout,
@@ -159,24 +198,24 @@ impl App {
             max_connections: ADMIN_MAX_CONNECTIONS,
             ..options
         };
-        let client_state = self.state.clone();
+        let live = self.live.clone();
         let client = tokio::spawn(server::serve(
             self.client,
             self.tls,
             options,
-            move |request, conn| dispatch::client(client_state.clone(), request, conn),
+            move |request, conn| dispatch::client(live.current(), request, conn),
             stop_rx.clone(),
         ));
-        let admin_state = self.state.clone();
+        let live = self.live.clone();
         let admin = tokio::spawn(server::serve(
             self.admin,
             None,
             admin_options,
-            move |request, conn| dispatch::admin(admin_state.clone(), request, conn),
+            move |request, conn| dispatch::admin(live.current(), request, conn),
             stop_rx.clone(),
         ));
-        let poller = tokio::spawn(poll_revocations(self.state.clone(), stop_rx.clone()));
-        let chores = tokio::spawn(run_chores(self.state.clone(), stop_rx));
+        let poller = tokio::spawn(poll_revocations(self.live.clone(), stop_rx.clone()));
+        let chores = tokio::spawn(run_chores(self.live.clone(), stop_rx));
         shutdown.await;
         tracing::info!("shutting down: no new connections, finishing in-flight requests");
         let _ = stop_tx.send(true);
@@ -186,13 +225,13 @@ impl App {
             }
         }
         // Last writes are bounded: a store that is down or stalled must not hold the exit.
-        if tokio::time::timeout(SHUTDOWN_FLUSH_BOUND, flush_activity(&self.state))
+        if tokio::time::timeout(SHUTDOWN_FLUSH_BOUND, flush_activity(&state))
             .await
             .is_err()
         {
             tracing::warn!("session activity not flushed at shutdown: the store did not answer");
         }
-        self.state.auth.store().close().await;
+        state.auth.store().close().await;
     }
 }
 
@@ -248,10 +287,10 @@ const KEY_RELOAD_EVERY: u32 = 5;
 ///
 /// Shutdown wins every race: the `select!`s are biased toward it and a store call in flight is
 /// abandoned when it comes, so a down or stalled store does not hold the exit.
-async fn poll_revocations(state: Arc<State>, mut stop: watch::Receiver<bool>) {
+async fn poll_revocations(live: Arc<Live>, mut stop: watch::Receiver<bool>) {
     let mut interval = tokio::time::interval(REVOCATION_POLL);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let signal = state.auth.store().revocation_signal();
+    let signal = live.current().auth.store().revocation_signal();
     let mut polls: u32 = 0;
     loop {
         let pushed = async {
@@ -266,6 +305,7 @@ async fn poll_revocations(state: Arc<State>, mut stop: watch::Receiver<bool>) {
             _ = interval.tick() => false,
             () = pushed => true,
         };
+        let state = live.current();
         let round = async {
             let tokens = state.auth.tokens();
             if let Err(err) = catch_up_revocations(state.auth.store().as_ref(), tokens).await {
@@ -293,8 +333,9 @@ const ACTIVITY_FLUSH_EVERY: Duration = Duration::from_secs(15);
 const LIFECYCLE_EVERY: Duration = Duration::from_secs(300);
 
 /// The background chores, in their own task so that none delays revocation sync: activity
-/// flushes and lifecycle purges. Abandoned (mid-batch if need be) at shutdown.
-async fn run_chores(state: Arc<State>, mut stop: watch::Receiver<bool>) {
+/// flushes and lifecycle purges, each with the config current when it starts. Abandoned
+/// (mid-batch if need be) at shutdown.
+async fn run_chores(live: Arc<Live>, mut stop: watch::Receiver<bool>) {
     let mut flush = tokio::time::interval(ACTIVITY_FLUSH_EVERY);
     flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut lifecycle = tokio::time::interval(LIFECYCLE_EVERY);
@@ -308,6 +349,7 @@ async fn run_chores(state: Arc<State>, mut stop: watch::Receiver<bool>) {
             _ = flush.tick() => None,
             _ = lifecycle.tick() => Some(()),
         };
+        let state = live.current();
         let work = async {
             match chore {
                 None => flush_activity(&state).await,

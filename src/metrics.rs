@@ -331,3 +331,9 @@ fn provider_label(provider: &str) -> &'static str {
 
 #[cfg(test)]
 mod tests;
+
+/// Counts one config reload (SIGHUP), applied or refused.
+pub fn record_reload(applied: bool) {
+    let result = if applied { "ok" } else { "failed" };
+    counter!("sessiongate_config_reloads_total", "result" => result).increment(1);
+}

@@ -13,4 +13,4 @@ mod tls;
 
 pub use limits::{default_max_connections, raise_fd_limit};
 pub use listener::{ConnInfo, HttpOptions, serve};
-pub use tls::tls_acceptor;
+pub use tls::{ServerCert, load_certified_key, tls_acceptor};

@@ -2,7 +2,7 @@
 //! private store files, `config check`'s failure cases and TOML output, `migrate` and the
 //! refusal of a store newer than the binary (SQLite, and PostgreSQL when
 //! `SESSIONGATE_TEST_POSTGRES_URL` is set), and the packaging (systemd unit checked by
-//! `systemd-analyze`, Kubernetes example, Containerfile, LICENSE).
+//! `systemd-analyze`, Kubernetes example, Containerfile, LICENSE), and config reload on SIGHUP.
 
 mod common;
 
@@ -16,6 +16,8 @@ mod files;
 mod migrate;
 #[path = "ops/packaging.rs"]
 mod packaging;
+#[path = "ops/reload.rs"]
+mod reload;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

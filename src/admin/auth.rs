@@ -7,6 +7,8 @@
 //! that sends `Authorization` is judged by it alone (a wrong key is not rescued by a cookie);
 //! a cookie request must also pass the console's same-origin checks (`console/guard.rs`).
 
+use std::sync::Arc;
+
 use http::header::AUTHORIZATION;
 use http::{HeaderMap, Method};
 use sha2::{Digest, Sha256};
@@ -21,14 +23,28 @@ use crate::web::RequestContext;
 /// and the console sessions opened with it.
 pub struct AdminKey {
     digest: Option<[u8; 32]>,
-    console: Sessions,
+    console: Arc<Sessions>,
 }
 
 impl AdminKey {
     pub fn new(secret: Option<&Secret>) -> Self {
         Self {
             digest: secret.map(|s| Sha256::digest(s.expose()).into()),
-            console: Sessions::default(),
+            console: Arc::default(),
+        }
+    }
+
+    /// The key after a config reload: console sessions stay open when the key is unchanged,
+    /// and all end when it was rotated (they were opened with the old key).
+    pub fn reloaded(&self, secret: Option<&Secret>) -> Self {
+        let next = Self::new(secret);
+        if next.digest == self.digest {
+            Self {
+                console: self.console.clone(),
+                ..next
+            }
+        } else {
+            next
         }
     }
 

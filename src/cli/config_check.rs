@@ -47,9 +47,11 @@ pub fn run(path: &Path, env: &BTreeMap<String, String>, format: Format) -> Resul
 /// What `serve` checks after loading, before it opens the store: the same functions.
 fn check_files(config: &Config) -> Result<(), ConfigError> {
     if let Some(tls) = &config.server.tls {
-        server::tls_acceptor(&tls.cert_file, &tls.key_file).map_err(|reason| ConfigError {
-            key: "server.tls".to_owned(),
-            reason,
+        server::load_certified_key(&tls.cert_file, &tls.key_file).map_err(|reason| {
+            ConfigError {
+                key: "server.tls".to_owned(),
+                reason,
+            }
         })?;
     }
     tokens::keys::check_configured(&config.tokens).map_err(|err| ConfigError {

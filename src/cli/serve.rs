@@ -3,16 +3,21 @@
 //! The first SIGTERM or SIGINT starts a graceful shutdown (drain within
 //! `server.shutdown_grace`, then bounded last writes); a second one during it exits at once
 //! with 128 + the signal number (143 for SIGTERM, 130 for SIGINT), cutting what is in flight.
+//!
+//! SIGHUP reloads the config file (same path, same environment): a valid config is applied
+//! live (`app::Live::reload`), an invalid one is refused with a log line naming the key and the
+//! running config keeps serving.
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context;
 
 use super::CliError;
-use crate::app::App;
-use crate::{config, server, telemetry};
+use crate::app::{App, Live};
+use crate::{config, metrics, server, telemetry};
 
 pub async fn run(path: &Path, env: &BTreeMap<String, String>) -> Result<(), CliError> {
     let config = config::load(path, env)?;
@@ -27,6 +32,7 @@ pub async fn run(path: &Path, env: &BTreeMap<String, String>) -> Result<(), CliE
     let app = App::build(config).await?;
     // Listening for signals starts before the ready line, so none sent after it is missed.
     let shutdown = signals();
+    reload_on_hangup(path.to_owned(), env.clone(), app.live());
     // The ready line: scripts and tests wait for it and read the bound addresses from it.
     let mut stdout = std::io::stdout();
     writeln!(
@@ -79,6 +85,58 @@ fn signals() -> impl Future<Output = ()> {
     futures_util::future::Either::Right(async move {
         let _ = first_rx.await;
     })
+}
+
+/// Reloads the config on every SIGHUP, one at a time, for as long as the process runs.
+#[cfg(unix)]
+fn reload_on_hangup(path: PathBuf, env: BTreeMap<String, String>, live: Arc<Live>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangups = match signal(SignalKind::hangup()) {
+        Ok(hangups) => hangups,
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot listen for SIGHUP; config reload is off");
+            return;
+        }
+    };
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            reload(&path, &env, &live);
+        }
+    });
+}
+
+#[cfg(not(unix))]
+fn reload_on_hangup(_path: PathBuf, _env: BTreeMap<String, String>, _live: Arc<Live>) {}
+
+/// Reads, validates and applies the config file; logs what happened either way.
+fn reload(path: &Path, env: &BTreeMap<String, String>, live: &Live) {
+    let applied = config::load(path, env).and_then(|config| live.reload(config));
+    metrics::record_reload(applied.is_ok());
+    match applied {
+        Ok(reloaded) => {
+            for key in &reloaded.restart_needed {
+                tracing::warn!(
+                    key,
+                    "config reload: this key changed but needs a restart; the running value stays"
+                );
+            }
+            if reloaded.log_level == telemetry::LevelChange::EnvDecides {
+                tracing::info!(
+                    "config reload: SESSIONGATE_LOG is set and keeps deciding the log filter"
+                );
+            }
+            tracing::info!(
+                restart_needed = reloaded.restart_needed.len(),
+                certificate = reloaded.certificate_reloaded,
+                "config reloaded"
+            );
+        }
+        Err(err) => tracing::error!(
+            key = %err.key,
+            reason = %err.reason,
+            "config reload refused; the running config keeps serving"
+        ),
+    }
 }
 
 #[cfg(not(unix))]
