@@ -93,4 +93,42 @@ mod tests {
         assert!(back["a"].get("b").is_none());
         assert_eq!(back["routes"][0]["prefix"].as_str(), Some("/x"));
     }
+
+    fn config(text: &str, admin_key: &str) -> Config {
+        let env = [(
+            "SESSIONGATE_ADMIN__API_KEY".to_owned(),
+            admin_key.to_owned(),
+        )]
+        .into_iter()
+        .collect();
+        super::super::from_toml_str(text, &env, std::path::Path::new(".")).unwrap()
+    }
+
+    #[test]
+    fn fingerprint_follows_the_config_but_not_its_secrets() {
+        let base = "[app]\nid = \"myapp-abcde\"\n";
+        let with_route = format!("{base}[[routes]]\nprefix = \"/public\"\nauth = \"none\"\n");
+        let key = "admin-key-0123456789-abcdefghij";
+        let other_key = "another-admin-key-0123456789-xyz";
+
+        let first = config(base, key).fingerprint();
+        assert_eq!(first.len(), FINGERPRINT_LEN);
+        assert!(first.bytes().all(|b| b.is_ascii_hexdigit()), "{first}");
+        assert_eq!(config(base, key).fingerprint(), first, "stable");
+        assert_ne!(
+            config(&with_route, key).fingerprint(),
+            first,
+            "a route changes it"
+        );
+        assert_eq!(
+            config(base, other_key).fingerprint(),
+            first,
+            "a secret is masked before hashing"
+        );
+        let printed = config(base, key).effective_toml().unwrap();
+        assert!(!printed.contains(key), "{printed}");
+        assert!(
+            first.starts_with(&hex::encode(Sha256::digest(printed.as_bytes()))[..FINGERPRINT_LEN])
+        );
+    }
 }
