@@ -22,6 +22,25 @@ pub use auth::AdminKey;
 
 const BASE: &str = "/api/admin/v3.0/groups/";
 
+/// The endpoint's name on the access line: `healthz`, `readyz`, `metrics`, `console`, the Admin
+/// API resource (`users`, `api_keys`, `security`, else `admin_api`), or `-` for no endpoint.
+pub fn route_name(path: &str) -> &'static str {
+    match path {
+        "/healthz" => "healthz",
+        "/readyz" => "readyz",
+        "/metrics" => "metrics",
+        _ if console::owns(path) => "console",
+        // groups/{groupId}/apps/{appId}/{resource}/...
+        _ => match path.strip_prefix(BASE).map(|rest| rest.split('/').nth(3)) {
+            Some(Some("users")) => "users",
+            Some(Some("api_keys")) => "api_keys",
+            Some(Some("security")) => "security",
+            Some(_) => "admin_api",
+            None => "-",
+        },
+    }
+}
+
 /// Answers an admin listener request.
 pub async fn handle(
     state: &State,

@@ -139,6 +139,7 @@ impl App {
         });
         let client = bind("server.listen", config.server.listen).await?;
         let admin = bind("server.admin_listen", config.server.admin_listen).await?;
+        crate::metrics::set_build_info(&config.fingerprint());
         let durable = Durable {
             store,
             tokens,

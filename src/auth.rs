@@ -421,24 +421,28 @@ impl Auth {
         Ok((session, user))
     }
 
-    /// `POST /auth/session`: a new access token for the session of `refresh_token`.
-    pub async fn refresh(&self, refresh_token: &str) -> Result<String, ApiError> {
+    /// `POST /auth/session`: a new access token for the session of `refresh_token`, and the
+    /// session's user id (for the access line).
+    pub async fn refresh(&self, refresh_token: &str) -> Result<(String, String), ApiError> {
         let (session, user) = self.refresh_session(refresh_token).await?;
         let now = ids::now();
         self.store.touch_session(&session.id, now).await?;
-        self.mint(
+        let access_token = self.mint(
             &user,
             &session.id,
             &session.provider_type,
             &session.device_id,
             now,
-        )
+        )?;
+        Ok((access_token, session.user_id))
     }
 
     /// `DELETE /auth/session`: the refresh token and every access token of its session die.
-    pub async fn logout(&self, refresh_token: &str) -> Result<(), ApiError> {
+    /// Returns the session's user id (for the access line).
+    pub async fn logout(&self, refresh_token: &str) -> Result<String, ApiError> {
         let session = self.live_session(refresh_token).await?;
-        self.revoke_session(&session.id).await
+        self.revoke_session(&session.id).await?;
+        Ok(session.user_id)
     }
 
     /// Revokes one session in the store and, at once, on this replica.

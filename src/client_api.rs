@@ -49,6 +49,24 @@ pub enum Route {
     AppNotFound,
 }
 
+impl Route {
+    /// The endpoint's name on the access line (`login`, `session`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Location => "location",
+            Self::Login { .. } => "login",
+            Self::Register => "register",
+            Self::Userpass(_) => "userpass",
+            Self::Profile => "profile",
+            Self::Session => "session",
+            Self::DeleteUser => "delete_user",
+            Self::Sessions(_) => "sessions",
+            Self::ApiKeys(_) => "api_keys",
+            Self::AppNotFound => "app_not_found",
+        }
+    }
+}
+
 /// The client API route of a normalized path, or `None` if the proxy should take it.
 pub fn route(path: &str, app_id: &str) -> Option<Route> {
     let rest = path.strip_prefix(BASE)?;
@@ -117,12 +135,8 @@ pub async fn handle(
             .await
             .map(|r| (r, None)),
         (Route::Profile, Method::GET) => profile::get(state, request.headers(), ctx).await,
-        (Route::Session, Method::POST) => session::refresh(state, request.headers())
-            .await
-            .map(|r| (r, None)),
-        (Route::Session, Method::DELETE) => session::logout(state, request.headers())
-            .await
-            .map(|r| (r, None)),
+        (Route::Session, Method::POST) => session::refresh(state, request.headers()).await,
+        (Route::Session, Method::DELETE) => session::logout(state, request.headers()).await,
         (Route::DeleteUser, Method::DELETE) => {
             profile::delete_user(state, request.headers(), ctx).await
         }

@@ -3,6 +3,7 @@
 //! Does not bind sockets or open the store; `app` does that with a `Config` that is known good.
 
 mod duration;
+mod effective;
 mod env;
 mod providers;
 mod raw;
@@ -18,6 +19,7 @@ use serde::Serialize;
 use url::Url;
 
 pub use duration::{format as format_duration, parse as parse_duration};
+pub use effective::RenderError;
 pub use env::PREFIX as ENV_PREFIX;
 pub use providers::{
     CustomFunctionConfig, CustomTokenConfig, CustomTokenKey, MetadataField, ProvidersConfig,

@@ -286,14 +286,9 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// Logs nothing: the cause goes on the request's access line (`proxy::Proxied::error`).
 impl From<ForwardError> for ApiError {
     fn from(err: ForwardError) -> Self {
-        match &err {
-            ForwardError::ClientBodyMalformed | ForwardError::ClientBodyStalled => {
-                tracing::debug!(error = %err, "client request body failed");
-            }
-            _ => tracing::warn!(error = %err, "upstream failed"),
-        }
         match err {
             ForwardError::Unavailable(_) => Self::new(
                 StatusCode::BAD_GATEWAY,

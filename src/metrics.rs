@@ -13,9 +13,17 @@
 //! - `sessiongate_token_cache_hits_total`, `sessiongate_token_cache_misses_total` counters and
 //!   `sessiongate_token_cache_entries` gauge ([`set_token_cache`])
 //! - `sessiongate_revocation_list_staleness_seconds` gauge ([`set_revocation_staleness`])
+//! - `sessiongate_upstream_duration_seconds{outcome}` histogram ([`record_upstream_duration`])
+//! - `sessiongate_hash_pool_queue_depth` gauge and `sessiongate_hash_pool_wait_seconds`
+//!   histogram ([`hash_pool_queued`])
+//! - `sessiongate_config_reloads_total{result}` counter ([`record_reload`])
+//! - `sessiongate_build_info{version,config_hash}` gauge, always 1 ([`set_build_info`])
+//! - `process_cpu_seconds_total`, `process_resident_memory_bytes`, `process_open_fds`,
+//!   `process_max_fds`, `process_threads`, … (the `metrics-process` collector, read at each
+//!   [`Metrics::render`])
 
-use std::sync::OnceLock;
-use std::time::Duration;
+use std::sync::{OnceLock, RwLock};
+use std::time::{Duration, Instant};
 
 use ::metrics::{
     Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
@@ -35,6 +43,11 @@ const UPSTREAM_RETRIES: &str = "sessiongate_upstream_retries_total";
 const CLIENT_FAULTS: &str = "sessiongate_client_faults_total";
 const CONNECTIONS_SHED: &str = "sessiongate_connections_shed_total";
 const CONNECTIONS_TIMED_OUT: &str = "sessiongate_connections_timed_out_total";
+const UPSTREAM_DURATION: &str = "sessiongate_upstream_duration_seconds";
+const HASH_POOL_QUEUE_DEPTH: &str = "sessiongate_hash_pool_queue_depth";
+const HASH_POOL_WAIT: &str = "sessiongate_hash_pool_wait_seconds";
+const CONFIG_RELOADS: &str = "sessiongate_config_reloads_total";
+const BUILD_INFO: &str = "sessiongate_build_info";
 
 /// Upper bounds of the latency histogram buckets, in seconds: a cache-hit proxy check is well
 /// under a millisecond, an argon2 login ~100 ms, an upstream call may take seconds.
@@ -60,18 +73,26 @@ const KNOWN_PROVIDERS: [&str; 6] = [
 /// share it, so counts add up across them.
 static METRICS: OnceLock<Metrics> = OnceLock::new();
 
+/// The `config_hash` label of `sessiongate_build_info` ([`set_build_info`]); `None` until set.
+static CONFIG_HASH: RwLock<Option<String>> = RwLock::new(None);
+
 /// A handle to the installed recorder; cheap to clone (an `Arc` inside).
 #[derive(Clone, Debug)]
 pub struct Metrics {
     handle: PrometheusHandle,
+    process: metrics_process::Collector,
 }
 
 impl Metrics {
     /// The Prometheus text exposition (format 0.0.4) of every series recorded so far in this
-    /// process. Serve with `Content-Type: text/plain; version=0.0.4`. Call [`set_token_cache`]
-    /// just before, so the cache numbers are current.
+    /// process, with the process metrics read now. Serve with
+    /// `Content-Type: text/plain; version=0.0.4`. Call [`set_token_cache`] just before, so the
+    /// cache numbers are current.
     pub fn render(&self) -> String {
-        self.handle.render()
+        self.process.collect();
+        let mut text = self.handle.render();
+        render_build_info(&mut text);
+        text
     }
 }
 
@@ -98,6 +119,13 @@ fn build_and_install() -> Metrics {
         tracing::warn!(error = %err, "another metrics recorder is installed; /metrics stays empty");
     }
     describe();
+    let process = metrics_process::Collector::default();
+    process.describe();
+    // Shown at 0 from the start, so a dashboard sees the series before the first event.
+    for result in ["ok", "failed"] {
+        counter!(CONFIG_RELOADS, "result" => result).increment(0);
+    }
+    gauge!(HASH_POOL_QUEUE_DEPTH).increment(0.0);
     let upkeep = handle.clone();
     let spawned = std::thread::Builder::new()
         .name("metrics-upkeep".to_owned())
@@ -111,7 +139,7 @@ fn build_and_install() -> Metrics {
         // Scrapes still fold samples; only an unscraped gateway would grow.
         tracing::warn!(error = %err, "metrics upkeep thread did not start");
     }
-    Metrics { handle }
+    Metrics { handle, process }
 }
 
 /// The `# HELP` lines (and units) of every series.
@@ -163,6 +191,25 @@ fn describe() {
         REVOCATION_STALENESS,
         Unit::Seconds,
         "Age of the revocation list: time since it was last synced with the store"
+    );
+    describe_histogram!(
+        UPSTREAM_DURATION,
+        Unit::Seconds,
+        "Time from sending a proxied request to the upstream's response head (or its failure), \
+         by outcome: status class, unavailable or timeout"
+    );
+    describe_gauge!(
+        HASH_POOL_QUEUE_DEPTH,
+        "Password hashes waiting for a slot of the hash pool (auth.password_hash_concurrency)"
+    );
+    describe_histogram!(
+        HASH_POOL_WAIT,
+        Unit::Seconds,
+        "Time a password hash waited for a slot of the hash pool"
+    );
+    describe_counter!(
+        CONFIG_RELOADS,
+        "Configuration reloads, by result: ok (applied) or failed (refused, old config kept)"
     );
 }
 
@@ -313,6 +360,110 @@ pub fn set_revocation_staleness(seconds: f64) {
     gauge!(REVOCATION_STALENESS).set(seconds);
 }
 
+/// Records how long the upstream took to answer a proxied request (its response head), or to
+/// fail: `Ok(status)` for an answer, `Err(kind)` when there was none.
+pub fn record_upstream_duration(outcome: Result<u16, UpstreamErrorKind>, elapsed: Duration) {
+    let outcome = match outcome {
+        Ok(status) => status_class(status),
+        Err(kind) => kind.as_str(),
+    };
+    histogram!(UPSTREAM_DURATION, "outcome" => outcome).record(elapsed.as_secs_f64());
+}
+
+/// A password hash waiting for its slot in the hash pool: counted in
+/// `sessiongate_hash_pool_queue_depth` from [`hash_pool_queued`] until it is dropped.
+#[derive(Debug)]
+#[must_use = "the hash counts as queued until this is dropped"]
+pub struct HashPoolQueued {
+    since: Instant,
+}
+
+/// Counts one hash as waiting for the hash pool. Call [`HashPoolQueued::admitted`] when it got
+/// its slot (records the wait); dropping it without (the caller gave up) only uncounts it.
+pub fn hash_pool_queued() -> HashPoolQueued {
+    gauge!(HASH_POOL_QUEUE_DEPTH).increment(1.0);
+    HashPoolQueued {
+        since: Instant::now(),
+    }
+}
+
+impl HashPoolQueued {
+    /// The hash got its slot: records how long it waited.
+    pub fn admitted(self) {
+        histogram!(HASH_POOL_WAIT).record(self.since.elapsed().as_secs_f64());
+    }
+}
+
+impl Drop for HashPoolQueued {
+    fn drop(&mut self) {
+        gauge!(HASH_POOL_QUEUE_DEPTH).decrement(1.0);
+    }
+}
+
+/// Counts one configuration reload: `ok` when the new config was applied, `failed` when it
+/// was refused and the old one kept serving.
+pub fn record_reload(ok: bool) {
+    let result = if ok { "ok" } else { "failed" };
+    counter!(CONFIG_RELOADS, "result" => result).increment(1);
+}
+
+/// Sets the `config_hash` label of `sessiongate_build_info` (`Config::fingerprint`): at start,
+/// and again after each reload. One series only: the previous hash's series is gone at once.
+///
+/// `build_info` is added to the text by [`Metrics::render`] rather than kept by the recorder,
+/// which cannot drop a series; a reload would otherwise leave the old hash behind. Several
+/// gateways in one process (tests) share it: the last one set wins.
+pub fn set_build_info(config_hash: &str) {
+    let mut current = CONFIG_HASH
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    *current = Some(config_hash.to_owned());
+}
+
+/// Appends the `sessiongate_build_info` family once a config hash is set. Both label values
+/// are escaped, though the version is ours and the hash hex.
+fn render_build_info(text: &mut String) {
+    use std::fmt::Write as _;
+    let current = CONFIG_HASH
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let Some(hash) = current.as_deref() else {
+        return;
+    };
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    let _ = write!(
+        text,
+        "# HELP {BUILD_INFO} The running sessiongate: its version and the fingerprint of its \
+         effective config (sha256 of `config check --format toml`, first 12 hex digits)\n\
+         # TYPE {BUILD_INFO} gauge\n\
+         {BUILD_INFO}{{version=\"{}\",config_hash=\"{}\"}} 1\n",
+        label_value(env!("CARGO_PKG_VERSION")),
+        label_value(hash),
+    );
+}
+
+/// A label value escaped for the text format (`\\`, `\"`, newline).
+fn label_value(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// `1xx` … `5xx`, else `other`.
+fn status_class(status: u16) -> &'static str {
+    match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        500..=599 => "5xx",
+        _ => "other",
+    }
+}
+
 fn status_label(status: u16) -> String {
     if (100..=599).contains(&status) {
         status.to_string()
@@ -331,9 +482,3 @@ fn provider_label(provider: &str) -> &'static str {
 
 #[cfg(test)]
 mod tests;
-
-/// Counts one config reload (SIGHUP), applied or refused.
-pub fn record_reload(applied: bool) {
-    let result = if applied { "ok" } else { "failed" };
-    counter!("sessiongate_config_reloads_total", "result" => result).increment(1);
-}

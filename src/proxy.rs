@@ -15,16 +15,17 @@ pub mod routes;
 pub mod upgrade;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http::header::{HOST, HeaderName};
-use http::{HeaderMap, HeaderValue, Request, Response, Uri, Version};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Uri, Version};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use crate::auth::Auth;
 use crate::config::{AuthMode, Config};
 use crate::error::ApiError;
+use crate::metrics::{self, UpstreamErrorKind};
 use crate::tokens::Verified;
 use crate::web::{Body, RequestContext};
 
@@ -38,6 +39,28 @@ const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 const FORWARDED: HeaderName = HeaderName::from_static("forwarded");
 const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+
+/// Response extension of a request that matched a proxy route: what the access line says about
+/// its route and upstream.
+#[derive(Debug, Clone)]
+pub struct Proxied {
+    /// The matched route's prefix (`/` for the default route).
+    pub route: Arc<str>,
+    /// The upstream call, when the request got that far (not for a refused credential).
+    pub upstream: Option<UpstreamCall>,
+    /// Why the upstream call failed (`upstream unavailable: connection refused`), on the
+    /// request's own access line instead of a line of its own.
+    pub error: Option<Arc<str>>,
+}
+
+/// What the upstream did with a proxied request.
+#[derive(Debug, Clone, Copy)]
+pub struct UpstreamCall {
+    /// Its response status; `None` when it gave no answer.
+    pub status: Option<StatusCode>,
+    /// From sending the request to its response head, or to the failure.
+    pub elapsed: Duration,
+}
 
 pub struct Proxy {
     routes: RouteTable,
@@ -64,6 +87,7 @@ impl Proxy {
     }
 
     /// Proxies one request. Returns the response and the caller, if one was authenticated.
+    /// Once a route matched, the response carries a [`Proxied`] extension for the access line.
     pub async fn handle(
         &self,
         auth: &Auth,
@@ -79,12 +103,38 @@ impl Proxy {
                 );
             }
         };
+        let (mut response, caller, upstream) = self.pass(auth, route, request, ctx).await;
+        let (upstream, error) = match upstream {
+            Some((call, error)) => (Some(call), error),
+            None => (None, None),
+        };
+        response.extensions_mut().insert(Proxied {
+            route: route.prefix.clone(),
+            upstream,
+            error,
+        });
+        (response, caller)
+    }
+
+    /// The request on its route: credential, headers, forward. Returns what the upstream did
+    /// when it was called, with the cause of its failure.
+    async fn pass(
+        &self,
+        auth: &Auth,
+        route: &Route,
+        request: Request<Incoming>,
+        ctx: &RequestContext,
+    ) -> (
+        Response<Body>,
+        Option<Arc<Verified>>,
+        Option<(UpstreamCall, Option<Arc<str>>)>,
+    ) {
         let caller = match self
             .authenticate(auth, route, request.headers(), ctx.now)
             .await
         {
             Ok(caller) => caller,
-            Err(err) => return (err.into_response(), None),
+            Err(err) => return (err.into_response(), None, None),
         };
         let (mut parts, body) = request.into_parts();
         if route.data_api_credentials {
@@ -104,34 +154,56 @@ impl Proxy {
         let path = route.upstream_path(upstream.path(), &ctx.path);
         parts.uri = match upstream_uri(upstream, &path, parts.uri.query()) {
             Ok(uri) => uri,
-            Err(err) => return (err.into_response(), caller),
+            Err(err) => return (err.into_response(), caller, None),
         };
         parts.version = Version::HTTP_11;
         let (body, watch) = body::ClientBody::new(body, self.body_idle);
-        match self
+        let sent = Instant::now();
+        let outcome = self
             .forwarder
             .send(Request::from_parts(parts, body), &watch)
-            .await
-        {
-            Ok(response) => (into_client_response(response), caller),
+            .await;
+        let elapsed = sent.elapsed();
+        match outcome {
+            Ok(response) => {
+                let status = response.status();
+                metrics::record_upstream_duration(Ok(status.as_u16()), elapsed);
+                let call = UpstreamCall {
+                    status: Some(status),
+                    elapsed,
+                };
+                (into_client_response(response), caller, Some((call, None)))
+            }
             Err(err) => {
                 match &err {
                     ForwardError::Unavailable(_) | ForwardError::UnaskedUpgrade => {
-                        crate::metrics::record_upstream_error(
-                            crate::metrics::UpstreamErrorKind::Unavailable,
+                        metrics::record_upstream_error(UpstreamErrorKind::Unavailable);
+                        metrics::record_upstream_duration(
+                            Err(UpstreamErrorKind::Unavailable),
+                            elapsed,
                         );
                     }
-                    ForwardError::Timeout(_) => crate::metrics::record_upstream_error(
-                        crate::metrics::UpstreamErrorKind::Timeout,
-                    ),
+                    ForwardError::Timeout(_) => {
+                        metrics::record_upstream_error(UpstreamErrorKind::Timeout);
+                        metrics::record_upstream_duration(Err(UpstreamErrorKind::Timeout), elapsed);
+                    }
                     ForwardError::ClientBodyMalformed => {
-                        crate::metrics::record_client_fault("malformed_body");
+                        metrics::record_client_fault("malformed_body");
                     }
                     ForwardError::ClientBodyStalled => {
-                        crate::metrics::record_client_fault("body_timeout");
+                        metrics::record_client_fault("body_timeout");
                     }
                 }
-                (ApiError::from(err).into_response(), caller)
+                let call = UpstreamCall {
+                    status: None,
+                    elapsed,
+                };
+                let cause: Arc<str> = err.to_string().into();
+                (
+                    ApiError::from(err).into_response(),
+                    caller,
+                    Some((call, Some(cause))),
+                )
             }
         }
     }

@@ -78,6 +78,7 @@ impl Live {
             _ => None,
         };
         let level = config.log.level.clone();
+        let fingerprint = config.fingerprint();
         let admin_key = running.admin_key.reloaded(config.admin.api_key.as_ref());
         let state = State::build(config, &self.durable, admin_key);
         let log_level = telemetry::set_level(&level).map_err(|reason| ConfigError {
@@ -89,6 +90,7 @@ impl Live {
             slot.replace(certificate);
         }
         self.current.store(Arc::new(state));
+        crate::metrics::set_build_info(&fingerprint);
         Ok(Reloaded {
             restart_needed,
             log_level,

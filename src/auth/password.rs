@@ -3,7 +3,8 @@
 //! # Security
 //! Hashing runs on `spawn_blocking` behind a semaphore, so a storm of logins queues here
 //! instead of stalling the runtime that serves proxied traffic. Unknown users are verified
-//! against a dummy hash so both answers take the same time.
+//! against a dummy hash so both answers take the same time. The queue's depth and each hash's
+//! wait are metrics (`sessiongate_hash_pool_queue_depth`, `sessiongate_hash_pool_wait_seconds`).
 
 use std::sync::Arc;
 
@@ -94,12 +95,14 @@ impl Passwords {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, PasswordError> {
+        let queued = crate::metrics::hash_pool_queued();
         let permit = self
             .permits
             .clone()
             .acquire_owned()
             .await
             .map_err(|_| PasswordError::Hashing("password pool closed".to_owned()))?;
+        queued.admitted();
         let span = Span::current();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;

@@ -31,16 +31,15 @@ pub fn run(path: &Path, env: &BTreeMap<String, String>, format: Format) -> Resul
     for warning in warnings(&config) {
         eprintln!("warning: {warning}");
     }
-    let mut value = serde_json::to_value(&config).context("cannot print the config")?;
-    config::mask_json(&mut value);
-    let text = match format {
-        Format::Json => serde_json::to_string_pretty(&value).context("cannot print the config")?,
-        Format::Toml => {
-            let table = toml_value(value).context("the config is not a table")?;
-            toml::to_string_pretty(&table).context("cannot print the config as TOML")?
+    match format {
+        Format::Json => {
+            let value = config.masked_json().map_err(anyhow::Error::from)?;
+            let text = serde_json::to_string_pretty(&value).context("cannot print the config")?;
+            println!("{text}");
         }
-    };
-    println!("{}", text.trim_end());
+        // Printed as is: its SHA-256 starts with `Config::fingerprint` (`build_info`).
+        Format::Toml => print!("{}", config.effective_toml().map_err(anyhow::Error::from)?),
+    }
     Ok(())
 }
 
@@ -72,48 +71,4 @@ fn warnings(config: &Config) -> Vec<String> {
         );
     }
     warnings
-}
-
-/// A JSON value as TOML: `null` (an unset option) is left out, since TOML has no null.
-fn toml_value(value: serde_json::Value) -> Option<toml::Value> {
-    use serde_json::Value as Json;
-    Some(match value {
-        Json::Null => return None,
-        Json::Bool(flag) => toml::Value::Boolean(flag),
-        Json::Number(number) => match number.as_i64() {
-            Some(int) => toml::Value::Integer(int),
-            None => toml::Value::Float(number.as_f64()?),
-        },
-        Json::String(text) => toml::Value::String(text),
-        Json::Array(items) => {
-            toml::Value::Array(items.into_iter().filter_map(toml_value).collect())
-        }
-        Json::Object(fields) => toml::Value::Table(
-            fields
-                .into_iter()
-                .filter_map(|(key, value)| Some((key, toml_value(value)?)))
-                .collect(),
-        ),
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn json_becomes_toml_without_nulls() {
-        let json = serde_json::json!({
-            "a": {"b": null, "c": "30m", "d": [1, 2]},
-            "routes": [{"prefix": "/x", "upstream": null}],
-        });
-        let Some(toml::Value::Table(table)) = toml_value(json) else {
-            panic!("a table");
-        };
-        let text = toml::to_string_pretty(&table).unwrap();
-        let back: toml::Table = toml::from_str(&text).unwrap();
-        assert_eq!(back["a"]["c"].as_str(), Some("30m"));
-        assert!(back["a"].get("b").is_none());
-        assert_eq!(back["routes"][0]["prefix"].as_str(), Some("/x"));
-    }
 }

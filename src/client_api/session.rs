@@ -12,14 +12,23 @@ struct Refreshed {
     access_token: String,
 }
 
-pub async fn refresh(state: &State, headers: &HeaderMap) -> Result<Response<Body>, ApiError> {
+/// Answers 201 with a new access token; returns the session's user id with it.
+pub async fn refresh(
+    state: &State,
+    headers: &HeaderMap,
+) -> Result<(Response<Body>, Option<String>), ApiError> {
     let token = super::refresh_token(headers)?;
-    let access_token = state.auth.refresh(token).await?;
-    Ok(web::json(StatusCode::CREATED, &Refreshed { access_token }))
+    let (access_token, user_id) = state.auth.refresh(token).await?;
+    let response = web::json(StatusCode::CREATED, &Refreshed { access_token });
+    Ok((response, Some(user_id)))
 }
 
-pub async fn logout(state: &State, headers: &HeaderMap) -> Result<Response<Body>, ApiError> {
+/// Answers 204; returns the session's user id with it.
+pub async fn logout(
+    state: &State,
+    headers: &HeaderMap,
+) -> Result<(Response<Body>, Option<String>), ApiError> {
     let token = super::refresh_token(headers)?;
-    state.auth.logout(token).await?;
-    Ok(web::status(StatusCode::NO_CONTENT))
+    let user_id = state.auth.logout(token).await?;
+    Ok((web::status(StatusCode::NO_CONTENT), Some(user_id)))
 }

@@ -364,3 +364,129 @@ fn exposition_parser_rejects_malformed_text() {
         assert!(parse_exposition(bad).is_err(), "accepted {bad:?}");
     }
 }
+
+#[test]
+fn upstream_latency_is_labelled_by_outcome_class_only() {
+    let metrics = install();
+    let before = scrape(&metrics);
+    record_upstream_duration(Ok(204), Duration::from_millis(2));
+    record_upstream_duration(Ok(302), Duration::from_millis(2));
+    record_upstream_duration(Ok(1000), Duration::from_millis(2));
+    record_upstream_duration(Err(UpstreamErrorKind::Timeout), Duration::from_secs(30));
+    let after = scrape(&metrics);
+    let count = format!("{UPSTREAM_DURATION}_count");
+    let delta = |outcome: &str| {
+        after.count(&count, &[("outcome", outcome)]) - before.count(&count, &[("outcome", outcome)])
+    };
+    assert!(delta("2xx") >= 1.0);
+    assert!(delta("3xx") >= 1.0);
+    assert!(delta("other") >= 1.0);
+    assert!(delta("timeout") >= 1.0);
+    assert_eq!(
+        after.types.get(UPSTREAM_DURATION).map(String::as_str),
+        Some("histogram")
+    );
+    let outcomes: HashSet<&str> = after
+        .samples
+        .iter()
+        .filter(|s| s.name == count)
+        .filter_map(|s| s.labels.get("outcome").map(String::as_str))
+        .collect();
+    let allowed = [
+        "1xx",
+        "2xx",
+        "3xx",
+        "4xx",
+        "5xx",
+        "other",
+        "unavailable",
+        "timeout",
+    ];
+    assert!(outcomes.iter().all(|o| allowed.contains(o)), "{outcomes:?}");
+}
+
+#[test]
+fn a_queued_hash_counts_in_the_depth_until_dropped_and_records_its_wait_when_admitted() {
+    let metrics = install();
+    let wait_count = format!("{HASH_POOL_WAIT}_count");
+    let before = scrape(&metrics).count(&wait_count, &[]);
+
+    let queued = hash_pool_queued();
+    let abandoned = hash_pool_queued();
+    // Other tests hash in parallel, so only a lower bound holds for the shared gauge.
+    assert!(scrape(&metrics).count(HASH_POOL_QUEUE_DEPTH, &[]) >= 2.0);
+    queued.admitted();
+    drop(abandoned);
+
+    let after = scrape(&metrics);
+    assert!(
+        after.count(&wait_count, &[]) > before,
+        "the admitted wait is recorded"
+    );
+    assert_eq!(
+        after.types.get(HASH_POOL_QUEUE_DEPTH).map(String::as_str),
+        Some("gauge")
+    );
+    assert_eq!(
+        after.types.get(HASH_POOL_WAIT).map(String::as_str),
+        Some("histogram")
+    );
+}
+
+#[test]
+fn reloads_are_counted_by_result_from_zero() {
+    let metrics = install();
+    let before = scrape(&metrics);
+    assert!(before.value(CONFIG_RELOADS, &[("result", "ok")]).is_some());
+    assert!(
+        before
+            .value(CONFIG_RELOADS, &[("result", "failed")])
+            .is_some()
+    );
+    record_reload(true);
+    record_reload(false);
+    record_reload(false);
+    let after = scrape(&metrics);
+    let delta = |result: &str| {
+        after.count(CONFIG_RELOADS, &[("result", result)])
+            - before.count(CONFIG_RELOADS, &[("result", result)])
+    };
+    assert_eq!(delta("ok"), 1.0);
+    assert_eq!(delta("failed"), 2.0);
+}
+
+#[test]
+fn build_info_has_one_series_with_the_latest_config_hash() {
+    let metrics = install();
+    set_build_info("0123456789ab");
+    set_build_info("ba9876543210");
+    let exposition = scrape(&metrics);
+    let series: Vec<&Sample> = exposition
+        .samples
+        .iter()
+        .filter(|s| s.name == BUILD_INFO)
+        .collect();
+    assert_eq!(series.len(), 1, "{series:?}");
+    assert_eq!(series[0].value, 1.0);
+    assert_eq!(series[0].labels["config_hash"], "ba9876543210");
+    assert_eq!(series[0].labels["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(
+        exposition.types.get(BUILD_INFO).map(String::as_str),
+        Some("gauge")
+    );
+}
+
+#[test]
+fn process_metrics_are_read_at_each_render() {
+    let exposition = scrape(&install());
+    for name in [
+        "process_resident_memory_bytes",
+        "process_open_fds",
+        "process_threads",
+    ] {
+        assert!(
+            exposition.value(name, &[]).is_some_and(|v| v > 0.0),
+            "{name}"
+        );
+    }
+}

@@ -13,13 +13,16 @@
 //! reading the upstream will take — so `/admin;x/secret`, `/ADMIN/secret` or `/admin./secret`
 //! can never reach a route that the literal `/admin/secret` would not.
 
+use std::sync::Arc;
+
 use url::Url;
 
 use crate::config::{AuthMode, RouteConfig};
 
 #[derive(Debug, Clone)]
 pub struct Route {
-    pub prefix: String,
+    /// Shared, so the access line names the route without copying it.
+    pub prefix: Arc<str>,
     /// `lenient_key(prefix)`: what the lenient reading of a path is matched against (config
     /// validation keeps prefixes to the form whose lenient key is the prefix itself).
     key: String,
@@ -62,7 +65,7 @@ impl RouteTable {
                 };
                 Route {
                     key: lenient_key(&config.prefix).unwrap_or_else(|| config.prefix.clone()),
-                    prefix: config.prefix.clone(),
+                    prefix: config.prefix.as_str().into(),
                     auth: config.auth,
                     strip_prefix: config.strip_prefix,
                     upstream,
@@ -70,10 +73,10 @@ impl RouteTable {
                 }
             })
             .collect();
-        if !routes.iter().any(|r| r.prefix == "/") {
+        if !routes.iter().any(|r| &*r.prefix == "/") {
             routes.push(Route {
                 key: "/".to_owned(),
-                prefix: "/".to_owned(),
+                prefix: "/".into(),
                 auth: AuthMode::Required,
                 strip_prefix: false,
                 upstream: 0,
@@ -92,7 +95,7 @@ impl RouteTable {
     /// The route for a normalized path, or `AmbiguousPath` when its lenient reading falls on
     /// another route (see the module docs). There is always a route (`/` matches everything).
     pub fn find(&self, path: &str) -> Result<&Route, AmbiguousPath> {
-        let literal = self.find_by(path, |route| &route.prefix);
+        let literal = self.find_by(path, |route| &*route.prefix);
         if is_plain(path) {
             return Ok(literal);
         }
@@ -179,7 +182,7 @@ fn matches(prefix: &str, path: &str) -> bool {
 impl Route {
     /// The path the upstream receives under `base` (the upstream URL's own path).
     pub fn upstream_path(&self, base: &str, path: &str) -> String {
-        let rest = if self.strip_prefix && self.prefix != "/" {
+        let rest = if self.strip_prefix && &*self.prefix != "/" {
             let rest = &path[self.prefix.len()..];
             if rest.is_empty() { "/" } else { rest }
         } else {

@@ -87,6 +87,20 @@ async fn sighup_applies_a_valid_config_and_refuses_an_invalid_one() {
     let gateway = GatewayProcess::spawn(&path, &[("NO_COLOR", "1")]).await;
     let http = reqwest::Client::new();
     let fresh = format!("{}/fresh/x", gateway.client_url);
+    let build_info = || async {
+        let metrics = reqwest::get(format!("{}/metrics", gateway.admin_url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        metrics
+            .lines()
+            .find(|line| line.starts_with("sessiongate_build_info{"))
+            .unwrap_or_else(|| panic!("no build_info:\n{metrics}"))
+            .to_owned()
+    };
+    let first_build = build_info().await;
 
     assert_eq!(
         status(http.get(&fresh)).await,
@@ -113,6 +127,11 @@ async fn sighup_applies_a_valid_config_and_refuses_an_invalid_one() {
     let log = hang_up(&gateway, reloads(&gateway)).await;
     assert!(log.contains("config reloaded"), "{log}");
     assert_eq!(status(http.get(&fresh)).await, 200, "the new route serves");
+    let second_build = build_info().await;
+    assert_ne!(
+        first_build, second_build,
+        "the config hash follows the reload"
+    );
     assert_eq!(
         status(admin_users(&gateway, "first-admin-key-0123456789")).await,
         401,
