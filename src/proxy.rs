@@ -25,6 +25,7 @@ use hyper::body::Incoming;
 use crate::auth::Auth;
 use crate::config::{AuthMode, Config};
 use crate::error::ApiError;
+use crate::outbound::Outbound;
 use crate::tokens::Verified;
 use crate::web::{Body, RequestContext};
 
@@ -55,7 +56,7 @@ impl Proxy {
         Self {
             routes: RouteTable::new(&config.routes, &config.upstream.url),
             identity: Identity::new(config.identity_headers.clone()),
-            forwarder: Forwarder::new(&config.upstream),
+            forwarder: Forwarder::new(&Outbound::new(&config.outbound), &config.upstream),
             data_api: DataApi::new(),
             forward_credentials: config.proxy.forward_credentials,
             request_id_header: config.server.request_id_header.clone(),
