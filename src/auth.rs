@@ -9,7 +9,6 @@ pub mod custom_function;
 pub mod custom_token;
 pub mod external_user;
 mod link;
-pub mod outbound;
 pub mod password;
 pub mod provider;
 pub mod userpass;
@@ -26,6 +25,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::error::{ApiError, ErrorCode};
 use crate::ids;
+use crate::outbound::Outbound;
 use crate::store::{
     NewIdentity, NewSession, NewUser, Session, SessionStart, Store, StoreError, User, UserIdentity,
 };
@@ -89,6 +89,8 @@ const MAX_USER_AGENT: usize = 512;
 impl Auth {
     pub fn new(config: &Config, store: Arc<dyn Store>, tokens: Arc<Tokens>) -> Self {
         let passwords = Arc::new(Passwords::new(config.auth.password_hash_concurrency));
+        // One pool for every webhook and JWKS fetch (see `crate::outbound`).
+        let fetcher = Outbound::new(&config.outbound).fetcher(None);
         let mut registry = Registry::default();
         if config.providers.anon_user {
             registry.register(Arc::new(anon::AnonProvider));
@@ -106,6 +108,7 @@ impl Auth {
                 passwords.clone(),
                 config.providers.userpass.clone(),
                 config.providers.local_userpass_auto_confirm,
+                fetcher.clone(),
             ))
         });
         if let Some(userpass) = &userpass {
@@ -128,12 +131,14 @@ impl Auth {
             registry.register(Arc::new(custom_token::CustomTokenProvider::new(
                 custom,
                 store.clone(),
+                fetcher.clone(),
             )));
         }
         if let Some(custom) = &config.providers.custom_function {
             registry.register(Arc::new(custom_function::CustomFunctionProvider::new(
                 custom,
                 store.clone(),
+                fetcher,
             )));
         }
         let domain_id = hex::encode(&crate::tokens::digest(&config.app.id)[..12]);

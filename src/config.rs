@@ -5,6 +5,7 @@
 mod duration;
 mod effective;
 mod env;
+mod outbound;
 mod providers;
 mod raw;
 mod secret;
@@ -21,6 +22,7 @@ use url::Url;
 pub use duration::{format as format_duration, parse as parse_duration};
 pub use effective::RenderError;
 pub use env::PREFIX as ENV_PREFIX;
+pub use outbound::{ClientIdentity, OutboundConfig};
 pub use providers::{
     CustomFunctionConfig, CustomTokenConfig, CustomTokenKey, MetadataField, ProvidersConfig,
     UserpassConfig,
@@ -60,6 +62,8 @@ pub struct Config {
     pub store: StoreConfig,
     pub tokens: TokensConfig,
     pub upstream: UpstreamConfig,
+    /// Trust for every outbound HTTPS connection (upstream, webhooks, JWKS URL).
+    pub outbound: OutboundConfig,
     pub admin: AdminConfig,
     pub identity_headers: IdentityHeaders,
     pub proxy: ProxyConfig,
@@ -199,6 +203,9 @@ pub struct UpstreamConfig {
     pub timeout: Duration,
     #[serde(serialize_with = "ser_duration")]
     pub pool_idle_timeout: Duration,
+    /// Presented to the upstream over https (mutual TLS); `None`: no client certificate.
+    #[serde(flatten)]
+    pub client_identity: Option<ClientIdentity>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -382,6 +389,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
     }
     let tokens = validate_tokens(raw.tokens)?;
     let upstream = validate_upstream(raw.upstream)?;
+    let outbound = outbound::validate(raw.outbound.ca_file)?;
     let admin = AdminConfig {
         api_key: match (raw.admin.api_key, raw.admin.api_key_file) {
             (Some(key), _) if !key.trim().is_empty() => Some(Secret::new(key.trim())),
@@ -453,6 +461,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         store,
         tokens,
         upstream,
+        outbound,
         admin,
         identity_headers,
         proxy: ProxyConfig {
@@ -710,6 +719,7 @@ fn validate_upstream(raw: raw::RawUpstream) -> Result<UpstreamConfig, ConfigErro
         connect_timeout: duration("upstream.connect_timeout", raw.connect_timeout, "5s")?,
         timeout: duration("upstream.timeout", raw.timeout, "30s")?,
         pool_idle_timeout: duration("upstream.pool_idle_timeout", raw.pool_idle_timeout, "4s")?,
+        client_identity: outbound::client_identity(raw.client_cert_file, raw.client_key_file)?,
     })
 }
 

@@ -10,6 +10,7 @@
 //! - `error`: `ApiError`, the one mapping from errors to status + JSON body
 //! - `ids`: ObjectId-shaped ids, randomness, the clock
 //! - `metrics`: Prometheus recorder (installed once per process), typed recording, `/metrics` text
+//! - `outbound`: the outbound HTTP clients (upstream, webhooks, JWKS, admin CLI), their TLS trust
 //! - `proxy`: route table, credential, identity headers, pooled streaming forwarder
 //! - `server`: accept loop, rustls, HTTP/1.1 + HTTP/2, graceful shutdown
 //! - `sessions`: Agnost-style session listing, sign-out, grants, activity
@@ -28,6 +29,7 @@ pub mod config;
 pub mod error;
 pub mod ids;
 pub mod metrics;
+pub mod outbound;
 pub mod proxy;
 pub mod server;
 pub mod sessions;

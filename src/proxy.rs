@@ -26,6 +26,7 @@ use crate::auth::Auth;
 use crate::config::{AuthMode, Config};
 use crate::error::ApiError;
 use crate::metrics::{self, UpstreamErrorKind};
+use crate::outbound::Outbound;
 use crate::tokens::Verified;
 use crate::web::{Body, RequestContext};
 
@@ -78,7 +79,7 @@ impl Proxy {
         Self {
             routes: RouteTable::new(&config.routes, &config.upstream.url),
             identity: Identity::new(config.identity_headers.clone()),
-            forwarder: Forwarder::new(&config.upstream),
+            forwarder: Forwarder::new(&Outbound::new(&config.outbound), &config.upstream),
             data_api: DataApi::new(),
             forward_credentials: config.proxy.forward_credentials,
             request_id_header: config.server.request_id_header.clone(),

@@ -9,6 +9,7 @@ pub mod cache;
 pub mod keys;
 pub mod refresh;
 pub mod revocation;
+pub mod signer;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};

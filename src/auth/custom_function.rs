@@ -32,10 +32,10 @@ use http_body_util::Full;
 use serde_json::{Map, Value};
 
 use super::external_user;
-use super::outbound::{Outbound, OutboundError};
 use super::provider::{LoginOutcome, ProvenIdentity, Provider};
 use crate::config::CustomFunctionConfig;
 use crate::error::{ApiError, ErrorCode};
+use crate::outbound::{FetchError, Fetcher};
 use crate::store::Store;
 
 pub const NAME: &str = "custom-function";
@@ -51,7 +51,7 @@ pub struct CustomFunctionProvider {
     store: Arc<dyn Store>,
     url: http::Uri,
     timeout: Duration,
-    outbound: Outbound,
+    fetcher: Fetcher,
 }
 
 /// What a webhook's answer means.
@@ -69,7 +69,7 @@ enum Verdict {
 }
 
 impl CustomFunctionProvider {
-    pub fn new(config: &CustomFunctionConfig, store: Arc<dyn Store>) -> Self {
+    pub fn new(config: &CustomFunctionConfig, store: Arc<dyn Store>, fetcher: Fetcher) -> Self {
         Self {
             store,
             url: config
@@ -78,7 +78,7 @@ impl CustomFunctionProvider {
                 .parse()
                 .expect("config validated the webhook URL as an http(s) URL"),
             timeout: config.timeout,
-            outbound: Outbound::new(),
+            fetcher,
         }
     }
 
@@ -92,12 +92,12 @@ impl CustomFunctionProvider {
             .body(Full::new(Bytes::from(payload)))
             .map_err(|err| ApiError::internal(&err))?;
         match self
-            .outbound
+            .fetcher
             .send(request, self.timeout, MAX_ANSWER_BYTES)
             .await
         {
             Ok(answer) => Ok(judge(answer.status, &answer.body)),
-            Err(err @ OutboundError::Timeout(_)) => {
+            Err(err @ FetchError::Timeout(_)) => {
                 tracing::warn!(provider = NAME, error = %err, "login webhook failed");
                 Err(ApiError::new(
                     StatusCode::GATEWAY_TIMEOUT,
@@ -105,7 +105,7 @@ impl CustomFunctionProvider {
                     "login webhook timed out",
                 ))
             }
-            Err(OutboundError::TooLarge(_)) => Ok(Verdict::Fault("answer larger than 64 KiB")),
+            Err(FetchError::TooLarge(_)) => Ok(Verdict::Fault("answer larger than 64 KiB")),
             Err(err) => {
                 tracing::warn!(provider = NAME, error = %err, "login webhook failed");
                 Err(webhook_unavailable())

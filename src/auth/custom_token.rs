@@ -37,6 +37,7 @@ use super::external_user;
 use super::provider::{LoginOutcome, ProvenIdentity, Provider};
 use crate::config::{CustomTokenConfig, MetadataField};
 use crate::error::{ApiError, ErrorCode};
+use crate::outbound::Fetcher;
 use crate::store::Store;
 
 pub const NAME: &str = "custom-token";
@@ -93,7 +94,7 @@ impl From<Refusal> for ApiError {
 /// Checks that the configured key file or JWKS file holds usable keys (config validation
 /// calls this, so a bad key stops start-up). A JWKS URL is not fetched.
 pub fn check_keys(config: &CustomTokenConfig) -> Result<(), String> {
-    Keys::load(config).map(|_| ())
+    Keys::check(config)
 }
 
 pub struct CustomTokenProvider {
@@ -115,8 +116,8 @@ impl CustomTokenProvider {
     /// Loads the keys (a JWKS URL is fetched at the first login). Config validation has
     /// already loaded them once; should that fail now, the error is logged and every token
     /// is refused.
-    pub fn new(config: &CustomTokenConfig, store: Arc<dyn Store>) -> Self {
-        let keys = Keys::load(config).unwrap_or_else(|reason| {
+    pub fn new(config: &CustomTokenConfig, store: Arc<dyn Store>, fetcher: Fetcher) -> Self {
+        let keys = Keys::load(config, fetcher).unwrap_or_else(|reason| {
             tracing::error!(provider = NAME, %reason, "custom-token keys unusable");
             Keys::Fixed(Vec::new())
         });

@@ -33,13 +33,13 @@ use serde_json::{Value, json};
 use tracing::Instrument;
 use url::Url;
 
-use super::outbound::{Outbound, OutboundError};
 use super::password::{Passwords, check_length};
 use super::userpass::{RegisterBody, normalize_email};
 use super::{Auth, userpass};
 use crate::config::UserpassConfig;
 use crate::error::{ApiError, ErrorCode};
 use crate::ids;
+use crate::outbound::{FetchError, Fetcher};
 use crate::store::{Store, UserTokenKind, UserTokenRecord};
 
 /// Largest webhook answer read.
@@ -91,7 +91,7 @@ pub struct UserpassFlows {
     passwords: Arc<Passwords>,
     config: UserpassConfig,
     auto_confirm: bool,
-    outbound: Outbound,
+    fetcher: Fetcher,
 }
 
 /// A token as handed to a webhook (the store keeps only its digest).
@@ -116,15 +116,15 @@ fn token_invalid() -> ApiError {
     )
 }
 
-fn webhook_error(which: &str, err: &OutboundError) -> ApiError {
+fn webhook_error(which: &str, err: &FetchError) -> ApiError {
     tracing::warn!(webhook = which, error = %err, "local-userpass webhook failed");
     match err {
-        OutboundError::Timeout(_) => ApiError::new(
+        FetchError::Timeout(_) => ApiError::new(
             StatusCode::GATEWAY_TIMEOUT,
             ErrorCode::UpstreamTimeout,
             format!("{which} webhook timed out"),
         ),
-        OutboundError::Unavailable(_) | OutboundError::TooLarge(_) => bad_webhook(which),
+        FetchError::Unavailable(_) | FetchError::TooLarge(_) => bad_webhook(which),
     }
 }
 
@@ -152,13 +152,14 @@ impl UserpassFlows {
         passwords: Arc<Passwords>,
         config: UserpassConfig,
         auto_confirm: bool,
+        fetcher: Fetcher,
     ) -> Self {
         Self {
             store,
             passwords,
             config,
             auto_confirm,
-            outbound: Outbound::new(),
+            fetcher,
         }
     }
 
@@ -211,7 +212,7 @@ impl UserpassFlows {
             .body(Full::new(Bytes::from(payload.to_string())))
             .map_err(|_| bad_webhook(which))?;
         let answer = self
-            .outbound
+            .fetcher
             .send(request, self.config.webhook_timeout, MAX_ANSWER_BYTES)
             .await
             .map_err(|err| webhook_error(which, &err))?;

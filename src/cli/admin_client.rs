@@ -18,16 +18,13 @@ use anyhow::{Context, anyhow};
 use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
 use http::{HeaderValue, Method, Request, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
-use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use http_body_util::Full;
 use serde_json::Value;
 use url::Url;
 
 use super::{AdminArgs, CliError};
-use crate::config::{self, Config, ConfigError};
+use crate::config::{self, Config, ConfigError, OutboundConfig};
+use crate::outbound::{FetchError, Fetcher, Outbound};
 
 /// Environment variable with the admin key (the same one `serve` reads).
 const ADMIN_KEY_ENV: &str = "SESSIONGATE_ADMIN__API_KEY";
@@ -42,7 +39,7 @@ const MAX_ANSWER_BYTES: usize = 32 * 1024 * 1024;
 
 /// A client of one app's admin API.
 pub struct AdminClient {
-    http: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    http: Fetcher,
     /// `{url}/api/admin/v3.0/groups/{group}/apps/{app}`.
     base: Url,
     authorization: HeaderValue,
@@ -123,16 +120,8 @@ impl AdminClient {
                 )
             })?;
         authorization.set_sensitive(true);
-        let mut connector = HttpConnector::new();
-        connector.enforce_http(false);
-        connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
-        let https = HttpsConnectorBuilder::new()
-            .with_webpki_roots()
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(connector);
         Ok(Self {
-            http: Client::builder(TokioExecutor::new()).build(https),
+            http: Outbound::new(&settings.outbound).fetcher(Some(CONNECT_TIMEOUT)),
             base,
             authorization,
         })
@@ -175,30 +164,24 @@ impl AdminClient {
         let request = request
             .body(Full::new(bytes))
             .with_context(|| format!("cannot build the request {method} {}", url.path()))?;
-        let exchange = async {
-            let response = self.http.request(request).await?;
-            let status = response.status();
-            let body = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
-                .collect()
-                .await
-                .map_err(|err| anyhow!(err))?
-                .to_bytes();
-            anyhow::Ok((status, body))
-        };
         let origin = url.origin().ascii_serialization();
-        let (status, bytes) = match tokio::time::timeout(ANSWER_TIMEOUT, exchange).await {
-            Err(_) => {
+        let (status, bytes) = match self
+            .http
+            .send(request, ANSWER_TIMEOUT, MAX_ANSWER_BYTES)
+            .await
+        {
+            Err(FetchError::Timeout(_)) => {
                 return Err(CliError::Unavailable(anyhow!(
                     "the gateway at {origin} did not answer within {}s",
                     ANSWER_TIMEOUT.as_secs()
                 )));
             }
-            Ok(Err(err)) => {
+            Err(err) => {
                 return Err(CliError::Unavailable(
-                    err.context(format!("cannot reach the gateway at {origin}")),
+                    anyhow!(err).context(format!("cannot reach the gateway at {origin}")),
                 ));
             }
-            Ok(Ok(answer)) => answer,
+            Ok(answer) => (answer.status, answer.body),
         };
         let body = if bytes.iter().all(u8::is_ascii_whitespace) {
             Value::Null
@@ -232,12 +215,13 @@ impl AdminClient {
     }
 }
 
-/// Where the gateway is, which key, which app.
+/// Where the gateway is, which key, which app, which extra CAs (`outbound.ca_file`).
 #[derive(Debug)]
 struct Settings {
     url: Url,
     key: String,
     app: String,
+    outbound: OutboundConfig,
 }
 
 impl Settings {
@@ -250,7 +234,9 @@ impl Settings {
             .map(|key| key.trim())
             .filter(|key| !key.is_empty());
         let key = args.admin_key.as_deref().or(env_key).map(str::to_owned);
-        let config = if args.url.is_none() || args.app.is_none() || key.is_none() {
+        // An https URL may need the config's `outbound.ca_file`.
+        let https = args.url.as_ref().is_some_and(|url| url.scheme() == "https");
+        let config = if args.url.is_none() || args.app.is_none() || key.is_none() || https {
             load_config(&args.config, env)?
         } else {
             None
@@ -283,7 +269,13 @@ impl Settings {
                 args.config.display()
             ))
         })?;
-        Ok(Self { url, key, app })
+        let outbound = config.map(|c| c.outbound).unwrap_or_default();
+        Ok(Self {
+            url,
+            key,
+            app,
+            outbound,
+        })
     }
 }
 

@@ -1,6 +1,8 @@
 //! `sessiongate config check`: validate everything `serve` would before it opens the store —
 //! the config keys, the log filter, the TLS certificate and key (readable, parsed, matching),
-//! a configured signing key pair — warn when no admin key is set, and print the effective
+//! a configured signing key pair, the outbound CA bundle and the upstream client certificate
+//! (read by `config::load`) — warn when no admin key is set, when the system certificate store
+//! is empty, or when a client certificate would never be presented, and print the effective
 //! config with secrets masked (key material as `***`, the password inside any URL:
 //! `postgres://user:***@host/db`), as JSON or as TOML.
 //!
@@ -14,6 +16,7 @@ use clap::ValueEnum;
 
 use super::CliError;
 use crate::config::{self, Config, ConfigError};
+use crate::outbound::{Outbound, RootsOrigin};
 use crate::{server, tokens};
 
 /// How `config check` prints the effective config.
@@ -67,6 +70,29 @@ fn warnings(config: &Config) -> Vec<String> {
         warnings.push(
             "admin.api_key_file: no admin key (admin.api_key_file or SESSIONGATE_ADMIN__API_KEY): \
              the admin API will refuse every call (health and metrics stay open)"
+                .to_owned(),
+        );
+    }
+    if Outbound::new(&config.outbound).roots_origin() == RootsOrigin::Bundled {
+        warnings.push(
+            "outbound: the system certificate store has no usable certificate (install \
+             ca-certificates, or set SSL_CERT_FILE); outbound https trusts the bundled Mozilla \
+             roots and outbound.ca_file"
+                .to_owned(),
+        );
+    }
+    let https_upstream = std::iter::once(&config.upstream.url)
+        .chain(
+            config
+                .routes
+                .iter()
+                .filter_map(|route| route.upstream.as_ref()),
+        )
+        .any(|url| url.scheme() == "https");
+    if config.upstream.client_identity.is_some() && !https_upstream {
+        warnings.push(
+            "upstream.client_cert_file: no upstream is https://, so the client certificate is \
+             never presented"
                 .to_owned(),
         );
     }

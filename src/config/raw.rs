@@ -21,6 +21,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub upstream: RawUpstream,
     #[serde(default)]
+    pub outbound: RawOutbound,
+    #[serde(default)]
     pub admin: RawAdmin,
     #[serde(default)]
     pub identity_headers: RawIdentityHeaders,
@@ -105,6 +107,14 @@ pub struct RawUpstream {
     pub connect_timeout: Option<String>,
     pub timeout: Option<String>,
     pub pool_idle_timeout: Option<String>,
+    pub client_cert_file: Option<String>,
+    pub client_key_file: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOutbound {
+    pub ca_file: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -1,5 +1,6 @@
-//! `Forwarder`: the pooled upstream client (HTTP/1.1, keep-alive, rustls for https) that
-//! streams bodies both ways and passes protocol upgrades (WebSocket) through.
+//! `Forwarder`: the pooled upstream client (HTTP/1.1, keep-alive, rustls for https, the
+//! client certificate when configured; built by `crate::outbound`) that streams bodies both
+//! ways and passes protocol upgrades (WebSocket) through.
 //!
 //! Does not decide who may pass or rewrite headers; `proxy::handle` does that first.
 //!
@@ -13,14 +14,12 @@ use std::time::Duration;
 use http::{Method, Request, Response, StatusCode};
 use http_body::Body as _;
 use hyper::body::Incoming;
-use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tracing::Instrument;
 
 use super::body::{BodyEnd, BodyWatch, ClientBody};
 use crate::config::UpstreamConfig;
+use crate::outbound::{HttpsClient, Outbound};
 
 /// Why the upstream gave no answer.
 #[derive(Debug, thiserror::Error)]
@@ -43,27 +42,14 @@ pub enum ForwardError {
 }
 
 pub struct Forwarder {
-    client: Client<HttpsConnector<HttpConnector>, ClientBody>,
+    client: HttpsClient<ClientBody>,
     timeout: Duration,
 }
 
 impl Forwarder {
-    pub fn new(config: &UpstreamConfig) -> Self {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(config.connect_timeout));
-        let https = HttpsConnectorBuilder::new()
-            .with_webpki_roots()
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(config.pool_idle_timeout)
-            .pool_timer(TokioTimer::new())
-            .build(https);
+    pub fn new(outbound: &Outbound, config: &UpstreamConfig) -> Self {
         Self {
-            client,
+            client: outbound.upstream_client(config),
             timeout: config.timeout,
         }
     }

@@ -6,7 +6,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Header, decode, encode};
+use jsonwebtoken::{Header, decode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -77,7 +77,10 @@ pub fn sign(keys: &KeySet, claims: &AccessClaims, now: i64) -> Result<String, To
     let active = keys.signing_key(now);
     let mut header = Header::new(keys.algorithm());
     header.kid = Some(active.kid.clone());
-    encode(&header, claims, &active.encoding).map_err(|err| TokenError::Signing(err.to_string()))
+    active
+        .encoding
+        .sign(&header, claims)
+        .map_err(TokenError::Signing)
 }
 
 /// Verifies the header, the signature and the claims at `now`; returns the claims and the

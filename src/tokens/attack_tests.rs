@@ -191,7 +191,7 @@ fn replacing_the_key_set_evicts_cached_tokens_of_removed_keys_only() {
             keys.push(keys::SigningKey {
                 kid: key.kid.clone(),
                 active_from,
-                encoding: EncodingKey::from_secret(secret),
+                encoding: EncodingKey::from_secret(secret).into(),
                 decoding: jsonwebtoken::DecodingKey::from_secret(secret),
             });
         }

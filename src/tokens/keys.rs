@@ -12,6 +12,7 @@ use std::time::Duration;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Validation};
 use sha2::{Digest, Sha256};
 
+use super::signer::Signer;
 use crate::config::{SigningAlgorithm, SigningKeySource, TokensConfig};
 use crate::ids;
 use crate::store::{SigningKeyRecord, Store, StoreError};
@@ -40,7 +41,7 @@ pub enum KeyError {
 pub struct SigningKey {
     pub kid: String,
     pub active_from: i64,
-    pub encoding: EncodingKey,
+    pub encoding: Signer,
     pub decoding: DecodingKey,
 }
 
@@ -276,7 +277,7 @@ fn hmac_key(kid: String, active_from: i64, secret: &[u8]) -> SigningKey {
     SigningKey {
         kid,
         active_from,
-        encoding: EncodingKey::from_secret(secret),
+        encoding: EncodingKey::from_secret(secret).into(),
         decoding: DecodingKey::from_secret(secret),
     }
 }
@@ -290,16 +291,19 @@ fn pem_key(
         KeyError::BadKey(format!("not a usable {algorithm:?} PEM key: {err}"))
     };
     let (encoding, decoding) = match algorithm {
+        // ring, not the `rsa` crate, signs RS256: see `signer`.
         SigningAlgorithm::RS256 => (
-            EncodingKey::from_rsa_pem(private_pem).map_err(bad)?,
+            Signer::rs256_from_pem(private_pem).map_err(|reason| {
+                KeyError::BadKey(format!("not a usable {algorithm:?} PEM key: {reason}"))
+            })?,
             DecodingKey::from_rsa_pem(public_pem).map_err(bad)?,
         ),
         SigningAlgorithm::ES256 => (
-            EncodingKey::from_ec_pem(private_pem).map_err(bad)?,
+            EncodingKey::from_ec_pem(private_pem).map_err(bad)?.into(),
             DecodingKey::from_ec_pem(public_pem).map_err(bad)?,
         ),
         SigningAlgorithm::EdDSA => (
-            EncodingKey::from_ed_pem(private_pem).map_err(bad)?,
+            EncodingKey::from_ed_pem(private_pem).map_err(bad)?.into(),
             DecodingKey::from_ed_pem(public_pem).map_err(bad)?,
         ),
         SigningAlgorithm::HS256 | SigningAlgorithm::HS384 | SigningAlgorithm::HS512 => {
@@ -308,12 +312,36 @@ fn pem_key(
             ));
         }
     };
+    check_pair(algorithm, &encoding, &decoding)?;
     Ok(SigningKey {
         kid: derive_kid(public_pem),
         active_from: 0,
         encoding,
         decoding,
     })
+}
+
+/// Signs a probe with the private key and verifies it with the public one: a pair that does
+/// not belong together would sign tokens that every replica refuses.
+fn check_pair(
+    algorithm: SigningAlgorithm,
+    encoding: &Signer,
+    decoding: &DecodingKey,
+) -> Result<(), KeyError> {
+    let alg = jwt_algorithm(algorithm);
+    let token = encoding
+        .sign(
+            &jsonwebtoken::Header::new(alg),
+            &serde_json::json!({"probe": true}),
+        )
+        .map_err(|reason| KeyError::BadKey(format!("cannot sign with the key: {reason}")))?;
+    let (message, signature) = token.rsplit_once('.').unwrap_or_default();
+    match jsonwebtoken::crypto::verify(signature, message.as_bytes(), decoding, alg) {
+        Ok(true) => Ok(()),
+        _ => Err(KeyError::BadKey(
+            "the private key does not belong to tokens.verifying_key_file".to_owned(),
+        )),
+    }
 }
 
 /// A key id derived from key material: stable across restarts and replicas, reveals nothing.
@@ -382,5 +410,26 @@ mod tests {
         let set = from_records(SigningAlgorithm::HS256, keys(), 10_000 + 1800 + 61, ttl);
         assert!(set.find("old").is_none());
         assert!(set.find("new").is_some());
+    }
+
+    fn fixture(name: &str) -> Vec<u8> {
+        let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read(&path).unwrap_or_else(|err| panic!("{path}: {err}"))
+    }
+
+    #[test]
+    fn rs256_key_pairs_sign_with_ring_and_must_belong_together() {
+        let pair = |private: &str, public: &str| {
+            pem_key(SigningAlgorithm::RS256, &fixture(private), &fixture(public))
+        };
+        let key = pair("rsa_private.pem", "rsa_public.pem").unwrap();
+        assert!(
+            matches!(key.encoding, Signer::Rs256(_)),
+            "not the rsa crate"
+        );
+        let Err(KeyError::BadKey(reason)) = pair("rsa2_private.pem", "rsa_public.pem") else {
+            panic!("a private key of another pair was accepted");
+        };
+        assert!(reason.contains("does not belong"), "{reason}");
     }
 }

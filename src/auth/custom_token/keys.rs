@@ -28,8 +28,8 @@ use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey};
 use serde::Deserialize;
 
 use super::Refusal;
-use crate::auth::outbound::Outbound;
 use crate::config::{CustomTokenConfig, CustomTokenKey};
+use crate::outbound::Fetcher;
 
 /// A fetched JWKS is used this long before the next login fetches it again.
 const MAX_AGE: Duration = Duration::from_secs(600);
@@ -52,8 +52,28 @@ pub enum Keys {
 }
 
 impl Keys {
-    /// Loads the configured keys. A JWKS URL is not fetched here but at the first login.
-    pub fn load(config: &CustomTokenConfig) -> Result<Self, String> {
+    /// Loads the configured keys; a JWKS URL is fetched with `fetcher` at the first login.
+    pub fn load(config: &CustomTokenConfig, fetcher: Fetcher) -> Result<Self, String> {
+        match &config.key {
+            CustomTokenKey::JwksUrl(url) => Ok(Keys::Remote(Box::new(RemoteJwks::new(
+                jwks_url(url)?,
+                fetcher,
+            )))),
+            _ => Self::local(config),
+        }
+    }
+
+    /// Checks the configured keys without a client: files are read and parsed, a JWKS URL
+    /// only parsed (config validation calls this).
+    pub fn check(config: &CustomTokenConfig) -> Result<(), String> {
+        match &config.key {
+            CustomTokenKey::JwksUrl(url) => jwks_url(url).map(drop),
+            _ => Self::local(config).map(drop),
+        }
+    }
+
+    /// Keys that come from configuration itself: a secret, a PEM file, a JWKS file.
+    fn local(config: &CustomTokenConfig) -> Result<Self, String> {
         match &config.key {
             CustomTokenKey::Secret(secret) => {
                 Ok(Keys::Fixed(vec![DecodingKey::from_secret(secret.expose())]))
@@ -89,11 +109,7 @@ impl Keys {
                 let set = KeySet::parse(&text).map_err(|r| format!("{}: {r}", path.display()))?;
                 Ok(Keys::Set(Arc::new(set)))
             }
-            CustomTokenKey::JwksUrl(url) => Ok(Keys::Remote(Box::new(RemoteJwks::new(
-                url.as_str()
-                    .parse()
-                    .map_err(|err| format!("invalid URL {url}: {err}"))?,
-            )))),
+            CustomTokenKey::JwksUrl(_) => Err("a JWKS URL has no local keys".to_owned()),
         }
     }
 
@@ -214,7 +230,7 @@ fn usable_key(value: serde_json::Value) -> Option<SetKey> {
 /// A JWKS URL with its cached key set.
 pub struct RemoteJwks {
     url: http::Uri,
-    outbound: Outbound,
+    fetcher: Fetcher,
     cache: Mutex<Cache>,
     /// Held while fetching, so one fetch runs at a time.
     fetching: tokio::sync::Mutex<()>,
@@ -256,10 +272,10 @@ impl Cache {
 }
 
 impl RemoteJwks {
-    fn new(url: http::Uri) -> Self {
+    fn new(url: http::Uri, fetcher: Fetcher) -> Self {
         Self {
             url,
-            outbound: Outbound::new(),
+            fetcher,
             cache: Mutex::new(Cache::default()),
             fetching: tokio::sync::Mutex::new(()),
         }
@@ -354,7 +370,7 @@ impl RemoteJwks {
             .body(Full::new(Bytes::new()))
             .map_err(|err| err.to_string())?;
         let answer = self
-            .outbound
+            .fetcher
             .send(request, FETCH_TIMEOUT, MAX_JWKS_BYTES)
             .await
             .map_err(|err| err.to_string())?;
@@ -378,6 +394,13 @@ pub fn family(alg: Algorithm) -> AlgorithmFamily {
         | Algorithm::PS384
         | Algorithm::PS512 => AlgorithmFamily::Rsa,
     }
+}
+
+/// The JWKS URL as the client takes it.
+fn jwks_url(url: &url::Url) -> Result<http::Uri, String> {
+    url.as_str()
+        .parse()
+        .map_err(|err| format!("invalid URL {url}: {err}"))
 }
 
 fn family_of_name(name: &str) -> Option<AlgorithmFamily> {

@@ -21,7 +21,8 @@ fn config(metadata: Vec<MetadataField>) -> CustomTokenConfig {
 
 async fn provider(metadata: Vec<MetadataField>) -> CustomTokenProvider {
     let store = crate::store::connect("sqlite::memory:").await.unwrap();
-    CustomTokenProvider::new(&config(metadata), store)
+    let fetcher = crate::outbound::Outbound::new(&Default::default()).fetcher(None);
+    CustomTokenProvider::new(&config(metadata), store, fetcher)
 }
 
 fn claims() -> Value {
