@@ -33,8 +33,9 @@ pub async fn run(
         status.version(),
         status.pending.len()
     );
-    for (version, name) in &status.pending {
-        println!("  {version} {name}");
+    for (version, description) in &status.pending {
+        // As the file is named: `0002_key_activation`.
+        println!("  {version} {version:04}_{}", description.replace(' ', "_"));
     }
     if !dry_run {
         println!("schema version {} is current", status.known);

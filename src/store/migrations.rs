@@ -6,29 +6,20 @@
 //! Each backend has the same numbered files under `migrations/<backend>/`. There are no down
 //! migrations: going back to an older release means restoring a backup.
 
-use std::borrow::Cow;
-
 use sqlx::AnyPool;
-use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::migrate::Migrator;
 
 use super::StoreError;
 use super::sql::Dialect;
 
-/// `migrations!("sqlite": 1 "0001_init", …)` embeds `migrations/sqlite/0001_init.sql`, ….
-macro_rules! migrations {
-    ($backend:literal: $($version:literal $file:literal),* $(,)?) => {
-        migrator(&[$(($version, $file, include_str!(concat!("migrations/", $backend, "/", $file, ".sql")))),*])
-    };
-}
-
-/// SQLite migrations, oldest first.
+/// SQLite migrations: every `migrations/sqlite/NNNN_name.sql`, embedded at build time.
 pub fn sqlite() -> Migrator {
-    migrations!("sqlite": 1 "0001_init", 2 "0002_key_activation", 3 "0003_grants", 4 "0004_keys_and_tokens")
+    sqlx::migrate!("src/store/migrations/sqlite")
 }
 
-/// PostgreSQL migrations, oldest first.
+/// PostgreSQL migrations: every `migrations/postgres/NNNN_name.sql`, embedded at build time.
 pub fn postgres() -> Migrator {
-    migrations!("postgres": 1 "0001_init", 2 "0002_key_activation", 3 "0003_grants", 4 "0004_keys_and_tokens")
+    sqlx::migrate!("src/store/migrations/postgres")
 }
 
 /// The migrations of a dialect.
@@ -36,25 +27,6 @@ pub fn for_dialect(dialect: Dialect) -> Migrator {
     match dialect {
         Dialect::Sqlite => sqlite(),
         Dialect::Postgres => postgres(),
-    }
-}
-
-fn migrator(list: &[(i64, &'static str, &'static str)]) -> Migrator {
-    let migrations = list
-        .iter()
-        .map(|&(version, description, sql)| {
-            Migration::new(
-                version,
-                Cow::Borrowed(description),
-                MigrationType::Simple,
-                Cow::Borrowed(sql),
-                false,
-            )
-        })
-        .collect::<Vec<_>>();
-    Migrator {
-        migrations: Cow::Owned(migrations),
-        ..Migrator::DEFAULT
     }
 }
 
