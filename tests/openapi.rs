@@ -7,6 +7,9 @@
 //! - every described operation, sent to a real gateway, is answered by its handler (not the
 //!   proxy, not "no such route") with one of its described statuses, and every other method on
 //!   a described path is 405 with an `Allow` naming exactly the described methods;
+//! - every path near a described one that the admin route table does not route is answered
+//!   "no such route" by the admin handler, whatever the method (a handler arm the table and the
+//!   document miss would show here);
 //! - schemathesis (`.ci/setup-schemathesis`) generates requests for every operation against the
 //!   real binary with every provider that runs locally, and finds no 5xx, no undocumented
 //!   status, content type, header or body, and no accepted invalid input.
@@ -49,7 +52,8 @@ async fn served_document(gw: &TestGateway) -> Value {
     assert_json_status(response, 200).await
 }
 
-/// The methods the code's route tables give a path, or `None` where nothing is routed.
+/// The methods the code's route tables give a path (`client_api::route` +
+/// `client_api::allowed_methods`, `admin::allowed_methods`), or `None` where nothing is routed.
 fn routed_methods(path: &str) -> Option<BTreeSet<String>> {
     let allow = if path.starts_with(client_api::BASE) {
         let route = client_api::route(path, APP_ID)?;
@@ -173,8 +177,12 @@ async fn every_described_operation_is_answered_by_its_handler() {
             status != 405 && allow.is_none(),
             "{operation} is described but answered 405: {body}"
         );
-        let route_miss = status == 404 && body.contains(r#""error":"not found","error_code":"NotFound""#);
-        assert!(!route_miss, "{operation} is described but not routed: {body}");
+        let route_miss =
+            status == 404 && body.contains(r#""error":"not found","error_code":"NotFound""#);
+        assert!(
+            !route_miss,
+            "{operation} is described but not routed: {body}"
+        );
     }
 
     // Every other method on a described path: 405 naming exactly the described ones.
@@ -186,15 +194,58 @@ async fn every_described_operation_is_answered_by_its_handler() {
         for method in METHODS.iter().filter(|m| !methods.contains(**m)) {
             let before = gw.upstream.request_count();
             let response = request(&gw, operation, method).await;
-            assert_eq!(gw.upstream.request_count(), before, "{method} {template} went upstream");
+            assert_eq!(
+                gw.upstream.request_count(),
+                before,
+                "{method} {template} went upstream"
+            );
             let allow = response
                 .headers()
                 .get("allow")
                 .and_then(|v| v.to_str().ok())
                 .map(method_set);
             assert_eq!(response.status(), 405, "{method} {template}");
-            assert_eq!(allow.as_ref(), Some(methods), "Allow of {method} {template}");
+            assert_eq!(
+                allow.as_ref(),
+                Some(methods),
+                "Allow of {method} {template}"
+            );
             assert_json_status(response, 405).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn paths_the_admin_route_table_does_not_route_are_not_answered() {
+    let gw = TestGateway::start().await;
+    let document = served_document(&gw).await;
+    let described = described::methods_by_template(&described::operations(&document));
+    let templates: BTreeSet<&String> = described.keys().collect();
+    let unrouted: Vec<String> = described::nearby_paths(&templates)
+        .into_iter()
+        .filter(|path| !path.starts_with(client_api::BASE) && routed_methods(path).is_none())
+        .filter(|path| !path.starts_with("/console/") && path != "/")
+        .collect();
+    assert!(unrouted.len() > 500, "{} paths", unrouted.len());
+    for path in &unrouted {
+        for method in METHODS {
+            let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+            let response = gw
+                .http
+                .request(method.clone(), format!("{}{path}", gw.admin_url))
+                .bearer_auth(ADMIN_KEY)
+                .send()
+                .await
+                .expect("request");
+            let status = response.status().as_u16();
+            let body = response.text().await.expect("body");
+            // "No such route", or a path with another app id: nothing a handler says.
+            let unrouted = body.contains(r#""error":"not found","error_code":"NotFound""#)
+                || body.contains(r#""error_code":"AppNotFound""#);
+            assert!(
+                status == 404 && unrouted,
+                "{method} {path} is not in the route table but answered {status}: {body}"
+            );
         }
     }
 }

@@ -75,7 +75,10 @@ fn credential(security: Option<&Value>) -> Credential {
         .and_then(Value::as_array)
         .and_then(|alternatives| alternatives.first())
         .and_then(Value::as_object);
-    match first.and_then(|requirement| requirement.keys().next()).map(String::as_str) {
+    match first
+        .and_then(|requirement| requirement.keys().next())
+        .map(String::as_str)
+    {
         None => Credential::None,
         Some("accessToken" | "sessionHeader") => Credential::AccessToken,
         Some("refreshToken" | "refreshSessionHeader") => Credential::RefreshToken,

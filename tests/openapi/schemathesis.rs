@@ -22,7 +22,7 @@ const SEED: u64 = 20_261_201;
 /// Cases generated per operation in the fuzzing phase (the examples and coverage phases add
 /// their own, bounded by the schema): keeps both runs within a couple of minutes on two busy
 /// cores.
-const MAX_EXAMPLES: u32 = 12;
+const MAX_EXAMPLES: u32 = 30;
 
 /// The checks every run applies (`st run --checks`).
 const CHECKS: &str = "all";
@@ -42,7 +42,9 @@ impl Schemathesis {
             Some(venv) => PathBuf::from(venv),
             None => std::env::var_os("XDG_CACHE_HOME")
                 .map(PathBuf::from)
-                .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?
+                .or_else(|| {
+                    std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache"))
+                })?
                 .join("sessiongate/schemathesis"),
         };
         let wanted = std::fs::read(
@@ -72,7 +74,14 @@ impl Schemathesis {
             .args(["--checks", CHECKS])
             .args(["--seed", &SEED.to_string()])
             .args(["--max-examples", &MAX_EXAMPLES.to_string()])
-            .args(["--workers", "2", "--no-color", "--generation-database", "none"])
+            // One worker: hypothesis' lambda descriptions are not thread-safe (runtime errors with 2).
+            .args([
+                "--workers",
+                "1",
+                "--no-color",
+                "--generation-database",
+                "none",
+            ])
             .args(["--request-timeout", "30"])
             .stdin(Stdio::null())
             .output()
@@ -121,13 +130,20 @@ url = "{login}"
 
 /// schemathesis' own config: credentials per security scheme, the fixed group id.
 fn schemathesis_config(dir: &Path) -> PathBuf {
-    let login = |provider: &str| format!("/api/client/v2.0/app/{APP_ID}/auth/providers/{provider}/login");
+    let login =
+        |provider: &str| format!("/api/client/v2.0/app/{APP_ID}/auth/providers/{provider}/login");
     let text = format!(
         r#"
 [parameters]
 # The Admin API takes any group id; the path-normalization answers to odd segments (`;`,
 # dots only) are the proxy's rules, tested in tests/edge_http.rs.
 "path.groupId" = "{GROUP_ID}"
+
+# A well-formed confirmation or reset token that was never issued is 400 UserpassTokenInvalid,
+# as App Services answers it: no schema can tell an issued token from a made-up one.
+[[operations]]
+include-operation-id = ["confirmUserpass", "resetPassword"]
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404", "409"]
 
 [auth.openapi.adminKey]
 bearer = "{ADMIN_KEY}"
@@ -185,7 +201,10 @@ pub async fn run_against_gateway(schemathesis: &Schemathesis) {
         let (passed, output) = schemathesis.run(&st_config, &schema, base, paths).await;
         let report = reports.join(format!("{name}.txt"));
         std::fs::write(&report, &output).expect("write the schemathesis output");
-        println!("schemathesis against the {name} listener: {}", report.display());
+        println!(
+            "schemathesis against the {name} listener: {}",
+            report.display()
+        );
         if !passed {
             failures.push(format!("--- schemathesis, {name} listener ---\n{output}"));
         }
