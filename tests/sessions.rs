@@ -581,6 +581,7 @@ async fn get_on_sessions_others_is_405_like_every_other_wrong_method_there() {
             .await
             .unwrap();
         assert_eq!(response.status(), 405, "{method} /auth/sessions/others");
+        assert_eq!(response.headers()["allow"], "DELETE");
         assert_error(response, 405, "MethodNotAllowed").await;
     }
 }
