@@ -66,7 +66,10 @@ impl Schemathesis {
     /// Runs `st run` against `base` for the operations whose path matches `paths`; returns
     /// whether it passed and what it printed.
     async fn run(&self, config: &Path, schema: &str, base: &str, paths: &str) -> (bool, String) {
+        // Run in the temp dir: schemathesis keeps a `.schemathesis/` cache in its working dir.
+        let dir = config.parent().expect("the config is in the temp dir");
         let output = tokio::process::Command::new(&self.st)
+            .current_dir(dir)
             .arg("--config-file")
             .arg(config)
             .args(["run", schema, "--url", base])
