@@ -7,6 +7,7 @@ mod api_keys;
 mod auth;
 mod console;
 mod health;
+mod openapi;
 mod security;
 mod sessions;
 mod users;
@@ -52,6 +53,10 @@ pub async fn handle(
         (Method::GET, "/healthz") => return health::healthz(),
         (Method::GET, "/readyz") => return health::readyz(state).await,
         (Method::GET, "/metrics") => return health::metrics(state),
+        (Method::GET, "/openapi.json") => return openapi::serve(state),
+        (_, "/healthz" | "/readyz" | "/metrics" | "/openapi.json") => {
+            return ApiError::method_not_allowed("GET").into_response();
+        }
         _ if console::owns(&ctx.path) => return console::handle(state, request, ctx).await,
         _ => {}
     }
@@ -86,7 +91,9 @@ pub async fn handle(
         (Method::GET, ["users", user_id]) if *user_id != "verify_token" => {
             users::get(state, user_id).await
         }
-        (Method::DELETE, ["users", user_id]) => users::delete(state, user_id).await,
+        (Method::DELETE, ["users", user_id]) if *user_id != "verify_token" => {
+            users::delete(state, user_id).await
+        }
         (Method::PUT, ["users", user_id, "enable"]) => {
             users::set_disabled(state, user_id, false).await
         }
@@ -122,23 +129,41 @@ pub async fn handle(
         (Method::DELETE, ["security", "signing_keys", kid]) => {
             security::retire_key(state, kid).await
         }
-        (
-            _,
-            ["users"]
-            | ["users", _]
-            | [
-                "users",
-                _,
-                "logout" | "enable" | "disable" | "sessions" | "grants",
-            ]
-            | ["users", _, "sessions", _]
-            | ["api_keys"]
-            | ["api_keys", _]
-            | ["api_keys", _, "enable" | "disable"]
-            | ["security", "refresh_token_expiration" | "signing_keys"]
-            | ["security", "signing_keys", _],
-        ) => Err(ApiError::method_not_allowed()),
-        _ => Err(ApiError::not_found()),
+        _ => Err(api_methods(tail).map_or_else(ApiError::not_found, ApiError::method_not_allowed)),
     };
     result.unwrap_or_else(ApiError::into_response)
+}
+
+/// The methods a path of the admin listener answers (the `Allow` of its 405, and what
+/// `/openapi.json` describes), or `None` where no resource answers. The console's pages are
+/// left out: they are the console's own (`console::owns`), not an API.
+pub fn allowed_methods(path: &str, app_id: &str) -> Option<&'static str> {
+    if matches!(path, "/healthz" | "/readyz" | "/metrics" | "/openapi.json") {
+        return Some("GET");
+    }
+    let segments: Vec<&str> = path.strip_prefix(BASE)?.split('/').collect();
+    match segments.as_slice() {
+        [_group, "apps", app, tail @ ..] if *app == app_id => api_methods(tail),
+        _ => None,
+    }
+}
+
+/// The Admin API resources under `groups/{groupId}/apps/{appId}/` and their methods.
+fn api_methods(tail: &[&str]) -> Option<&'static str> {
+    Some(match tail {
+        ["users"] => "GET, POST",
+        ["users", "verify_token"] => "POST",
+        ["users", _] => "GET, DELETE",
+        ["users", _, "logout" | "enable" | "disable"] => "PUT",
+        ["users", _, "sessions"] => "GET",
+        ["users", _, "sessions", _] => "DELETE",
+        ["users", _, "grants"] => "POST",
+        ["api_keys"] => "GET, POST",
+        ["api_keys", _] => "GET, DELETE",
+        ["api_keys", _, "enable" | "disable"] => "PUT",
+        ["security", "refresh_token_expiration"] => "GET, PUT",
+        ["security", "signing_keys"] => "GET, POST",
+        ["security", "signing_keys", _] => "DELETE",
+        _ => return None,
+    })
 }

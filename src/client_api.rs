@@ -104,6 +104,23 @@ pub fn route(path: &str, app_id: &str) -> Option<Route> {
     Some(route)
 }
 
+/// The methods a route answers (the `Allow` of its 405, and what `/openapi.json` describes),
+/// or `None` where no resource answers (another app id, an unknown `sessions/…` path).
+pub fn allowed_methods(route: &Route) -> Option<&'static str> {
+    fn segments(rest: &[String]) -> Vec<&str> {
+        rest.iter().map(String::as_str).collect()
+    }
+    match route {
+        Route::Location | Route::Profile => Some("GET"),
+        Route::Login { .. } | Route::Register | Route::Userpass(_) => Some("POST"),
+        Route::Session => Some("POST, DELETE"),
+        Route::DeleteUser => Some("DELETE"),
+        Route::Sessions(rest) => sessions::allowed_methods(&segments(rest)),
+        Route::ApiKeys(rest) => api_keys::allowed_methods(&segments(rest)),
+        Route::AppNotFound => None,
+    }
+}
+
 /// Answers a client API request. Returns the response and the authenticated user, if any.
 pub async fn handle(
     route: Route,
@@ -112,6 +129,7 @@ pub async fn handle(
     ctx: &RequestContext,
 ) -> (Response<Body>, Option<String>) {
     let method = request.method().clone();
+    let allow = allowed_methods(&route);
     let result = match (route, method) {
         (Route::AppNotFound, _) => Err(ApiError::new(
             http::StatusCode::NOT_FOUND,
@@ -144,7 +162,7 @@ pub async fn handle(
             sessions::handle(state, &method, &rest, request.headers(), ctx).await
         }
         (Route::ApiKeys(rest), _) => api_keys::handle(state, &rest, request).await,
-        _ => Err(ApiError::method_not_allowed()),
+        _ => Err(allow.map_or_else(ApiError::not_found, ApiError::method_not_allowed)),
     };
     match result {
         Ok((response, user)) => (response, user),

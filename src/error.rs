@@ -59,6 +59,8 @@ pub struct ApiError {
     pub reason: Option<&'static str>,
     /// The connection cannot be trusted for another request after this answer.
     pub close: bool,
+    /// `Allow` of a 405: the methods the resource answers (RFC 9110 requires it).
+    pub allow: Option<&'static str>,
 }
 
 /// Response extension: the refusal reason, read by the access log.
@@ -86,6 +88,7 @@ impl ApiError {
             message: message.into(),
             reason: None,
             close: false,
+            allow: None,
         }
     }
 
@@ -153,12 +156,15 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "not found")
     }
 
-    pub fn method_not_allowed() -> Self {
-        Self::new(
+    /// 405 for a resource that answers only `allow` (e.g. `"GET, DELETE"`), sent as `Allow`.
+    pub fn method_not_allowed(allow: &'static str) -> Self {
+        let mut err = Self::new(
             StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::MethodNotAllowed,
             "method not allowed",
-        )
+        );
+        err.allow = Some(allow);
+        err
     }
 
     pub fn provider_not_found(provider: &str) -> Self {
@@ -215,6 +221,11 @@ impl ApiError {
             request_id,
         };
         let mut response = web::json(self.status, &body);
+        if let Some(allow) = self.allow {
+            response
+                .headers_mut()
+                .insert(http::header::ALLOW, http::HeaderValue::from_static(allow));
+        }
         if let Some(reason) = self.reason {
             response.extensions_mut().insert(Refusal(reason));
         }
@@ -328,6 +339,15 @@ mod tests {
         let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(value["error_code"], "InvalidSession");
         assert_eq!(value["error"], "invalid session");
+    }
+
+    #[test]
+    fn method_not_allowed_names_the_allowed_methods() {
+        let response = ApiError::method_not_allowed("GET, DELETE").into_response();
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(response.headers()[http::header::ALLOW], "GET, DELETE");
+        let response = ApiError::not_found().into_response();
+        assert!(!response.headers().contains_key(http::header::ALLOW));
     }
 
     #[test]

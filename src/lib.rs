@@ -1,7 +1,7 @@
 //! sessiongate: an authentication gateway that answers the App Services client auth API,
 //! manages sessions and guards an upstream API as a reverse proxy.
 //!
-//! - `admin`: admin listener — health, readiness, App Services Admin API v3 paths
+//! - `admin`: admin listener — health, readiness, App Services Admin API v3 paths, `/openapi.json`
 //! - `app`: `App::build` (store, keys, listeners) and `App::run` (serve until shutdown)
 //! - `auth`: login providers, passwords, the login / refresh / logout lifecycle
 //! - `cli`: clap types and one file per subcommand

@@ -8,8 +8,8 @@ use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{ApiError, ErrorCode};
 
@@ -140,6 +140,43 @@ pub fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, bytes: &[u8]) -> Res
         .map_err(|err| ApiError::bad_request(format!("invalid JSON body: {err}")))
 }
 
+/// Deserializes an optional whole number a client may write as `1800` or `1800.0`: JSON Schema
+/// (and so the OpenAPI description and tools generating requests from it) counts both as
+/// integers, serde's integer types accept only the first. A fraction, or a value out of `T`'s
+/// range, is refused as before.
+pub fn whole_number<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i64> + TryFrom<u64>,
+{
+    use serde::de::Error;
+    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    let out_of_range = || D::Error::custom(format!("{number} is not a whole number in range"));
+    if let Some(value) = number.as_u64() {
+        return T::try_from(value).map(Some).map_err(|_| out_of_range());
+    }
+    if let Some(value) = number.as_i64() {
+        return T::try_from(value).map(Some).map_err(|_| out_of_range());
+    }
+    match number.as_f64() {
+        // `i64::MIN` and `u64::MAX` as f64 are -2^63 and 2^64, exactly: every whole value
+        // between converts without loss.
+        Some(value)
+            if value.fract() == 0.0 && value >= i64::MIN as f64 && value < u64::MAX as f64 =>
+        {
+            let whole = if value >= 0.0 {
+                T::try_from(value as u64).ok()
+            } else {
+                T::try_from(value as i64).ok()
+            };
+            whole.map(Some).ok_or_else(out_of_range)
+        }
+        _ => Err(out_of_range()),
+    }
+}
+
 /// Reads a body bounded in size (`server.max_body_bytes`, else 413) and in time
 /// (`server.body_read_timeout`, else 408 and the connection closed), and parses it as JSON
 /// (`read_body` + `parse_json`).
@@ -211,6 +248,31 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.status, StatusCode::BAD_REQUEST);
         assert_eq!(err.code, ErrorCode::BadRequest);
+    }
+
+    #[derive(serde::Deserialize, Debug)]
+    struct Seconds {
+        #[serde(default, deserialize_with = "whole_number")]
+        seconds: Option<u64>,
+    }
+
+    #[test]
+    fn whole_numbers_may_be_written_with_a_zero_fraction() {
+        let read = |json: &str| serde_json::from_str::<Seconds>(json).map(|s| s.seconds);
+        assert_eq!(read(r#"{"seconds": 1800}"#).unwrap(), Some(1800));
+        assert_eq!(read(r#"{"seconds": 1800.0}"#).unwrap(), Some(1800));
+        assert_eq!(read(r#"{"seconds": 1.8e3}"#).unwrap(), Some(1800));
+        assert_eq!(read(r#"{"seconds": null}"#).unwrap(), None);
+        assert_eq!(read("{}").unwrap(), None);
+        for refused in [
+            r#"{"seconds": 1800.5}"#,
+            r#"{"seconds": -1}"#,
+            r#"{"seconds": -1.0}"#,
+            r#"{"seconds": 1e300}"#,
+            r#"{"seconds": "1800"}"#,
+        ] {
+            assert!(read(refused).is_err(), "{refused}");
+        }
     }
 
     #[tokio::test]

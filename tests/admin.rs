@@ -45,6 +45,21 @@ async fn healthz_is_200() {
 }
 
 #[tokio::test]
+async fn health_metrics_and_openapi_answer_other_methods_405_naming_get() {
+    let gw = TestGateway::start().await;
+    for path in ["/healthz", "/readyz", "/metrics", "/openapi.json"] {
+        let response = gw
+            .http
+            .post(format!("{}{path}", gw.admin_url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.headers()["allow"], "GET", "{path}");
+        assert_json_error(response, 405).await;
+    }
+}
+
+#[tokio::test]
 async fn readyz_is_200_until_the_store_is_gone_then_503_json() {
     let gw = TestGateway::start().await;
     let url = format!("{}/readyz", gw.admin_url);
@@ -375,14 +390,18 @@ async fn verify_token_for_another_app_is_404() {
 }
 
 #[tokio::test]
-async fn verify_token_with_get_is_405() {
+async fn verify_token_with_get_or_delete_is_405_naming_post() {
     let gw = TestGateway::start().await;
-    let response = gw
-        .admin(Method::GET, "/users/verify_token")
-        .send()
-        .await
-        .unwrap();
-    assert_json_status(response, 405).await;
+    // DELETE used to read `verify_token` as a user id (404 UserNotFound).
+    for method in [Method::GET, Method::DELETE] {
+        let response = gw
+            .admin(method.clone(), "/users/verify_token")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.headers()["allow"], "POST", "{method}");
+        assert_json_status(response, 405).await;
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -81,6 +81,7 @@ async fn location_of_another_app_is_app_not_found() {
 async fn location_with_post_is_method_not_allowed_json() {
     let gw = TestGateway::start().await;
     let response = gw.http.post(gw.app_api("/location")).send().await.unwrap();
+    assert_eq!(response.headers()["allow"], "GET");
     assert_json_error(response, 405).await;
 }
 
@@ -560,19 +561,25 @@ async fn link_login_is_a_4xx_json_error_not_500() {
 async fn wrong_methods_on_gateway_routes_are_405_json() {
     let gw = TestGateway::start().await;
     let cases = [
-        (Method::GET, gw.app_api("/auth/providers/anon-user/login")),
+        (
+            Method::GET,
+            gw.app_api("/auth/providers/anon-user/login"),
+            "POST",
+        ),
         (
             Method::GET,
             gw.app_api("/auth/providers/local-userpass/register"),
+            "POST",
         ),
-        (Method::PUT, gw.client_api("/auth/session")),
-        (Method::GET, gw.client_api("/auth/session")),
-        (Method::POST, gw.client_api("/auth/profile")),
-        (Method::DELETE, gw.app_api("/location")),
+        (Method::PUT, gw.client_api("/auth/session"), "POST, DELETE"),
+        (Method::GET, gw.client_api("/auth/session"), "POST, DELETE"),
+        (Method::POST, gw.client_api("/auth/profile"), "GET"),
+        (Method::DELETE, gw.app_api("/location"), "GET"),
     ];
-    for (method, url) in cases {
+    for (method, url, allow) in cases {
         let response = gw.http.request(method.clone(), &url).send().await.unwrap();
         assert_eq!(response.status(), 405, "{method} {url}");
+        assert_eq!(response.headers()["allow"], allow, "{method} {url}");
         assert_json_error(response, 405).await;
     }
 }

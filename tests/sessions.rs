@@ -581,6 +581,7 @@ async fn get_on_sessions_others_is_405_like_every_other_wrong_method_there() {
             .await
             .unwrap();
         assert_eq!(response.status(), 405, "{method} /auth/sessions/others");
+        assert_eq!(response.headers()["allow"], "DELETE");
         assert_error(response, 405, "MethodNotAllowed").await;
     }
 }
@@ -759,12 +760,19 @@ async fn grants_are_refused_for_unknown_or_disabled_users_and_bad_lifetimes() {
 
     let response = mint_grant(&gw, UNKNOWN_USER, json!({ "ttl_seconds": 60 })).await;
     assert_error(response, 404, "UserNotFound").await;
-    for ttl in [json!(0), json!(86_401), json!(-1), json!("60")] {
+    for ttl in [json!(0), json!(86_401), json!(-1), json!("60"), json!(60.5)] {
         let response = mint_grant(&gw, &user.user_id, json!({ "ttl_seconds": ttl })).await;
         assert_eq!(response.status(), 400, "ttl_seconds {ttl}");
     }
     let response = mint_grant(&gw, &user.user_id, json!({ "ttl_seconds": 86_400 })).await;
     assert_eq!(response.status(), 201, "the longest lifetime is allowed");
+    // A whole number written with a zero fraction is that number (JSON Schema's integer).
+    let response = mint_grant(&gw, &user.user_id, json!({ "ttl_seconds": 60.0 })).await;
+    let grant = admin_json(response, 201).await;
+    assert!(
+        grant["expires_at"].as_i64().unwrap() - now() <= 60,
+        "{grant}"
+    );
     // No ttl: the default lifetime.
     let response = mint_grant(&gw, &user.user_id, json!({})).await;
     let pending = admin_json(response, 201).await;
@@ -1197,9 +1205,12 @@ async fn refresh_token_expiration_set_by_the_admin_governs_sessions_created_afte
         let response = put_refresh_ttl(&gw, json!({ "expiration_time_seconds": seconds })).await;
         assert_error(response, 400, "InvalidParameter").await;
     }
+    let response = put_refresh_ttl(&gw, json!({ "expiration_time_seconds": 1800.5 })).await;
+    assert_error(response, 400, "BadRequest").await;
     let response = put_refresh_ttl(&gw, json!({ "expiration_time_seconds": 15_552_000 })).await;
     assert_no_content(response).await;
-    let response = put_refresh_ttl(&gw, json!({ "expiration_time_seconds": 1800 })).await;
+    // A whole number written with a zero fraction is that number (JSON Schema's integer).
+    let response = put_refresh_ttl(&gw, json!({ "expiration_time_seconds": 1800.0 })).await;
     assert_no_content(response).await;
     assert_eq!(
         refresh_ttl(&gw).await,

@@ -105,12 +105,12 @@ pub async fn handle(
             Method::POST => sign_in(state, request, ctx).await,
             Method::GET => session_info(state, &request, ctx),
             Method::DELETE => sign_out(state, &request, ctx),
-            _ => Err(ApiError::method_not_allowed()),
+            _ => Err(ApiError::method_not_allowed("GET, POST, DELETE")),
         }
     } else {
         match ASSETS.iter().find(|(path, _, _)| *path == ctx.path) {
             Some(_) if method != Method::GET && method != Method::HEAD => {
-                Err(ApiError::method_not_allowed())
+                Err(ApiError::method_not_allowed("GET, HEAD"))
             }
             Some((_, content_type, bytes)) => Ok(asset(content_type, bytes)),
             None => Err(ApiError::not_found()),

@@ -16,6 +16,7 @@ use crate::web::{self, Body};
 
 #[derive(Serialize, Deserialize)]
 struct RefreshTokenExpiration {
+    #[serde(default, deserialize_with = "web::whole_number")]
     expiration_time_seconds: Option<i64>,
 }
 

@@ -42,6 +42,7 @@ pub async fn revoke(
 
 #[derive(Deserialize)]
 struct GrantRequest {
+    #[serde(default, deserialize_with = "web::whole_number")]
     ttl_seconds: Option<u64>,
 }
 

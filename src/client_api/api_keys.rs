@@ -60,10 +60,23 @@ pub async fn handle(
                 .await?;
             web::status(StatusCode::NO_CONTENT)
         }
-        (_, [] | [_] | [_, "enable" | "disable"]) => return Err(ApiError::method_not_allowed()),
-        _ => return Err(ApiError::not_found()),
+        _ => {
+            return Err(allowed_methods(&rest)
+                .map_or_else(ApiError::not_found, ApiError::method_not_allowed));
+        }
     };
     Ok((response, Some(user.id)))
+}
+
+/// The methods `/auth/api_keys/…` answers for the segments after `api_keys` (the `Allow` of
+/// its 405), or `None` for no such resource.
+pub fn allowed_methods(rest: &[&str]) -> Option<&'static str> {
+    Some(match rest {
+        [] => "GET, POST",
+        [_] => "GET, DELETE",
+        [_, "enable" | "disable"] => "PUT",
+        _ => return None,
+    })
 }
 
 fn may_create_keys(session: &Session, user: &User) -> Result<(), ApiError> {

@@ -55,19 +55,31 @@ pub async fn handle(
         (&Method::GET, ["current", "user"]) => {
             web::json(StatusCode::OK, &list::current_user(auth, &caller).await?)
         }
-        (&Method::GET, ["others"]) => return Err(ApiError::method_not_allowed()),
+        (&Method::GET, ["others"]) => return Err(ApiError::method_not_allowed("DELETE")),
         (&Method::GET, [id]) => {
             web::json(StatusCode::OK, &list::get_mine(auth, &caller, id).await?)
         }
         (&Method::DELETE, [id]) => {
             signed_out(sign_out::sign_out(auth, &caller, Target::One(id)).await?)
         }
-        (_, [] | ["others"] | ["current"] | ["current", "user"] | [_]) => {
-            return Err(ApiError::method_not_allowed());
+        _ => {
+            return Err(allowed_methods(&rest)
+                .map_or_else(ApiError::not_found, ApiError::method_not_allowed));
         }
-        _ => return Err(ApiError::not_found()),
     };
     Ok((response, Some(caller.user_id.clone())))
+}
+
+/// The methods `/auth/sessions/…` answers for the segments after `sessions` (the `Allow` of
+/// its 405), or `None` for no such resource.
+pub fn allowed_methods(rest: &[&str]) -> Option<&'static str> {
+    Some(match rest {
+        [] | ["current"] => "GET, DELETE",
+        ["others"] => "DELETE",
+        ["current", "user"] => "GET",
+        [_] => "GET, DELETE",
+        _ => return None,
+    })
 }
 
 fn signed_out(_count: usize) -> Response<Body> {
