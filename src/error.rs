@@ -41,7 +41,6 @@ pub enum ErrorCode {
     RequestHeaderFieldsTooLarge,
     /// The client did not send its request (head or body) in time.
     RequestTimeout,
-    UnsupportedMediaType,
     Unauthorized,
     UpstreamUnavailable,
     UpstreamTimeout,
@@ -142,6 +141,12 @@ impl ApiError {
 
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, message)
+    }
+
+    /// A request body without a field the operation needs: 400 naming the field (never a
+    /// 401 that would read as wrong credentials).
+    pub fn missing_field(field: &str) -> Self {
+        Self::bad_request(format!("{field} is required")).with_reason("missing_field")
     }
 
     pub fn invalid_parameter(message: impl Into<String>) -> Self {

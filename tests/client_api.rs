@@ -305,7 +305,7 @@ async fn register_with_invalid_json_is_400() {
 }
 
 #[tokio::test]
-async fn register_with_a_form_body_is_415() {
+async fn register_with_a_form_body_is_400() {
     let gw = TestGateway::start().await;
     let response = gw
         .http
@@ -315,7 +315,84 @@ async fn register_with_a_form_body_is_415() {
         .send()
         .await
         .unwrap();
-    assert_json_error(response, 415).await;
+    assert_error(response, 400, "BadRequest").await;
+}
+
+/// The App Services docs' curls send JSON with `--data-raw` and curl's default form content
+/// type: read as JSON, as App Services did.
+#[tokio::test]
+async fn json_under_any_content_type_is_read_as_json() {
+    let gw = TestGateway::start().await;
+    for content_type in ["application/x-www-form-urlencoded", "text/html"] {
+        let email = format!("{}@example.com", content_type.replace('/', "-"));
+        let response = gw
+            .http
+            .post(gw.app_api("/auth/providers/local-userpass/register"))
+            .header("content-type", content_type)
+            .body(format!(r#"{{"email": "{email}", "password": "Pa55w0rd"}}"#))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "{content_type}");
+        let response = gw
+            .http
+            .post(gw.app_api("/auth/providers/local-userpass/login"))
+            .header("content-type", content_type)
+            .body(format!(
+                r#"{{"username": "{email}", "password": "Pa55w0rd"}}"#
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{content_type}");
+    }
+}
+
+/// A login or registration body without a required field is the client's mistake: 400 naming
+/// the field, never a 401 that reads as wrong credentials.
+#[tokio::test]
+async fn a_body_missing_a_required_field_is_400_naming_it() {
+    let gw = TestGateway::start().await;
+    gw.register("known@example.com", "Pa55w0rd").await;
+    let cases = [
+        (
+            "local-userpass/login",
+            r#"{"username": "known@example.com"}"#,
+            "password",
+        ),
+        (
+            "local-userpass/login",
+            r#"{"password": "Pa55w0rd"}"#,
+            "username",
+        ),
+        ("local-userpass/login", "{}", "username"),
+        (
+            "local-userpass/register",
+            r#"{"email": "new@example.com"}"#,
+            "password",
+        ),
+        (
+            "local-userpass/register",
+            r#"{"password": "Pa55w0rd"}"#,
+            "email",
+        ),
+        ("api-key/login", "{}", "key"),
+    ];
+    for (path, body, field) in cases {
+        let response = gw
+            .http
+            .post(gw.app_api(&format!("/auth/providers/{path}")))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let error = assert_error(response, 400, "BadRequest").await;
+        assert!(
+            error["error"].as_str().unwrap().contains(field),
+            "{path} {body}: {error}"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

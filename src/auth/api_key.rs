@@ -322,7 +322,7 @@ fn presented_key(body: &serde_json::Value) -> Result<String, ApiError> {
     LoginBody::deserialize(body)
         .map_err(|_| ApiError::bad_request("expected {\"key\": <api key>}"))?
         .key
-        .ok_or_else(|| ApiError::bad_request("expected {\"key\": <api key>}"))
+        .ok_or_else(|| ApiError::missing_field("key"))
 }
 
 #[async_trait]

@@ -228,7 +228,7 @@ impl Provider for CustomTokenProvider {
         let token = body
             .token
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| ApiError::bad_request("token is required"))?;
+            .ok_or_else(|| ApiError::missing_field("token"))?;
         let (sub, data) = self.authenticate(&token).await.inspect_err(|refusal| {
             tracing::info!(provider = NAME, reason = %refusal, "token refused");
         })?;

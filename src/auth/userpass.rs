@@ -79,8 +79,14 @@ impl UserpassProvider {
     }
 
     async fn create(&self, body: RegisterBody, confirmed: bool) -> Result<String, ApiError> {
-        let email = normalize_email(body.email.as_deref().unwrap_or_default())?;
-        let password = body.password.unwrap_or_default();
+        let email = body
+            .email
+            .as_deref()
+            .ok_or_else(|| ApiError::missing_field("email"))?;
+        let email = normalize_email(email)?;
+        let password = body
+            .password
+            .ok_or_else(|| ApiError::missing_field("password"))?;
         let password_hash = self
             .passwords
             .hash(&password)
@@ -135,9 +141,15 @@ impl UserpassProvider {
     async fn verify(&self, body: &serde_json::Value) -> Result<LocalAccount, ApiError> {
         let body = LoginBody::deserialize(body)
             .map_err(|_| ApiError::bad_request("expected {username, password}"))?;
-        let password = body.password.unwrap_or_default();
+        // A body without the fields is the client's mistake, told apart from wrong credentials.
+        let username = body
+            .username
+            .ok_or_else(|| ApiError::missing_field("username"))?;
+        let password = body
+            .password
+            .ok_or_else(|| ApiError::missing_field("password"))?;
         // Unknown user, malformed email and wrong password take the same path and answer.
-        let account = match normalize_email(body.username.as_deref().unwrap_or_default()) {
+        let account = match normalize_email(&username) {
             Ok(email) => self.store.find_local_account(&email).await?,
             Err(_) => None,
         };

@@ -139,7 +139,7 @@ fn bad_webhook(which: &str) -> ApiError {
 fn required<'a>(value: Option<&'a str>, what: &str) -> Result<&'a str, ApiError> {
     value
         .filter(|v| !v.is_empty())
-        .ok_or_else(|| ApiError::bad_request(format!("{what} is required")))
+        .ok_or_else(|| ApiError::missing_field(what))
 }
 
 fn password_rule(password: &str) -> Result<(), ApiError> {
@@ -297,7 +297,10 @@ impl UserpassFlows {
 
     /// `reset {token, tokenId, password}`: the user whose password was set.
     async fn reset(&self, body: &FlowBody) -> Result<String, ApiError> {
-        let password = body.password.as_deref().unwrap_or_default();
+        let password = body
+            .password
+            .as_deref()
+            .ok_or_else(|| ApiError::missing_field("password"))?;
         // Checked first, so a password that breaks the rule does not use up the token.
         password_rule(password)?;
         let email = self.consume(UserTokenKind::Reset, body).await?;
@@ -317,7 +320,10 @@ impl UserpassFlows {
     async fn reset_call(&self, body: &FlowBody) -> Result<Option<String>, ApiError> {
         self.url(UserTokenKind::Reset)?;
         let email = normalize_email(required(body.email.as_deref(), "email")?)?;
-        let password = body.password.as_deref().unwrap_or_default();
+        let password = body
+            .password
+            .as_deref()
+            .ok_or_else(|| ApiError::missing_field("password"))?;
         password_rule(password)?;
         let hash = self.hash(password).await?;
         let known = self.store.find_local_account(&email).await?.is_some();

@@ -102,7 +102,7 @@ impl Provider for GrantProvider {
             .ok()
             .and_then(|e| e.token)
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| ApiError::bad_request("expected {\"token\": <grant>}"))?;
+            .ok_or_else(|| ApiError::missing_field("token"))?;
         let user_id = self
             .store
             .consume_grant(&crate::tokens::refresh::hash(&token), ids::now())

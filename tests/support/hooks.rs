@@ -199,7 +199,11 @@ async fn serve(
         }
         (&Method::POST, ["status", code]) => reply(code.parse().unwrap_or(500), &json!({})),
         (&Method::POST, ["hang"]) => std::future::pending().await,
-        (&Method::POST, ["login"]) => match body["username"].as_str() {
+        // `someCustomFunctionArg`: the App Services docs' example body.
+        (&Method::POST, ["login"]) => match body["username"]
+            .as_str()
+            .or_else(|| body["someCustomFunctionArg"].as_str())
+        {
             Some(name) if !name.is_empty() => reply(200, &json!({"id": name, "name": name})),
             _ => reply(401, &json!({"error": "unknown user"})),
         },
