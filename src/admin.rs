@@ -7,9 +7,11 @@ mod api_keys;
 mod auth;
 mod console;
 mod health;
+mod login;
 mod openapi;
 mod security;
 mod sessions;
+mod token;
 mod users;
 
 use http::{Method, Request, Response, StatusCode};
@@ -30,6 +32,7 @@ pub fn route_name(path: &str) -> &'static str {
         "/healthz" => "healthz",
         "/readyz" => "readyz",
         "/metrics" => "metrics",
+        login::LOGIN | login::SESSION => "admin_login",
         _ if console::owns(path) => "console",
         // groups/{groupId}/apps/{appId}/{resource}/...
         _ => match path.strip_prefix(BASE).map(|rest| rest.split('/').nth(3)) {
@@ -56,6 +59,17 @@ pub async fn handle(
         (Method::GET, "/openapi.json") => return openapi::serve(state),
         (_, "/healthz" | "/readyz" | "/metrics" | "/openapi.json") => {
             return ApiError::method_not_allowed("GET").into_response();
+        }
+        (Method::POST, login::LOGIN) => {
+            return login::log_in(state, request, ctx)
+                .await
+                .unwrap_or_else(ApiError::into_response);
+        }
+        (Method::POST, login::SESSION) => {
+            return login::refresh(state, &request, ctx).unwrap_or_else(ApiError::into_response);
+        }
+        (_, login::LOGIN | login::SESSION) => {
+            return ApiError::method_not_allowed("POST").into_response();
         }
         _ if console::owns(&ctx.path) => return console::handle(state, request, ctx).await,
         _ => {}
@@ -140,6 +154,9 @@ pub async fn handle(
 pub fn allowed_methods(path: &str, app_id: &str) -> Option<&'static str> {
     if matches!(path, "/healthz" | "/readyz" | "/metrics" | "/openapi.json") {
         return Some("GET");
+    }
+    if matches!(path, login::LOGIN | login::SESSION) {
+        return Some("POST");
     }
     let segments: Vec<&str> = path.strip_prefix(BASE)?.split('/').collect();
     match segments.as_slice() {

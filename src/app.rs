@@ -146,7 +146,7 @@ impl App {
             activity: Arc::default(),
             metrics: crate::metrics::install(),
         };
-        let admin_key = AdminKey::new(config.admin.api_key.as_ref());
+        let admin_key = AdminKey::new(&config.admin);
         let state = State::build(config, &durable, admin_key);
         Ok(Self {
             live: Arc::new(Live::new(state, durable, cert)),

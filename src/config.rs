@@ -210,9 +210,21 @@ pub struct UpstreamConfig {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct AdminConfig {
-    /// `None`: the admin API refuses every call (health and metrics stay open).
+    /// The key named `default` (`api_key_file` / `SESSIONGATE_ADMIN__API_KEY`). With no key at
+    /// all the admin API refuses every call (health and metrics stay open).
     pub api_key: Option<Secret>,
+    /// `[[admin.keys]]`: more keys, each with its name (rotation without downtime).
+    pub keys: Vec<NamedAdminKey>,
 }
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NamedAdminKey {
+    pub name: String,
+    pub key: Secret,
+}
+
+/// The name of the admin key given by `admin.api_key_file` / `SESSIONGATE_ADMIN__API_KEY`.
+pub const DEFAULT_ADMIN_KEY_NAME: &str = "default";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct IdentityHeaders {
@@ -265,6 +277,40 @@ pub enum LogFormat {
 pub struct LogConfig {
     pub format: LogFormat,
     pub level: String,
+}
+
+/// `[[admin.keys]]`: names unique, not `default`, of letters, digits, `-`, `_`; each key file readable and at
+/// least 16 bytes.
+fn admin_keys(raw: Vec<raw::RawNamedAdminKey>) -> Result<Vec<NamedAdminKey>, ConfigError> {
+    let mut keys: Vec<NamedAdminKey> = Vec::with_capacity(raw.len());
+    for (index, entry) in raw.into_iter().enumerate() {
+        let at = |field: &str| format!("admin.keys[{index}].{field}");
+        let name = entry.name.trim().to_owned();
+        let valid = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'));
+        if !valid {
+            return Err(ConfigError::new(
+                at("name"),
+                "must be 1 to 64 letters, digits, '-' or '_'",
+            ));
+        }
+        if name == DEFAULT_ADMIN_KEY_NAME || keys.iter().any(|k| k.name == name) {
+            return Err(ConfigError::new(
+                at("name"),
+                format!("{name:?} is used twice (\"default\" is admin.api_key_file's)"),
+            ));
+        }
+        let key = Secret::from_file(Path::new(&entry.key_file))
+            .map_err(|reason| ConfigError::new(at("key_file"), reason))?;
+        if key.expose().len() < 16 {
+            return Err(ConfigError::new(at("key_file"), "is shorter than 16 bytes"));
+        }
+        keys.push(NamedAdminKey { name, key });
+    }
+    Ok(keys)
 }
 
 /// Reads `path`, overlays `SESSIONGATE_*` from `env`, validates. A missing file is an error
@@ -399,6 +445,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             ),
             _ => None,
         },
+        keys: admin_keys(raw.admin.keys)?,
     };
     if let Some(key) = &admin.api_key {
         if key.expose().len() < 16 {

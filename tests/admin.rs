@@ -446,3 +446,103 @@ async fn admin_logout_of_an_unknown_user_is_404() {
     let response = admin_logout(&gw, "0123456789abcdef01234567").await;
     assert_json_status(response, 404).await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// mongodb-cloud login: Admin API scripts log in with an admin key and use the access token
+
+async fn cloud_login(gw: &TestGateway, body: Value) -> reqwest::Response {
+    gw.http
+        .post(format!(
+            "{}/api/admin/v3.0/auth/providers/mongodb-cloud/login",
+            gw.admin_url
+        ))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_admin_key_logs_in_and_its_access_token_is_the_admin_bearer() {
+    let keys = tempfile::tempdir().unwrap();
+    let ops_file = keys.path().join("ops.key");
+    std::fs::write(&ops_file, "ops-admin-key-0123456789").unwrap();
+    let gw = TestGateway::start_with(Options::default().toml(&format!(
+        "[[admin.keys]]\nname = \"ops\"\nkey_file = \"{}\"\n",
+        ops_file.display()
+    )))
+    .await;
+    let users = |bearer: &str| {
+        gw.http
+            .get(gw.admin_api("/users"))
+            .bearer_auth(bearer)
+            .send()
+    };
+
+    // Both keys are admin keys; each logs in under its name.
+    for (key, name) in [(ADMIN_KEY, "default"), ("ops-admin-key-0123456789", "ops")] {
+        assert_eq!(users(key).await.unwrap().status(), 200, "{name}");
+        let response = cloud_login(&gw, json!({"username": "my-public-key", "apiKey": key})).await;
+        let body = assert_json_status(response, 200).await;
+        assert_eq!(body["user_id"], name);
+        let access = body["access_token"].as_str().unwrap();
+        let refresh = body["refresh_token"].as_str().unwrap();
+        assert_eq!(users(access).await.unwrap().status(), 200);
+        assert_eq!(
+            users(refresh).await.unwrap().status(),
+            401,
+            "a refresh token is not the admin Bearer"
+        );
+        let response = gw
+            .http
+            .post(format!("{}/api/admin/v3.0/auth/session", gw.admin_url))
+            .bearer_auth(refresh)
+            .send()
+            .await
+            .unwrap();
+        let renewed = assert_json_status(response, 201).await;
+        let renewed = renewed["access_token"].as_str().unwrap();
+        assert_eq!(users(renewed).await.unwrap().status(), 200);
+    }
+
+    // A forged or altered token, a wrong key, a missing field.
+    let body = assert_json_status(
+        cloud_login(&gw, json!({"username": "x", "apiKey": ADMIN_KEY})).await,
+        200,
+    )
+    .await;
+    let access = body["access_token"].as_str().unwrap();
+    let tampered = access.replacen(".default.", ".ops.", 1);
+    assert_eq!(users(&tampered).await.unwrap().status(), 401);
+    assert_error(
+        cloud_login(
+            &gw,
+            json!({"username": "x", "apiKey": "not-an-admin-key-012345"}),
+        )
+        .await,
+        401,
+        "Unauthorized",
+    )
+    .await;
+    let missing = assert_error(
+        cloud_login(&gw, json!({"username": "x"})).await,
+        400,
+        "BadRequest",
+    )
+    .await;
+    assert!(
+        missing["error"].as_str().unwrap().contains("apiKey"),
+        "{missing}"
+    );
+    let response = gw
+        .http
+        .get(format!(
+            "{}/api/admin/v3.0/auth/providers/mongodb-cloud/login",
+            gw.admin_url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["allow"], "POST");
+    assert_json_error(response, 405).await;
+}

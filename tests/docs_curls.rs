@@ -251,15 +251,29 @@ async fn every_curl_of_the_sessions_page_gets_the_answer_it_shows() {
     }
     assert_eq!(claims["sub"], userpass["user_id"]);
 
-    // End a user's sessions: the page's Bearer is an Admin API access token; the admin key
-    // stands in for it. The user's refresh token stops working.
+    // End a user's sessions, with an Admin API access token from the `mongodb-cloud` login
+    // as the page's Bearer. The user's refresh token stops working.
+    let login = docs
+        .gateway
+        .http
+        .post(format!(
+            "{}/api/admin/v3.0/auth/providers/mongodb-cloud/login",
+            docs.gateway.admin_url
+        ))
+        .json(&json!({"username": "my-atlas-public-key", "apiKey": ADMIN_KEY}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let admin_token: Value = login.json().await.unwrap();
+    let admin_token = admin_token["access_token"].as_str().unwrap().to_owned();
     let user_id = userpass["user_id"].as_str().unwrap();
     let answer = docs
         .run(
             ADMIN_LOGOUT,
             true,
             &[
-                ("{access_token}", ADMIN_KEY),
+                ("{access_token}", &admin_token),
                 ("{groupId}", "5f1b2c3d4e5f6a7b8c9d0e1f"),
                 ("{appId}", DOCS_APP_ID),
                 ("{userId}", user_id),

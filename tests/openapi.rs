@@ -129,6 +129,25 @@ async fn fresh_tokens(gw: &TestGateway) -> (String, String) {
     (login.access_token, login.refresh_token)
 }
 
+/// An admin refresh token from the `mongodb-cloud` login with the admin key.
+async fn admin_refresh_token(gw: &TestGateway) -> String {
+    let response = gw
+        .http
+        .post(format!(
+            "{}/api/admin/v3.0/auth/providers/mongodb-cloud/login",
+            gw.admin_url
+        ))
+        .json(&json!({"username": "scripts", "apiKey": ADMIN_KEY}))
+        .send()
+        .await
+        .expect("admin login");
+    let body: serde_json::Value = response.json().await.expect("JSON");
+    body["refresh_token"]
+        .as_str()
+        .expect("refresh_token")
+        .to_owned()
+}
+
 /// A request for `operation`'s path with `method`, carrying the credential it needs.
 async fn request(gw: &TestGateway, operation: &Operation, method: &str) -> reqwest::Response {
     let path = described::instantiate(&operation.template);
@@ -144,6 +163,7 @@ async fn request(gw: &TestGateway, operation: &Operation, method: &str) -> reqwe
         Credential::AdminKey => request.bearer_auth(ADMIN_KEY),
         Credential::AccessToken => request.bearer_auth(fresh_tokens(gw).await.0),
         Credential::RefreshToken => request.bearer_auth(fresh_tokens(gw).await.1),
+        Credential::AdminRefreshToken => request.bearer_auth(admin_refresh_token(gw).await),
     };
     if method == reqwest::Method::POST || method == reqwest::Method::PUT {
         request = request.json(&json!({}));

@@ -79,7 +79,7 @@ impl Live {
         };
         let level = config.log.level.clone();
         let fingerprint = config.fingerprint();
-        let admin_key = running.admin_key.reloaded(config.admin.api_key.as_ref());
+        let admin_key = running.admin_key.reloaded(&config.admin);
         let state = State::build(config, &self.durable, admin_key);
         let log_level = telemetry::set_level(&level).map_err(|reason| ConfigError {
             key: "log.level".to_owned(),

@@ -66,7 +66,7 @@ fn check_files(config: &Config) -> Result<(), ConfigError> {
 /// Valid but probably not meant: printed on stderr, exit 0.
 fn warnings(config: &Config) -> Vec<String> {
     let mut warnings = Vec::new();
-    if config.admin.api_key.is_none() {
+    if config.admin.api_key.is_none() && config.admin.keys.is_empty() {
         warnings.push(
             "admin.api_key_file: no admin key (admin.api_key_file or SESSIONGATE_ADMIN__API_KEY): \
              the admin API will refuse every call (health and metrics stay open)"

@@ -123,6 +123,16 @@ pub struct RawAdmin {
     pub api_key_file: Option<String>,
     /// Secret: only from `SESSIONGATE_ADMIN__API_KEY`, refused in the file.
     pub api_key: Option<String>,
+    /// More admin keys, each named, read from its own file (rotation without downtime).
+    #[serde(default)]
+    pub keys: Vec<RawNamedAdminKey>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNamedAdminKey {
+    pub name: String,
+    pub key_file: String,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -23,6 +23,7 @@ pub enum Credential {
     AccessToken,
     RefreshToken,
     AdminKey,
+    AdminRefreshToken,
 }
 
 #[derive(Debug, Clone)]
@@ -83,6 +84,7 @@ fn credential(security: Option<&Value>) -> Credential {
         Some("accessToken" | "sessionHeader") => Credential::AccessToken,
         Some("refreshToken" | "refreshSessionHeader") => Credential::RefreshToken,
         Some("adminKey") => Credential::AdminKey,
+        Some("adminRefreshToken") => Credential::AdminRefreshToken,
         Some(other) => panic!("unknown security scheme {other}"),
     }
 }

@@ -151,6 +151,11 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403",
 [auth.openapi.adminKey]
 bearer = "{ADMIN_KEY}"
 
+[auth.dynamic.openapi.adminRefreshToken]
+path = "/api/admin/v3.0/auth/providers/mongodb-cloud/login"
+payload = {{ username = "schemathesis", apiKey = "{ADMIN_KEY}" }}
+extract_selector = "/refresh_token"
+
 [auth.dynamic.openapi.accessToken]
 path = "{anon}"
 extract_selector = "/access_token"
