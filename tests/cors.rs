@@ -660,3 +660,30 @@ async fn a_reload_applies_new_cors_origins() {
     assert_eq!(status("https://next.example").await, 204);
     assert_eq!(status(APP_ORIGIN).await, 403);
 }
+
+#[test]
+fn the_readme_browser_apps_config_loads_as_shown() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README.md");
+    let section = readme
+        .split_once("\n## Browser apps\n")
+        .expect("README has a Browser apps section")
+        .1;
+    let block = section
+        .split_once("```toml\n")
+        .and_then(|(_, rest)| rest.split_once("\n```"))
+        .expect("the section shows a toml block")
+        .0;
+    let text = format!("[app]\nid = \"{APP_ID}\"\n{block}\n");
+    let config = sessiongate::config::from_toml_str(
+        &text,
+        &std::collections::BTreeMap::new(),
+        Path::new("."),
+    )
+    .expect("the README's config loads");
+    assert_eq!(
+        config.cors.allowed_origins,
+        ["https://app.example.com", "http://localhost:5173"]
+    );
+    assert!(config.routes[0].websocket_token_protocol);
+}
