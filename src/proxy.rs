@@ -141,7 +141,7 @@ impl Proxy {
         Option<(UpstreamCall, Option<Arc<str>>)>,
     ) {
         let (mut parts, body) = request.into_parts();
-        let (browser, query) = browser_credential(route, &mut parts);
+        let (browser, rewritten_query) = browser_credential(route, &mut parts);
         // A route that leaves CORS to its upstream gets the browser's preflight as it is: a
         // browser never sends a token with one.
         let preflight = route.cors == RouteCors::Upstream
@@ -171,7 +171,11 @@ impl Proxy {
         }
         let upstream = &self.routes.upstreams()[route.upstream];
         let path = route.upstream_path(upstream.path(), &ctx.path);
-        parts.uri = match upstream_uri(upstream, &path, query.as_deref()) {
+        let query = match &rewritten_query {
+            Some(query) => query.as_deref(),
+            None => parts.uri.query(),
+        };
+        parts.uri = match upstream_uri(upstream, &path, query) {
             Ok(uri) => uri,
             Err(err) => return (err.into_response(), caller, None),
         };
@@ -356,13 +360,20 @@ impl Proxy {
 }
 
 /// The token a browser put where the route allows it (a `Sec-WebSocket-Protocol` entry, a query
-/// parameter), and the query to forward. Token entries leave `Sec-WebSocket-Protocol` on every
-/// route, and the route's query parameter leaves the query, so neither reaches the upstream.
-fn browser_credential(route: &Route, parts: &mut http::request::Parts) -> (Found, Option<String>) {
+/// parameter), and, on a route with a token query parameter, the query to forward instead of
+/// the request's. Token entries leave `Sec-WebSocket-Protocol` on every route, and the route's
+/// query parameter leaves the query, so neither reaches the upstream.
+fn browser_credential(
+    route: &Route,
+    parts: &mut http::request::Parts,
+) -> (Found, Option<Option<String>>) {
     let from_protocol = browser_token::take_from_protocol(&mut parts.headers);
     let (from_query, query) = match &route.token_query_param {
-        Some(name) => browser_token::take_from_query(parts.uri.query(), name),
-        None => (Found::None, parts.uri.query().map(str::to_owned)),
+        Some(name) => {
+            let (found, rest) = browser_token::take_from_query(parts.uri.query(), name);
+            (found, Some(rest))
+        }
+        None => (Found::None, None),
     };
     let from_protocol = if route.websocket_token_protocol {
         from_protocol

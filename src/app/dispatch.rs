@@ -83,8 +83,9 @@ async fn answer_client(
         Ok(ctx) => {
             let own = client_api::route(&ctx.path, &state.config.app.id);
             // CORS is the gateway's on its own endpoints and on routes that do not leave it to
-            // their upstream.
-            let gateway_cors = own.is_some() || state.proxy.gateway_answers_cors(&ctx.path);
+            // their upstream (with `[cors]` off there is nothing to do, not even a lookup).
+            let gateway_cors = state.cors.enabled()
+                && (own.is_some() || state.proxy.gateway_answers_cors(&ctx.path));
             let preflight = gateway_cors
                 .then(|| state.cors.preflight(&request))
                 .flatten();
