@@ -20,6 +20,7 @@ pub use live::{Live, ReloadError, Reloaded};
 use crate::admin::AdminKey;
 use crate::auth::Auth;
 use crate::config::Config;
+use crate::cors::Cors;
 use crate::ids;
 use crate::metrics::Metrics;
 use crate::proxy::Proxy;
@@ -36,6 +37,8 @@ pub struct State {
     pub config: Config,
     pub auth: Auth,
     pub proxy: Proxy,
+    /// `[cors]`: the client listener's CORS policy.
+    pub cors: Cors,
     pub admin_key: AdminKey,
     pub activity: Arc<Activity>,
     pub metrics: Metrics,
@@ -57,6 +60,7 @@ impl State {
         Self {
             auth: Auth::new(&config, durable.store.clone(), durable.tokens.clone()),
             proxy: Proxy::new(&config),
+            cors: Cors::new(&config.cors, &config.server.request_id_header),
             admin_key,
             activity: durable.activity.clone(),
             metrics: durable.metrics.clone(),

@@ -2,6 +2,7 @@
 //!
 //! Does not bind sockets or open the store; `app` does that with a `Config` that is known good.
 
+mod cors;
 mod duration;
 mod effective;
 mod env;
@@ -19,6 +20,7 @@ use http::HeaderName;
 use serde::Serialize;
 use url::Url;
 
+pub use cors::{CorsConfig, RouteCors};
 pub use duration::{format as format_duration, parse as parse_duration};
 pub use effective::RenderError;
 pub use env::PREFIX as ENV_PREFIX;
@@ -67,6 +69,8 @@ pub struct Config {
     pub admin: AdminConfig,
     pub identity_headers: IdentityHeaders,
     pub proxy: ProxyConfig,
+    /// Browser apps on other origins (client listener only).
+    pub cors: CorsConfig,
     pub routes: Vec<RouteConfig>,
     pub providers: ProvidersConfig,
     pub auth: AuthConfig,
@@ -259,6 +263,13 @@ pub struct RouteConfig {
     /// Accept the Atlas Data API credential headers (`apiKey`, `email` + `password`,
     /// `jwtTokenString`) instead of a Bearer token on this route.
     pub data_api_credentials: bool,
+    /// Who answers CORS for this prefix: the gateway (default) or the upstream.
+    pub cors: RouteCors,
+    /// Accept the access token as a `sessiongate.bearer.<token>` entry of
+    /// `Sec-WebSocket-Protocol` (browsers cannot set `Authorization` on a WebSocket).
+    pub websocket_token_protocol: bool,
+    /// Accept the access token in this query parameter (removed before forwarding).
+    pub token_query_param: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -478,6 +489,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         .enumerate()
         .map(|(index, route)| validate_route(index, route))
         .collect::<Result<Vec<_>, _>>()?;
+    let cors = cors::validate(raw.cors)?;
     let providers = providers::validate(raw.providers)?;
     let cpus = std::thread::available_parallelism().map_or(2, usize::from);
     let auth = AuthConfig {
@@ -514,6 +526,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         proxy: ProxyConfig {
             forward_credentials: raw.proxy.forward_credentials.unwrap_or(false),
         },
+        cors,
         routes,
         providers,
         auth,
@@ -826,6 +839,9 @@ fn validate_route(index: usize, raw: raw::RawRoute) -> Result<RouteConfig, Confi
         strip_prefix: raw.strip_prefix.unwrap_or(false),
         upstream,
         data_api_credentials: raw.data_api_credentials.unwrap_or(false),
+        cors: cors::route_cors(&key("cors"), raw.cors.as_deref())?,
+        websocket_token_protocol: raw.websocket_token_protocol.unwrap_or(false),
+        token_query_param: cors::query_param(&key("token_query_param"), raw.token_query_param)?,
     })
 }
 

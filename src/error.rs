@@ -172,6 +172,23 @@ impl ApiError {
         err
     }
 
+    /// 403 to a CORS preflight the policy refuses (`[cors]`): an origin not listed, or a
+    /// method or request header not allowed. Sent without CORS headers, so the browser stops.
+    pub fn cors_refused(message: impl Into<String>, reason: &'static str) -> Self {
+        Self::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, message).with_reason(reason)
+    }
+
+    /// 400: a `sessiongate.bearer.<token>` WebSocket protocol entry offered alone. A browser
+    /// fails a handshake whose answer names none of the protocols it offered, and the answer
+    /// must not carry the token.
+    pub fn websocket_token_alone() -> Self {
+        Self::bad_request(
+            "offer the sessiongate.bearer.<token> protocol together with the app's own \
+             WebSocket subprotocol",
+        )
+        .with_reason("websocket_token_alone")
+    }
+
     pub fn provider_not_found(provider: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,

@@ -7,6 +7,7 @@
 //! - `cli`: clap types and one file per subcommand
 //! - `client_api`: App Services client API routes
 //! - `config`: `Config`, `load()` — TOML + `SESSIONGATE_*` environment, validated
+//! - `cors`: CORS policy of the client listener — preflights, headers on every response
 //! - `error`: `ApiError`, the one mapping from errors to status + JSON body
 //! - `ids`: ObjectId-shaped ids, randomness, the clock
 //! - `metrics`: Prometheus recorder (installed once per process), typed recording, `/metrics` text
@@ -26,6 +27,7 @@ pub mod auth;
 pub mod cli;
 pub mod client_api;
 pub mod config;
+pub mod cors;
 pub mod error;
 pub mod ids;
 pub mod metrics;

@@ -4,6 +4,7 @@
 //! Does not answer the gateway's own endpoints; `app::dispatch` sends only the rest here.
 
 pub mod body;
+pub mod browser_token;
 pub mod credential;
 pub mod data_api;
 pub mod forward;
@@ -23,13 +24,14 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use crate::auth::Auth;
-use crate::config::{AuthMode, Config};
+use crate::config::{AuthMode, Config, RouteCors};
 use crate::error::ApiError;
 use crate::metrics::{self, UpstreamErrorKind};
 use crate::outbound::Outbound;
 use crate::tokens::Verified;
 use crate::web::{Body, RequestContext};
 
+use browser_token::Found;
 use data_api::DataApi;
 pub use forward::{ForwardError, Forwarder};
 use identity::Identity;
@@ -87,6 +89,14 @@ impl Proxy {
         }
     }
 
+    /// Whether the gateway answers CORS for `path` (its route does not leave it to the
+    /// upstream). A path no route takes is the gateway's.
+    pub fn gateway_answers_cors(&self, path: &str) -> bool {
+        self.routes
+            .find(path)
+            .map_or(true, |route| route.cors == RouteCors::Gateway)
+    }
+
     /// Proxies one request. Returns the response and the caller, if one was authenticated.
     /// Once a route matched, the response carries a [`Proxied`] extension for the access line.
     pub async fn handle(
@@ -130,14 +140,22 @@ impl Proxy {
         Option<Arc<Verified>>,
         Option<(UpstreamCall, Option<Arc<str>>)>,
     ) {
-        let caller = match self
-            .authenticate(auth, route, request.headers(), ctx.now)
-            .await
-        {
+        let (mut parts, body) = request.into_parts();
+        let (browser, rewritten_query) = browser_credential(route, &mut parts);
+        // A route that leaves CORS to its upstream gets the browser's preflight as it is: a
+        // browser never sends a token with one.
+        let preflight = route.cors == RouteCors::Upstream
+            && crate::cors::is_preflight(&parts.method, &parts.headers);
+        let caller = if preflight {
+            Ok(None)
+        } else {
+            self.authenticate(auth, route, &parts.headers, browser, ctx.now)
+                .await
+        };
+        let caller = match caller {
             Ok(caller) => caller,
             Err(err) => return (err.into_response(), None, None),
         };
-        let (mut parts, body) = request.into_parts();
         if route.data_api_credentials {
             data_api::strip(&mut parts.headers);
         }
@@ -153,7 +171,11 @@ impl Proxy {
         }
         let upstream = &self.routes.upstreams()[route.upstream];
         let path = route.upstream_path(upstream.path(), &ctx.path);
-        parts.uri = match upstream_uri(upstream, &path, parts.uri.query()) {
+        let query = match &rewritten_query {
+            Some(query) => query.as_deref(),
+            None => parts.uri.query(),
+        };
+        parts.uri = match upstream_uri(upstream, &path, query) {
             Ok(uri) => uri,
             Err(err) => return (err.into_response(), caller, None),
         };
@@ -302,10 +324,20 @@ impl Proxy {
         auth: &Auth,
         route: &Route,
         headers: &HeaderMap,
+        browser: Found,
         now: i64,
     ) -> Result<Option<Arc<Verified>>, ApiError> {
         use credential::Credential;
-        let credential = credential::extract(headers);
+        let credential = match (credential::extract(headers), &browser) {
+            (credential, Found::None) => credential,
+            (_, Found::Alone) => return Err(ApiError::websocket_token_alone()),
+            (_, Found::Malformed) => Credential::Malformed,
+            (Credential::Absent, Found::Token(token)) => Credential::Token(token),
+            (Credential::Token(header), Found::Token(token)) if header == token => {
+                Credential::Token(header)
+            }
+            (_, Found::Token(_)) => Credential::Malformed,
+        };
         if route.data_api_credentials
             && route.auth != AuthMode::None
             && credential == Credential::Absent
@@ -325,6 +357,36 @@ impl Proxy {
             (_, Credential::Token(token)) => Ok(Some(auth.tokens().authenticate(token, now)?)),
         }
     }
+}
+
+/// The token a browser put where the route allows it (a `Sec-WebSocket-Protocol` entry, a query
+/// parameter), and, on a route with a token query parameter, the query to forward instead of
+/// the request's. Token entries leave `Sec-WebSocket-Protocol` on every route, and the route's
+/// query parameter leaves the query, so neither reaches the upstream.
+fn browser_credential(
+    route: &Route,
+    parts: &mut http::request::Parts,
+) -> (Found, Option<Option<String>>) {
+    let from_protocol = browser_token::take_from_protocol(&mut parts.headers);
+    let (from_query, query) = match &route.token_query_param {
+        Some(name) => {
+            let (found, rest) = browser_token::take_from_query(parts.uri.query(), name);
+            (found, Some(rest))
+        }
+        None => (Found::None, None),
+    };
+    let from_protocol = if route.websocket_token_protocol {
+        from_protocol
+    } else {
+        Found::None
+    };
+    let found = match (from_protocol, from_query) {
+        (Found::None, found) | (found, Found::None) => found,
+        (Found::Alone, _) | (_, Found::Alone) => Found::Alone,
+        (Found::Token(a), Found::Token(b)) if a == b => Found::Token(a),
+        _ => Found::Malformed,
+    };
+    (found, query)
 }
 
 fn upstream_uri(upstream: &url::Url, path: &str, query: Option<&str>) -> Result<Uri, ApiError> {

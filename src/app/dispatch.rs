@@ -73,19 +73,33 @@ async fn answer_client(
     let raw_path = request.uri().path().to_owned();
     let mut class = RouteClass::ClientApi;
     let mut endpoint = "-";
+    let origin = request.headers().get(http::header::ORIGIN).cloned();
     let (response, user_id, client) = match context(state, &request, conn, request_id) {
-        Err(err) => (
-            err.into_response(),
-            None,
-            client_info(state, &request, conn),
-        ),
+        Err(err) => {
+            let mut response = err.into_response();
+            state.cors.decorate(&mut response, origin.as_ref());
+            (response, None, client_info(state, &request, conn))
+        }
         Ok(ctx) => {
-            let (response, user_id) = match client_api::route(&ctx.path, &state.config.app.id) {
-                Some(route) => {
+            let own = client_api::route(&ctx.path, &state.config.app.id);
+            // CORS is the gateway's on its own endpoints and on routes that do not leave it to
+            // their upstream (with `[cors]` off there is nothing to do, not even a lookup).
+            let gateway_cors = state.cors.enabled()
+                && (own.is_some() || state.proxy.gateway_answers_cors(&ctx.path));
+            let preflight = gateway_cors
+                .then(|| state.cors.preflight(&request))
+                .flatten();
+            let decorate = gateway_cors && preflight.is_none();
+            let (mut response, user_id) = match (preflight, own) {
+                (Some(answer), _) => {
+                    endpoint = "cors_preflight";
+                    (answer, None)
+                }
+                (None, Some(route)) => {
                     endpoint = route.name();
                     client_api::handle(route, state, request, &ctx).await
                 }
-                None => {
+                (None, None) => {
                     class = RouteClass::Proxy;
                     let (response, caller) = state.proxy.handle(&state.auth, request, &ctx).await;
                     if let Some(caller) = &caller {
@@ -96,6 +110,9 @@ async fn answer_client(
                     (response, caller.map(|c| c.user_id.clone()))
                 }
             };
+            if decorate {
+                state.cors.decorate(&mut response, origin.as_ref());
+            }
             (response, user_id, ctx.client)
         }
     };

@@ -29,6 +29,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub proxy: RawProxy,
     #[serde(default)]
+    pub cors: RawCors,
+    #[serde(default)]
     pub routes: Vec<RawRoute>,
     #[serde(default)]
     pub providers: RawProviders,
@@ -160,6 +162,22 @@ pub struct RawRoute {
     pub upstream: Option<String>,
     #[serde(default, deserialize_with = "flex")]
     pub data_api_credentials: Option<bool>,
+    pub cors: Option<String>,
+    #[serde(default, deserialize_with = "flex")]
+    pub websocket_token_protocol: Option<bool>,
+    pub token_query_param: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCors {
+    #[serde(default, deserialize_with = "flex_list")]
+    pub allowed_origins: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "flex")]
+    pub allow_credentials: Option<bool>,
+    pub max_age: Option<String>,
+    #[serde(default, deserialize_with = "flex_list")]
+    pub allowed_headers: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -203,3 +203,80 @@ fn public_key_or_weak_string_as_hmac_secret_is_refused_naming_the_key() {
         );
     }
 }
+
+#[test]
+fn cors_origins_come_from_the_file_or_a_comma_separated_environment_list() {
+    let text = format!(
+        "{MINIMAL}[cors]\nallowed_origins = [\"https://app.example.com\"]\nmax_age = \"2h\"\n"
+    );
+    let config = load_str(&text, &[]).unwrap();
+    assert_eq!(config.cors.allowed_origins, ["https://app.example.com"]);
+    assert_eq!(config.cors.max_age, Duration::from_secs(7200));
+    assert!(!config.cors.allow_credentials);
+    let config = load_str(
+        MINIMAL,
+        &[
+            (
+                "SESSIONGATE_CORS__ALLOWED_ORIGINS",
+                "https://a.example, http://127.0.0.1:5173",
+            ),
+            ("SESSIONGATE_CORS__ALLOW_CREDENTIALS", "true"),
+            ("SESSIONGATE_CORS__ALLOWED_HEADERS", "X-App-Version"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        config.cors.allowed_origins,
+        ["https://a.example", "http://127.0.0.1:5173"]
+    );
+    assert!(config.cors.allow_credentials);
+    assert_eq!(config.cors.allowed_headers[0].as_str(), "x-app-version");
+    let defaults = load_str(MINIMAL, &[]).unwrap();
+    assert!(defaults.cors.allowed_origins.is_empty());
+    assert_eq!(defaults.cors.max_age, Duration::from_secs(600));
+}
+
+#[test]
+fn cors_wildcard_with_credentials_and_inexact_origins_are_refused_naming_the_key() {
+    let err = load_str(
+        MINIMAL,
+        &[
+            ("SESSIONGATE_CORS__ALLOWED_ORIGINS", "*"),
+            ("SESSIONGATE_CORS__ALLOW_CREDENTIALS", "true"),
+        ],
+    )
+    .unwrap_err();
+    assert_eq!(err.key, "cors.allow_credentials");
+    assert!(err.reason.contains("\"*\""), "{}", err.reason);
+    for (origins, says) in [
+        ("https://app.example.com/", "browsers send it as"),
+        ("https://app.example.com:443", "browsers send it as"),
+        ("app.example.com", "exact origin"),
+        ("null", "sandboxed"),
+        ("*,https://a.example", "alone"),
+    ] {
+        let err = load_str(MINIMAL, &[("SESSIONGATE_CORS__ALLOWED_ORIGINS", origins)]).unwrap_err();
+        assert_eq!(err.key, "cors.allowed_origins", "{origins}");
+        assert!(err.reason.contains(says), "{origins}: {}", err.reason);
+    }
+    let err = load_str(&format!("{MINIMAL}[cors]\nmax_age = \"2d\"\n"), &[]).unwrap_err();
+    assert_eq!(err.key, "cors.max_age");
+}
+
+#[test]
+fn route_browser_options_are_checked() {
+    let route = |extra: &str| format!("{MINIMAL}[[routes]]\nprefix = \"/ws\"\n{extra}\n");
+    let config = load_str(
+        &route("cors = \"upstream\"\nwebsocket_token_protocol = true\ntoken_query_param = \"access_token\""),
+        &[],
+    )
+    .unwrap();
+    let ws = &config.routes[0];
+    assert_eq!(ws.cors, RouteCors::Upstream);
+    assert!(ws.websocket_token_protocol);
+    assert_eq!(ws.token_query_param.as_deref(), Some("access_token"));
+    let err = load_str(&route("cors = \"browser\""), &[]).unwrap_err();
+    assert_eq!(err.key, "routes[0].cors");
+    let err = load_str(&route("token_query_param = \"a b\""), &[]).unwrap_err();
+    assert_eq!(err.key, "routes[0].token_query_param");
+}

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use url::Url;
 
-use crate::config::{AuthMode, RouteConfig};
+use crate::config::{AuthMode, RouteConfig, RouteCors};
 
 #[derive(Debug, Clone)]
 pub struct Route {
@@ -32,6 +32,12 @@ pub struct Route {
     pub upstream: usize,
     /// Atlas Data API credential headers are accepted on this route.
     pub data_api_credentials: bool,
+    /// Who answers CORS here (`[[routes]] cors`).
+    pub cors: RouteCors,
+    /// The token may come as a `Sec-WebSocket-Protocol` entry (see `proxy::browser_token`).
+    pub websocket_token_protocol: bool,
+    /// The token may come in this query parameter.
+    pub token_query_param: Option<Arc<str>>,
 }
 
 /// The two readings of a path fall on different routes.
@@ -70,6 +76,9 @@ impl RouteTable {
                     strip_prefix: config.strip_prefix,
                     upstream,
                     data_api_credentials: config.data_api_credentials,
+                    cors: config.cors,
+                    websocket_token_protocol: config.websocket_token_protocol,
+                    token_query_param: config.token_query_param.as_deref().map(Arc::from),
                 }
             })
             .collect();
@@ -81,6 +90,9 @@ impl RouteTable {
                 strip_prefix: false,
                 upstream: 0,
                 data_api_credentials: false,
+                cors: RouteCors::Gateway,
+                websocket_token_protocol: false,
+                token_query_param: None,
             });
         }
         // Longest prefix wins; the sort is stable so the first of equal prefixes stays first.
@@ -206,6 +218,9 @@ mod tests {
                 strip_prefix,
                 upstream: None,
                 data_api_credentials: false,
+                cors: RouteCors::Gateway,
+                websocket_token_protocol: false,
+                token_query_param: None,
             })
             .collect();
         RouteTable::new(&configs, &Url::parse("http://upstream:9000").unwrap())
