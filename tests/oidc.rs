@@ -750,6 +750,26 @@ async fn linking_adds_the_identity_to_the_signed_in_user() {
     providers.sort_unstable();
     assert_eq!(providers, ["local-userpass", "oauth2-google", "oidc-corp"]);
 
+    // A session that ends while the user is at the issuer links nothing.
+    let other_session = gw
+        .login_userpass("link@example.com", "correct horse battery")
+        .await;
+    let response = manual()
+        .get(start_url(&gw, "oidc-corp", &query))
+        .bearer_auth(&other_session.access_token)
+        .send()
+        .await
+        .expect("link start");
+    let to_issuer = response.headers()["x-baas-location"]
+        .to_str()
+        .expect("header")
+        .to_owned();
+    assert_eq!(gw.logout(&other_session.refresh_token).await.status(), 204);
+    let response = browser().get(&to_issuer).send().await.expect("link flow");
+    let fields = baas_fields(&location(&response));
+    assert_eq!(fields["_baas_error"], "invalid session");
+    assert!(!fields.contains_key("_baas_ua"));
+
     // Linking without a token is refused before anything happens.
     let response = manual()
         .get(start_url(&gw, "oidc-corp", &query))

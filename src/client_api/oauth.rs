@@ -29,6 +29,7 @@ use crate::auth::oidc::OidcError;
 use crate::auth::oidc::redirect::{self, PendingLogin};
 use crate::error::{ApiError, Refusal};
 use crate::metrics;
+use crate::proxy::credential::{self, Credential};
 use crate::web::{self, Body, RequestContext};
 
 /// Longest app `state` accepted.
@@ -79,7 +80,16 @@ pub async fn start(
         .ok_or_else(|| ApiError::bad_request("redirect is required"))?;
     let redirect = provider.allowed_redirect(&redirect)?;
     let link = match params.link.as_deref() {
-        Some("true") => Some(super::access_caller(state, request.headers(), ctx.now)?),
+        Some("true") => {
+            let caller = super::access_caller(state, request.headers(), ctx.now)?;
+            let token = match credential::extract(request.headers()) {
+                Credential::Token(token) => token.to_owned(),
+                Credential::Absent | Credential::Malformed => {
+                    return Err(ApiError::invalid_session());
+                }
+            };
+            Some((caller, token))
+        }
         _ => None,
     };
     let device = params.device.as_deref().and_then(decode_device);
@@ -95,7 +105,7 @@ pub async fn start(
     let discovered = provider.discovered().await?;
     let verifier = redirect::random_token();
     let nonce = redirect::random_token();
-    let user = link.as_ref().map(|caller| caller.user_id.clone());
+    let user = link.as_ref().map(|(caller, _)| caller.user_id.clone());
     let pending = PendingLogin {
         provider: crate::auth::Provider::name(provider.as_ref()),
         app_state,
@@ -103,7 +113,7 @@ pub async fn start(
         verifier: verifier.clone(),
         nonce: nonce.clone(),
         callback: callback.clone(),
-        link,
+        link: link.map(|(_, token)| token),
         device,
     };
     let our_state = state.auth.pending_logins().start(pending);
@@ -230,6 +240,12 @@ async fn finish(
         .filter(|c| !c.is_empty())
         .ok_or_else(|| ApiError::bad_request("code is required"))?;
     let provider = state.auth.oidc(pending.provider)?;
+    // A linking user whose session ended meanwhile links nothing (checked before the code is
+    // spent).
+    let caller = match &pending.link {
+        Some(token) => Some(state.auth.tokens().authenticate(token, ctx.now)?),
+        None => None,
+    };
     let id_token = provider
         .exchange(&code, Some(&pending.callback), Some(&pending.verifier))
         .await?;
@@ -237,11 +253,11 @@ async fn finish(
     if let Some(device) = &pending.device {
         body["options"] = serde_json::json!({ "device": device });
     }
-    match &pending.link {
+    match caller {
         Some(caller) => {
             state
                 .auth
-                .link(pending.provider, &body, caller, &ctx.client)
+                .link(pending.provider, &body, &caller, &ctx.client)
                 .await
         }
         None => {

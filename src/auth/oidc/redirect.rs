@@ -19,7 +19,6 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 use crate::ids;
-use crate::tokens::Verified;
 
 /// Logins awaiting their callback, at most.
 const MAX_PENDING: u64 = 10_000;
@@ -37,8 +36,9 @@ pub struct PendingLogin {
     pub nonce: String,
     /// Our callback URL as sent to the issuer (the code exchange repeats it).
     pub callback: String,
-    /// `?link=true`: the signed-in user the identity is added to.
-    pub link: Option<Arc<Verified>>,
+    /// `?link=true`: the access token of the signed-in user the identity is added to (checked
+    /// again at the callback: a session revoked meanwhile links nothing).
+    pub link: Option<String>,
     /// The SDK's device information (`options.device`), if it sent any.
     pub device: Option<serde_json::Value>,
 }
