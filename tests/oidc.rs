@@ -600,7 +600,22 @@ async fn wrong_or_missing_pkce_verifier_is_refused_by_the_issuer() {
         );
         assert!(!fields.contains_key("_baas_ua"));
     }
-    assert!(issuer.token_requests() >= 2);
+    // A code issued under the gateway's challenge, injected as {"authCode"} (sent without the
+    // verifier it needs): refused.
+    let authorize = authorize_url(&gw, "oidc-corp", "pkce").await;
+    let to_callback = location(&client.get(authorize).send().await.expect("issuer"));
+    let code = query_map(&url::Url::parse(&to_callback).expect("callback URL"))["code"].clone();
+    let refused = assert_error(
+        login(&gw, "oidc-corp", json!({"authCode": code})).await,
+        401,
+        "AuthError",
+    )
+    .await;
+    assert_eq!(
+        refused["error"],
+        "authorization code was refused by the issuer: invalid_grant"
+    );
+    assert_eq!(issuer.token_requests(), 3);
     assert_eq!(user_count(&gw).await, 0);
 }
 
