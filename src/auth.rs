@@ -9,6 +9,7 @@ pub mod custom_function;
 pub mod custom_token;
 pub mod external_user;
 mod link;
+pub mod oidc;
 pub mod password;
 pub mod provider;
 pub mod userpass;
@@ -78,6 +79,10 @@ pub struct Auth {
     /// Bumped whenever a credential may have stopped working (a key disabled or deleted, a
     /// user disabled or deleted, a password reset): caches of verified credentials compare it.
     credentials_epoch: Arc<AtomicU64>,
+    /// The enabled OpenID Connect providers by name (also in `registry`).
+    oidc: std::collections::HashMap<&'static str, Arc<oidc::OidcProvider>>,
+    /// Redirect-flow logins awaiting their callback.
+    pending_logins: oidc::redirect::PendingLogins,
 }
 
 /// Anonymous users deleted per lifecycle batch.
@@ -138,8 +143,18 @@ impl Auth {
             registry.register(Arc::new(custom_function::CustomFunctionProvider::new(
                 custom,
                 store.clone(),
-                fetcher,
+                fetcher.clone(),
             )));
+        }
+        let mut oidc = std::collections::HashMap::new();
+        for provider in &config.providers.oidc {
+            let provider = Arc::new(oidc::OidcProvider::new(
+                provider,
+                store.clone(),
+                fetcher.clone(),
+            ));
+            registry.register(provider.clone());
+            oidc.insert(provider.name(), provider);
         }
         let domain_id = hex::encode(&crate::tokens::digest(&config.app.id)[..12]);
         Self {
@@ -152,7 +167,21 @@ impl Auth {
             refresh_ttl: config.tokens.refresh_ttl,
             domain_id,
             credentials_epoch,
+            oidc,
+            pending_logins: oidc::redirect::PendingLogins::default(),
         }
+    }
+
+    /// An enabled OpenID Connect provider (else 404 `AuthProviderNotFound`).
+    pub fn oidc(&self, name: &str) -> Result<&Arc<oidc::OidcProvider>, ApiError> {
+        self.oidc
+            .get(name)
+            .ok_or_else(|| ApiError::provider_not_found(name))
+    }
+
+    /// Redirect-flow logins awaiting their callback.
+    pub fn pending_logins(&self) -> &oidc::redirect::PendingLogins {
+        &self.pending_logins
     }
 
     /// The enabled login providers (the Data API credential headers log in through them).

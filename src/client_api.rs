@@ -7,6 +7,7 @@
 mod api_keys;
 mod location;
 mod login;
+mod oauth;
 mod profile;
 mod session;
 mod sessions;
@@ -34,6 +35,8 @@ pub enum Route {
     Login {
         provider: String,
     },
+    /// `/auth/callback`: the OpenID Connect redirect flow back from the issuer.
+    OAuthCallback,
     Register,
     /// local-userpass confirmation and reset (`/confirm`, `/reset/send`, …).
     Userpass(Flow),
@@ -55,6 +58,7 @@ impl Route {
         match self {
             Self::Location => "location",
             Self::Login { .. } => "login",
+            Self::OAuthCallback => "oauth_callback",
             Self::Register => "register",
             Self::Userpass(_) => "userpass",
             Self::Profile => "profile",
@@ -75,6 +79,7 @@ pub fn route(path: &str, app_id: &str) -> Option<Route> {
         ["auth", "profile"] => Route::Profile,
         ["auth", "session"] => Route::Session,
         ["auth", "delete"] => Route::DeleteUser,
+        ["auth", "callback"] => Route::OAuthCallback,
         ["auth", "sessions", rest @ ..] => {
             Route::Sessions(rest.iter().map(|s| (*s).to_owned()).collect())
         }
@@ -112,6 +117,9 @@ pub fn allowed_methods(route: &Route) -> Option<&'static str> {
     }
     match route {
         Route::Location | Route::Profile => Some("GET"),
+        // OpenID Connect providers also answer the redirect flow's GET.
+        Route::Login { provider } if crate::auth::oidc::is_oidc_name(provider) => Some("GET, POST"),
+        Route::OAuthCallback => Some("GET, POST"),
         Route::Login { .. } | Route::Register | Route::Userpass(_) => Some("POST"),
         Route::Session => Some("POST, DELETE"),
         Route::DeleteUser => Some("DELETE"),
@@ -145,6 +153,12 @@ pub async fn handle(
         }
         (Route::Login { provider }, Method::POST) => {
             login::login(state, &provider, request, ctx).await
+        }
+        (Route::Login { provider }, Method::GET) if crate::auth::oidc::is_oidc_name(&provider) => {
+            oauth::start(state, &provider, request, ctx).await
+        }
+        (Route::OAuthCallback, Method::GET | Method::POST) => {
+            oauth::callback(state, request, ctx).await
         }
         (Route::Register, Method::POST) => {
             userpass::register(state, request).await.map(|r| (r, None))

@@ -26,8 +26,8 @@ pub use effective::RenderError;
 pub use env::PREFIX as ENV_PREFIX;
 pub use outbound::{ClientIdentity, OutboundConfig};
 pub use providers::{
-    CustomFunctionConfig, CustomTokenConfig, CustomTokenKey, MetadataField, ProvidersConfig,
-    UserpassConfig,
+    APPLE_ISSUER, CustomFunctionConfig, CustomTokenConfig, CustomTokenKey, GOOGLE_ISSUER,
+    MetadataField, OidcConfig, ProvidersConfig, UserpassConfig,
 };
 pub use secret::{Secret, mask_json, mask_urls};
 
@@ -407,6 +407,40 @@ fn refuse_inline_secrets(table: &toml::Table) -> Result<(), ConfigError> {
             return Err(ConfigError::new(
                 format!("{section}.{key}"),
                 format!("secrets are not read from the config file; use {alternative}"),
+            ));
+        }
+    }
+    let providers = table.get("providers").and_then(toml::Value::as_table);
+    for (section, env) in [
+        ("oauth2_google", "OAUTH2_GOOGLE"),
+        ("oauth2_apple", "OAUTH2_APPLE"),
+    ] {
+        let present = providers
+            .and_then(|p| p.get(section))
+            .and_then(toml::Value::as_table)
+            .is_some_and(|t| t.contains_key("client_secret"));
+        if present {
+            return Err(ConfigError::new(
+                format!("providers.{section}.client_secret"),
+                format!(
+                    "secrets are not read from the config file; use \
+                     providers.{section}.client_secret_file or \
+                     SESSIONGATE_PROVIDERS__{env}__CLIENT_SECRET"
+                ),
+            ));
+        }
+    }
+    let generic = providers
+        .and_then(|p| p.get("oidc"))
+        .and_then(toml::Value::as_array);
+    for (index, entry) in generic.into_iter().flatten().enumerate() {
+        if entry
+            .as_table()
+            .is_some_and(|t| t.contains_key("client_secret"))
+        {
+            return Err(ConfigError::new(
+                format!("providers.oidc[{index}].client_secret"),
+                "secrets are not read from the config file; use client_secret_file",
             ));
         }
     }

@@ -7,6 +7,8 @@
 use http::StatusCode;
 use serde::Serialize;
 
+use crate::auth::custom_token::Refusal as TokenRefusal;
+use crate::auth::oidc::OidcError;
 use crate::proxy::ForwardError;
 use crate::store::StoreError;
 use crate::tokens::{KeyError, TokenError};
@@ -315,6 +317,46 @@ impl From<StoreError> for ApiError {
             StoreError::Corrupt(what) => Self::internal(&what),
             // Refused at start-up; a request never meets it.
             other @ StoreError::SchemaTooNew { .. } => Self::internal(&other),
+        }
+    }
+}
+
+/// OpenID Connect logins. A refused id token or code is `401 AuthError` (realm-web shows the
+/// message; it does not refresh on it, as it would on `InvalidSession`); a request the
+/// gateway cannot act on (a redirect URL not allowed, a callback `state` unknown) is
+/// `400 InvalidParameter`; an issuer that cannot be reached is `502 UpstreamUnavailable`.
+impl From<OidcError> for ApiError {
+    fn from(err: OidcError) -> Self {
+        let message = err.to_string();
+        let unauthorized = |reason| {
+            Self::new(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::AuthError,
+                message.clone(),
+            )
+            .with_reason(reason)
+        };
+        match &err {
+            OidcError::Token(TokenRefusal::Expired) => unauthorized("id_token_expired"),
+            OidcError::Token(TokenRefusal::Audience) => unauthorized("id_token_audience"),
+            OidcError::Token(TokenRefusal::Issuer) => unauthorized("id_token_issuer"),
+            OidcError::Token(TokenRefusal::BadSignature) => unauthorized("id_token_signature"),
+            OidcError::Token(TokenRefusal::Algorithm) => unauthorized("id_token_algorithm"),
+            OidcError::Token(TokenRefusal::UnknownKey) => unauthorized("id_token_unknown_key"),
+            OidcError::Token(TokenRefusal::KeysUnavailable) | OidcError::Unavailable => Self::new(
+                StatusCode::BAD_GATEWAY,
+                ErrorCode::UpstreamUnavailable,
+                "identity provider unavailable",
+            )
+            .with_reason("issuer_unavailable"),
+            OidcError::Token(_) => unauthorized("id_token_invalid"),
+            OidcError::Nonce => unauthorized("id_token_nonce"),
+            OidcError::CodeRefused(_) => unauthorized("code_refused"),
+            OidcError::AuthorizationRefused(_) => unauthorized("authorization_refused"),
+            OidcError::RedirectNotAllowed => {
+                Self::invalid_parameter(message).with_reason("redirect_not_allowed")
+            }
+            OidcError::UnknownState => Self::invalid_parameter(message).with_reason("oauth_state"),
         }
     }
 }

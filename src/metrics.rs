@@ -60,13 +60,15 @@ const LATENCY_BUCKETS: &[f64] = &[
 const UPKEEP_PERIOD: Duration = Duration::from_secs(5);
 
 /// The provider names that are their own `provider` label: App Services' five plus our `grant`.
-const KNOWN_PROVIDERS: [&str; 6] = [
+const KNOWN_PROVIDERS: [&str; 8] = [
     "anon-user",
     "local-userpass",
     "api-key",
     "custom-token",
     "custom-function",
     "grant",
+    "oauth2-google",
+    "oauth2-apple",
 ];
 
 /// The one recorder of this process. Tests start several gateways in one process; they all
@@ -477,7 +479,12 @@ fn provider_label(provider: &str) -> &'static str {
         .iter()
         .copied()
         .find(|known| *known == provider)
-        .unwrap_or("other")
+        // Every `[[providers.oidc]]` is one series: their names come from config, not clients.
+        .unwrap_or(if provider.starts_with("oidc-") {
+            "oidc"
+        } else {
+            "other"
+        })
 }
 
 #[cfg(test)]

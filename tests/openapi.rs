@@ -32,13 +32,15 @@ use sessiongate::client_api::{self, Route};
 /// The login providers the document describes, one path each. The code routes any provider
 /// name; the others answer 404 `AuthProviderNotFound` (described on every login) and are
 /// deliberately not described as paths of their own.
-const PROVIDERS: [&str; 6] = [
+const PROVIDERS: [&str; 8] = [
     "anon-user",
     "local-userpass",
     "api-key",
     "custom-token",
     "custom-function",
     "grant",
+    "oauth2-google",
+    "oauth2-apple",
 ];
 
 /// The served document; `/openapi.json` needs no admin key.

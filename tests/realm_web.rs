@@ -4,6 +4,8 @@
 mod common;
 #[path = "support/hooks.rs"]
 mod hooks;
+#[path = "support/issuer.rs"]
+mod issuer;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -131,6 +133,58 @@ url = "{login}"
             ("SESSIONGATE_HOOKS_URL", &hooks.url),
             ("SESSIONGATE_JWT_SECRET", JWT_SECRET),
             ("SESSIONGATE_JWT_AUDIENCE", JWT_AUDIENCE),
+        ],
+    )
+    .await;
+}
+
+/// `Credentials.google({idToken})`, `Credentials.google({authCode})` and
+/// `Credentials.apple(idToken)` against the gateway, with a local OpenID Connect issuer.
+#[tokio::test]
+async fn realm_web_oidc_providers_work_against_the_gateway() {
+    if !have("node") || !have("npm") {
+        common::skip_without(
+            "node/npm",
+            "realm_web_oidc_providers_work_against_the_gateway",
+        );
+        return;
+    }
+    install_realm_web();
+    let issuer = issuer::LocalIssuer::start().await;
+    let toml = format!(
+        "[providers.oauth2_google]\nenabled = true\nissuer = \"{url}\"\nclient_ids = [\"{id}\"]\n\
+         [providers.oauth2_apple]\nenabled = true\nissuer = \"{url}\"\nclient_ids = [\"{id}\"]\n",
+        url = issuer.url,
+        id = issuer::CLIENT_ID,
+    );
+    let gateway = TestGateway::start_with(Options::default().toml(&toml).env(
+        "SESSIONGATE_PROVIDERS__OAUTH2_GOOGLE__CLIENT_SECRET",
+        issuer::CLIENT_SECRET,
+    ))
+    .await;
+    let email = "realm-web@example.com";
+    issuer.set_user(issuer::User {
+        sub: "realm-web-google-sub".into(),
+        email: Some(email.into()),
+        email_verified: true,
+    });
+    let mut claims = issuer.claims("realm-web-google-sub");
+    claims["email"] = email.into();
+    claims["email_verified"] = true.into();
+    let google = issuer.id_token(&claims);
+    let code = issuer.issue_code("");
+    claims["aud"] = "someone-else".into();
+    let wrong_audience = issuer.id_token(&claims);
+    let apple = issuer.id_token(&issuer.claims("realm-web-apple-sub"));
+    run_scenario_with(
+        &gateway,
+        "oidc",
+        &[
+            ("SESSIONGATE_GOOGLE_ID_TOKEN", &google),
+            ("SESSIONGATE_GOOGLE_EMAIL", email),
+            ("SESSIONGATE_GOOGLE_CODE", &code),
+            ("SESSIONGATE_WRONG_AUDIENCE_TOKEN", &wrong_audience),
+            ("SESSIONGATE_APPLE_ID_TOKEN", &apple),
         ],
     )
     .await;

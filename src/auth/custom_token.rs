@@ -18,7 +18,8 @@
 //!
 //! Does not issue tokens or sessions; `Auth::login` starts the session.
 
-mod keys;
+/// Also verifies OpenID Connect id tokens (`auth::oidc`): a JWKS URL with its cache.
+pub(crate) mod keys;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -241,7 +242,7 @@ impl Provider for CustomTokenProvider {
 }
 
 /// What a verification failure means for the client.
-fn refusal(kind: &ErrorKind) -> Refusal {
+pub(crate) fn refusal(kind: &ErrorKind) -> Refusal {
     match kind {
         ErrorKind::InvalidSignature
         | ErrorKind::InvalidEcdsaKey

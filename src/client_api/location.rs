@@ -17,15 +17,7 @@ struct Location<'a> {
 /// `hostname` is `app.public_url`, or else the scheme and `Host` the client used to reach us
 /// (a client can only mislead itself that way).
 pub fn get(state: &State, host: Option<&str>, ctx: &RequestContext) -> Response<Body> {
-    // realm-web appends paths to `hostname` as is: no trailing slash.
-    let hostname = match (
-        &state.config.app.public_url,
-        host.or(ctx.authority.as_deref()),
-    ) {
-        (Some(url), _) => url.as_str().trim_end_matches('/').to_owned(),
-        (None, Some(host)) => format!("{}://{host}", ctx.scheme),
-        (None, None) => format!("{}://{}", ctx.scheme, ctx.local),
-    };
+    let hostname = base_url(state, host, ctx);
     let ws_hostname = match hostname.split_once("://") {
         Some(("https", rest)) => format!("wss://{rest}"),
         Some((_, rest)) => format!("ws://{rest}"),
@@ -38,4 +30,17 @@ pub fn get(state: &State, host: Option<&str>, ctx: &RequestContext) -> Response<
         ws_hostname,
     };
     web::json(StatusCode::OK, &body)
+}
+
+/// Where clients reach the gateway, without a trailing slash (realm-web appends paths to it
+/// as is): `app.public_url`, else the scheme and `Host` of the request.
+pub fn base_url(state: &State, host: Option<&str>, ctx: &RequestContext) -> String {
+    match (
+        &state.config.app.public_url,
+        host.or(ctx.authority.as_deref()),
+    ) {
+        (Some(url), _) => url.as_str().trim_end_matches('/').to_owned(),
+        (None, Some(host)) => format!("{}://{host}", ctx.scheme),
+        (None, None) => format!("{}://{}", ctx.scheme, ctx.local),
+    }
 }

@@ -47,7 +47,7 @@ pub async fn login(
 }
 
 /// Client mistakes (wrong password, refused token) versus our own or an upstream failure.
-fn login_outcome<T>(result: &Result<T, ApiError>) -> LoginOutcome {
+pub(super) fn login_outcome<T>(result: &Result<T, ApiError>) -> LoginOutcome {
     match result {
         Ok(_) => LoginOutcome::Success,
         Err(err) if err.status.is_client_error() => LoginOutcome::InvalidCredentials,

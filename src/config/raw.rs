@@ -195,6 +195,13 @@ pub struct RawProviders {
     pub custom_token: RawCustomToken,
     #[serde(default)]
     pub custom_function: RawCustomFunction,
+    #[serde(default)]
+    pub oauth2_google: RawOidc,
+    #[serde(default)]
+    pub oauth2_apple: RawOidc,
+    /// `[[providers.oidc]]`: any OpenID Connect issuer, by discovery.
+    #[serde(default)]
+    pub oidc: Vec<RawOidc>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -249,6 +256,29 @@ pub struct RawCustomFunction {
     pub enabled: Option<bool>,
     pub url: Option<String>,
     pub timeout: Option<String>,
+}
+
+/// An OpenID Connect provider (`oauth2-google`, `oauth2-apple`, `[[providers.oidc]]`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOidc {
+    #[serde(default, deserialize_with = "flex")]
+    pub enabled: Option<bool>,
+    /// `[[providers.oidc]]` only: the provider is `oidc-<name>` on the wire.
+    pub name: Option<String>,
+    pub issuer: Option<String>,
+    #[serde(default, deserialize_with = "flex_list")]
+    pub client_ids: Option<Vec<String>>,
+    pub client_secret_file: Option<String>,
+    /// Secret: only from `SESSIONGATE_PROVIDERS__OAUTH2_GOOGLE__CLIENT_SECRET` (or `…APPLE…`),
+    /// refused in the file.
+    pub client_secret: Option<String>,
+    #[serde(default, deserialize_with = "flex_list")]
+    pub redirect_uris: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "flex_list")]
+    pub scopes: Option<Vec<String>>,
+    pub code_redirect_uri: Option<String>,
+    pub leeway: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -329,11 +329,13 @@ fn only_known_providers_become_labels() {
         "",
         "ANON-USER",
         "anon-user ",
-        "oauth2-google",
+        "oauth2-facebook",
         "x".repeat(10_000).as_str(),
     ] {
         assert_eq!(provider_label(unknown), "other");
     }
+    // Every configured generic OpenID Connect provider shares one label.
+    assert_eq!(provider_label("oidc-corp"), "oidc");
 }
 
 #[test]

@@ -379,7 +379,48 @@ async function providers() {
   });
 }
 
-const scenarios = { core, providers };
+// OpenID Connect providers with id tokens and a code from the local issuer the Rust test runs
+// (tests/oidc.rs has the refusals and the redirect flow).
+async function oidc() {
+  const googleToken = env("SESSIONGATE_GOOGLE_ID_TOKEN");
+  let user;
+
+  await step("google-id-token", async () => {
+    user = await newApp().logIn(Realm.Credentials.google({ idToken: googleToken }));
+    assert.equal(user.providerType, "oauth2-google");
+    assert.equal(user.profile.email, env("SESSIONGATE_GOOGLE_EMAIL"));
+    const again = await newApp().logIn(Realm.Credentials.google({ idToken: googleToken }));
+    assert.equal(again.id, user.id);
+  });
+
+  await step("google-auth-code", async () => {
+    const viaCode = await newApp().logIn(Realm.Credentials.google({ authCode: env("SESSIONGATE_GOOGLE_CODE") }));
+    assert.equal(viaCode.id, user.id, "the code's id token names the same sub");
+  });
+
+  await step("google-refused", async () => {
+    let error;
+    try { await newApp().logIn(Realm.Credentials.google({ idToken: env("SESSIONGATE_WRONG_AUDIENCE_TOKEN") })); } catch (err) { error = err; }
+    assert.ok(error, "a token for another audience must be refused");
+    assert.equal(error.statusCode, 401, String(error));
+    assert.equal(error.errorCode, "AuthError");
+    assert.match(error.error, /audience/);
+  });
+
+  await step("apple-id-token", async () => {
+    const apple = await newApp().logIn(Realm.Credentials.apple(env("SESSIONGATE_APPLE_ID_TOKEN")));
+    assert.equal(apple.providerType, "oauth2-apple");
+    assert.notEqual(apple.id, user.id);
+  });
+
+  await step("logout", async () => {
+    const refreshToken = user.refreshToken;
+    await user.logOut();
+    await expectInvalidSession("POST", `${API}/auth/session`, refreshToken);
+  });
+}
+
+const scenarios = { core, providers, oidc };
 
 const name = process.env.SCENARIO || "core";
 if (!(name in scenarios)) fail("setup", `unknown SCENARIO ${name} (have: ${Object.keys(scenarios).join(", ")})`);

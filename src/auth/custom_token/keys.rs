@@ -272,7 +272,7 @@ impl Cache {
 }
 
 impl RemoteJwks {
-    fn new(url: http::Uri, fetcher: Fetcher) -> Self {
+    pub(crate) fn new(url: http::Uri, fetcher: Fetcher) -> Self {
         Self {
             url,
             fetcher,
@@ -286,7 +286,11 @@ impl RemoteJwks {
         self.cache.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    async fn select(&self, alg: Algorithm, kid: Option<&str>) -> Result<DecodingKey, Refusal> {
+    pub(crate) async fn select(
+        &self,
+        alg: Algorithm,
+        kid: Option<&str>,
+    ) -> Result<DecodingKey, Refusal> {
         let keys = self.current().await?;
         match keys.select(alg, kid) {
             Err(Refusal::UnknownKey) => match self.refetch_for_unknown_kid(&keys).await {
@@ -350,13 +354,13 @@ impl RemoteJwks {
         cache.attempted_at = Some(Instant::now());
         match result {
             Ok(set) => {
-                tracing::info!(keys = set.len(), "custom-token JWKS fetched");
+                tracing::info!(keys = set.len(), url = %self.url, "JWKS fetched");
                 let set = Arc::new(set);
                 cache.keys = Some(set.clone());
                 Ok(set)
             }
             Err(reason) => {
-                tracing::warn!(%reason, "custom-token JWKS fetch failed");
+                tracing::warn!(%reason, url = %self.url, "JWKS fetch failed");
                 cache.keys.clone().ok_or(Refusal::KeysUnavailable)
             }
         }

@@ -1,0 +1,447 @@
+//! OpenID Connect / OAuth 2 login providers: `oauth2-google`, `oauth2-apple` and any issuer
+//! found by discovery (`[[providers.oidc]]`, `oidc-<name>` on the wire).
+//!
+//! Login bodies, as realm-web sends them:
+//! - `{"id_token": …}` (`Credentials.google({idToken})`, `Credentials.apple(idToken)`),
+//!   optionally with `"nonce"`, which the token's `nonce` must then equal;
+//! - `{"authCode": …}` (`Credentials.google({authCode})`): exchanged at the issuer's token
+//!   endpoint (with the client secret, if configured), then its id token verified the same way.
+//!
+//! The redirect flow (`GET …/login?redirect=…&state=…`, `redirect`) ends in a login body
+//! `{"id_token", "nonce"}` too, so every flow passes the same checks.
+//!
+//! Identity: `(provider name, sub)`. One provider has one issuer, so this is `iss` + `sub`
+//! — and an imported App Services `oauth2-google` identity (`id` = Google's `sub`) is the
+//! same identity. Profile claims copied into the user's data on every login: `email` only
+//! when `email_verified` is true (Apple sends `"true"`), `name`, `picture`.
+//!
+//! # Security
+//! - `alg` is read from the raw header and must be an asymmetric signature algorithm: `none`
+//!   and the HMAC family (an RSA public key used as an HS256 secret) never reach a key. The key
+//!   comes from the issuer's JWKS by `kid` (re-fetched, rate-limited, on an unknown `kid`) and
+//!   verifies only algorithms of its family, and only its JWK `alg` when it states one.
+//! - `iss` must be the configured issuer (Google's tokens may say `accounts.google.com`),
+//!   `aud` one of `client_ids`, `exp` in the future, `nbf` past, each with `leeway`.
+//! - Tokens, codes, secrets and verifiers are never logged.
+//!
+//! Does not start sessions; `Auth::login` / `Auth::link` do.
+
+mod issuer;
+pub mod redirect;
+
+use std::str::FromStr;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+use async_trait::async_trait;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, Validation};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use url::Url;
+
+use self::issuer::Issuer;
+pub use self::issuer::{Discovered, error_code as sanitized_error};
+use super::custom_token::Refusal;
+use super::external_user;
+use super::provider::{LoginOutcome, ProvenIdentity, Provider};
+use crate::config::{GOOGLE_ISSUER, OidcConfig, Secret};
+use crate::error::ApiError;
+use crate::outbound::Fetcher;
+use crate::store::Store;
+
+/// Longest id token or authorization code accepted, in bytes.
+const MAX_TOKEN_BYTES: usize = 16 * 1024;
+/// Longest `sub` accepted, in bytes.
+const MAX_SUB_BYTES: usize = 512;
+
+/// Signature algorithms an id token may use (asymmetric only).
+const ALGORITHMS: [Algorithm; 9] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+
+/// Why an OpenID Connect login failed (mapped to the wire in `crate::error`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OidcError {
+    /// The id token failed a check (the message names which).
+    #[error("id {0}")]
+    Token(Refusal),
+    #[error("id token nonce does not match")]
+    Nonce,
+    /// The issuer's token endpoint refused the code (`invalid_grant`: unknown, used, expired,
+    /// or its PKCE verifier does not match); the issuer's error code, sanitized.
+    #[error("authorization code was refused by the issuer: {0}")]
+    CodeRefused(String),
+    /// The issuer refused the authorization itself (the user cancelled, …).
+    #[error("the identity provider refused the login: {0}")]
+    AuthorizationRefused(String),
+    /// Discovery, JWKS or token endpoint unreachable or answering nonsense; the cause is
+    /// logged, not sent.
+    #[error("identity provider unavailable")]
+    Unavailable,
+    /// `redirect` is not one of the provider's `redirect_uris`.
+    #[error("redirect URL is not allowed for this provider")]
+    RedirectNotAllowed,
+    /// The callback's `state` is missing, unknown, expired or already used.
+    #[error("unknown, expired or already used OAuth state")]
+    UnknownState,
+}
+
+/// Provider names live as long as the process (`Provider::name` is `&'static str`); a name
+/// is leaked once, however often the config is reloaded.
+fn intern(name: &str) -> &'static str {
+    static NAMES: OnceLock<Mutex<Vec<&'static str>>> = OnceLock::new();
+    let mut names = NAMES
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    if let Some(known) = names.iter().find(|n| **n == name) {
+        return known;
+    }
+    let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
+    names.push(leaked);
+    leaked
+}
+
+/// Whether `name` is the wire name of an OpenID Connect provider (enabled or not): these
+/// answer `GET …/login` (the redirect flow) besides `POST`.
+pub fn is_oidc_name(name: &str) -> bool {
+    name.starts_with("oauth2-") || name.starts_with("oidc-")
+}
+
+pub struct OidcProvider {
+    name: &'static str,
+    config: OidcConfig,
+    issuer: Issuer,
+    store: Arc<dyn Store>,
+    /// Audience, issuer, leeway and required claims; `algorithms` is set per token.
+    validation: Validation,
+}
+
+#[derive(Deserialize)]
+struct LoginBody {
+    #[serde(default)]
+    id_token: Option<Value>,
+    #[serde(default, rename = "authCode")]
+    auth_code: Option<Value>,
+    #[serde(default)]
+    nonce: Option<Value>,
+}
+
+impl OidcProvider {
+    pub fn new(config: &OidcConfig, store: Arc<dyn Store>, fetcher: Fetcher) -> Self {
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.leeway = config.leeway.as_secs();
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.validate_aud = true;
+        validation.set_audience(&config.client_ids);
+        let mut issuers = vec![config.issuer.clone()];
+        // Google documents both spellings of its issuer.
+        if config.issuer == GOOGLE_ISSUER {
+            issuers.push("accounts.google.com".to_owned());
+        }
+        validation.set_issuer(&issuers);
+        validation.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
+        Self {
+            name: intern(&config.name),
+            issuer: Issuer::new(config, fetcher),
+            config: config.clone(),
+            store,
+            validation,
+        }
+    }
+
+    /// The client id of code exchanges and redirects (the first configured).
+    fn client_id(&self) -> &str {
+        &self.config.client_ids[0]
+    }
+
+    fn client_secret(&self) -> Option<&Secret> {
+        self.config.client_secret.as_ref()
+    }
+
+    /// The issuer's endpoints (discovered on first use).
+    pub async fn discovered(&self) -> Result<Arc<Discovered>, OidcError> {
+        self.issuer.discovered().await
+    }
+
+    /// `redirect` if it is exactly one of `redirect_uris` (an open redirect would hand the
+    /// user's tokens to whoever wrote the link).
+    pub fn allowed_redirect(&self, redirect: &str) -> Result<Url, OidcError> {
+        let parsed = Url::parse(redirect).map_err(|_| OidcError::RedirectNotAllowed)?;
+        if self.config.redirect_uris.contains(&parsed) {
+            Ok(parsed)
+        } else {
+            Err(OidcError::RedirectNotAllowed)
+        }
+    }
+
+    /// The issuer's authorization URL for a redirect login: code flow, PKCE S256, our
+    /// `state` and `nonce`, back to `callback`.
+    pub fn authorization_url(
+        &self,
+        discovered: &Discovered,
+        callback: &str,
+        state: &str,
+        nonce: &str,
+        verifier: &str,
+    ) -> Url {
+        let mut url = discovered.authorization_endpoint.clone();
+        let scope = self.config.scopes.join(" ");
+        {
+            let mut query = url.query_pairs_mut();
+            query
+                .append_pair("response_type", "code")
+                .append_pair("client_id", self.client_id())
+                .append_pair("redirect_uri", callback)
+                .append_pair("scope", &scope)
+                .append_pair("state", state)
+                .append_pair("nonce", nonce)
+                .append_pair("code_challenge", &redirect::challenge(verifier))
+                .append_pair("code_challenge_method", "S256");
+            // Apple answers with a form POST whenever scopes beyond `openid` are asked for.
+            if self.name == "oauth2-apple" && self.config.scopes.len() > 1 {
+                query.append_pair("response_mode", "form_post");
+            }
+        }
+        url
+    }
+
+    /// Exchanges an authorization code for the issuer's id token (not yet verified).
+    pub async fn exchange(
+        &self,
+        code: &str,
+        redirect_uri: Option<&str>,
+        verifier: Option<&str>,
+    ) -> Result<String, OidcError> {
+        let discovered = self.discovered().await?;
+        self.issuer
+            .exchange(
+                &discovered,
+                issuer::Exchange {
+                    client_id: self.client_id(),
+                    client_secret: self.client_secret(),
+                    code,
+                    redirect_uri,
+                    verifier,
+                },
+            )
+            .await
+    }
+
+    /// Verifies `token`; returns its claims.
+    async fn verify(
+        &self,
+        token: &str,
+        nonce: Option<&str>,
+    ) -> Result<Map<String, Value>, OidcError> {
+        if token.len() > MAX_TOKEN_BYTES || token.split('.').count() != 3 {
+            return Err(OidcError::Token(Refusal::Malformed));
+        }
+        let alg = accepted_algorithm(token).map_err(OidcError::Token)?;
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|_| OidcError::Token(Refusal::Malformed))?;
+        if header.alg != alg || header.crit.is_some() {
+            return Err(OidcError::Token(Refusal::Malformed));
+        }
+        let discovered = self.discovered().await?;
+        let key = discovered
+            .jwks
+            .select(alg, header.kid.as_deref())
+            .await
+            .map_err(|refusal| match refusal {
+                Refusal::KeysUnavailable => OidcError::Unavailable,
+                other => OidcError::Token(other),
+            })?;
+        let mut validation = self.validation.clone();
+        validation.algorithms = vec![alg];
+        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation)
+            .map_err(|err| OidcError::Token(super::custom_token::refusal(err.kind())))?;
+        let claims = data.claims;
+        if let Some(expected) = nonce {
+            if claims.get("nonce").and_then(Value::as_str) != Some(expected) {
+                return Err(OidcError::Nonce);
+            }
+        }
+        Ok(claims)
+    }
+
+    /// The identity a login body proves: its id token (or the one its code is exchanged
+    /// for), verified.
+    async fn authenticate(&self, body: &Value) -> Result<ProvenIdentity, ApiError> {
+        let body = LoginBody::deserialize(body)
+            .map_err(|_| ApiError::bad_request("expected {id_token} or {authCode}"))?;
+        let text = |field: &str, value: Option<Value>| -> Result<Option<String>, ApiError> {
+            match value {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) if !s.is_empty() && s.len() <= MAX_TOKEN_BYTES => {
+                    Ok(Some(s))
+                }
+                Some(_) => Err(ApiError::bad_request(format!(
+                    "{field} must be a non-empty string"
+                ))),
+            }
+        };
+        let id_token = text("id_token", body.id_token)?;
+        let auth_code = text("authCode", body.auth_code)?;
+        let nonce = text("nonce", body.nonce)?;
+        let token = match (id_token, auth_code) {
+            (Some(token), None) => token,
+            (None, Some(code)) => {
+                self.exchange(&code, self.config.code_redirect_uri.as_deref(), None)
+                    .await?
+            }
+            (Some(_), Some(_)) => {
+                return Err(ApiError::bad_request(
+                    "send either id_token or authCode, not both",
+                ));
+            }
+            (None, None) => return Err(ApiError::bad_request("id_token or authCode is required")),
+        };
+        let claims = self
+            .verify(&token, nonce.as_deref())
+            .await
+            .inspect_err(|err| {
+                tracing::info!(provider = self.name, reason = %err, "id token refused");
+            })?;
+        let sub = match claims.get("sub") {
+            Some(Value::String(sub))
+                if !sub.is_empty()
+                    && sub.len() <= MAX_SUB_BYTES
+                    && !sub.chars().any(char::is_control) =>
+            {
+                sub.clone()
+            }
+            _ => {
+                return Err(OidcError::Token(Refusal::MissingClaim("sub".to_owned())).into());
+            }
+        };
+        Ok(ProvenIdentity {
+            external_id: sub,
+            data: profile(&claims),
+            owner: None,
+        })
+    }
+}
+
+#[async_trait]
+impl Provider for OidcProvider {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    async fn login(&self, body: &Value) -> Result<LoginOutcome, ApiError> {
+        let proven = self.authenticate(body).await?;
+        external_user::resolve(
+            self.store.as_ref(),
+            self.name,
+            &proven.external_id,
+            proven.data,
+        )
+        .await
+    }
+
+    async fn identify(&self, body: &Value) -> Result<ProvenIdentity, ApiError> {
+        self.authenticate(body).await
+    }
+}
+
+/// The token's `alg`, read from the raw header, if it is one an id token may use.
+fn accepted_algorithm(token: &str) -> Result<Algorithm, Refusal> {
+    let encoded = token.split('.').next().unwrap_or_default();
+    let bytes = URL_SAFE_NO_PAD
+        .decode(encoded)
+        .map_err(|_| Refusal::Malformed)?;
+    let header: Map<String, Value> =
+        serde_json::from_slice(&bytes).map_err(|_| Refusal::Malformed)?;
+    header
+        .get("alg")
+        .and_then(Value::as_str)
+        .and_then(|name| Algorithm::from_str(name).ok())
+        .filter(|alg| ALGORITHMS.contains(alg))
+        .ok_or(Refusal::Algorithm)
+}
+
+/// The profile claims copied into the user's data.
+fn profile(claims: &Map<String, Value>) -> Map<String, Value> {
+    let mut data = Map::new();
+    let verified = matches!(claims.get("email_verified"), Some(Value::Bool(true)))
+        || claims.get("email_verified").and_then(Value::as_str) == Some("true");
+    if verified {
+        if let Some(email) = claims.get("email").and_then(Value::as_str) {
+            data.insert("email".to_owned(), Value::from(email));
+        }
+    }
+    for field in ["name", "picture"] {
+        if let Some(value) = claims.get(field).and_then(Value::as_str) {
+            data.insert(field.to_owned(), Value::from(value));
+        }
+    }
+    data
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn map(value: Value) -> Map<String, Value> {
+        value.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn email_is_copied_only_when_verified() {
+        let verified = profile(&map(
+            json!({"email": "a@b.c", "email_verified": true, "name": "A"}),
+        ));
+        assert_eq!(
+            Value::Object(verified),
+            json!({"email": "a@b.c", "name": "A"})
+        );
+        let apple = profile(&map(json!({"email": "a@b.c", "email_verified": "true"})));
+        assert_eq!(Value::Object(apple), json!({"email": "a@b.c"}));
+        for unverified in [json!(false), json!("false"), json!(null), json!(1)] {
+            let data = profile(&map(
+                json!({"email": "a@b.c", "email_verified": unverified}),
+            ));
+            assert!(data.is_empty(), "{data:?}");
+        }
+        assert!(profile(&map(json!({"email": "a@b.c"}))).is_empty());
+    }
+
+    #[test]
+    fn only_asymmetric_algorithms_are_accepted() {
+        let token =
+            |header: Value| format!("{}.e30.sig", URL_SAFE_NO_PAD.encode(header.to_string()));
+        assert_eq!(
+            accepted_algorithm(&token(json!({"alg": "RS256"}))),
+            Ok(Algorithm::RS256)
+        );
+        for alg in ["none", "None", "HS256", "HS512", "XX"] {
+            assert_eq!(
+                accepted_algorithm(&token(json!({ "alg": alg }))),
+                Err(Refusal::Algorithm),
+                "{alg}"
+            );
+        }
+        assert_eq!(accepted_algorithm("%%%.e30.sig"), Err(Refusal::Malformed));
+    }
+
+    #[test]
+    fn names_are_interned_once() {
+        let a = intern("oidc-interned-test");
+        let b = intern(&String::from("oidc-interned-test"));
+        assert!(std::ptr::eq(a, b));
+        assert!(is_oidc_name("oauth2-google") && is_oidc_name("oidc-corp"));
+        assert!(!is_oidc_name("anon-user"));
+    }
+}
