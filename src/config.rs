@@ -208,10 +208,18 @@ pub struct UpstreamConfig {
     pub client_identity: Option<ClientIdentity>,
 }
 
+/// `admin.import_max_bytes`: 64 MiB by default (about 100,000 exported users); 1 KiB ..= 1 GiB.
+const IMPORT_MAX_BYTES_DEFAULT: usize = 64 * 1024 * 1024;
+const IMPORT_MAX_BYTES_MIN: usize = 1024;
+const IMPORT_MAX_BYTES_MAX: usize = 1024 * 1024 * 1024;
+
 #[derive(Debug, Clone, Serialize)]
 pub struct AdminConfig {
     /// `None`: the admin API refuses every call (health and metrics stay open).
     pub api_key: Option<Secret>,
+    /// Body limit of `POST users/import` (an App Services export), larger than the own
+    /// endpoints' `server.max_body_bytes`.
+    pub import_max_bytes: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -399,7 +407,17 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             ),
             _ => None,
         },
+        import_max_bytes: raw
+            .admin
+            .import_max_bytes
+            .unwrap_or(IMPORT_MAX_BYTES_DEFAULT),
     };
+    if !(IMPORT_MAX_BYTES_MIN..=IMPORT_MAX_BYTES_MAX).contains(&admin.import_max_bytes) {
+        return Err(ConfigError::new(
+            "admin.import_max_bytes",
+            format!("must be between {IMPORT_MAX_BYTES_MIN} and {IMPORT_MAX_BYTES_MAX}"),
+        ));
+    }
     if let Some(key) = &admin.api_key {
         if key.expose().len() < 16 {
             return Err(ConfigError::new(

@@ -123,6 +123,8 @@ pub struct RawAdmin {
     pub api_key_file: Option<String>,
     /// Secret: only from `SESSIONGATE_ADMIN__API_KEY`, refused in the file.
     pub api_key: Option<String>,
+    #[serde(default, deserialize_with = "flex")]
+    pub import_max_bytes: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
