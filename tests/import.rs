@@ -69,6 +69,7 @@ fn export_with_hashes() -> Vec<Value> {
 
 /// Webhooks for reset, custom-token with the fixture RSA key, and every provider on.
 fn import_toml(hooks: &Hooks) -> String {
+    let key = format!("{:?}", fixture("rsa_public.pem").display().to_string());
     format!(
         r#"
 [providers.local_userpass]
@@ -84,7 +85,6 @@ audience = ["{AUDIENCE}"]
 "#,
         reset = hooks.url("/reset"),
         confirm = hooks.url("/confirm"),
-        key = format!("{:?}", fixture("rsa_public.pem").display().to_string()),
     )
 }
 

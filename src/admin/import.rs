@@ -21,6 +21,6 @@ pub async fn import(state: &State, request: Request<Incoming>) -> Result<Respons
         .map_err(|_| ApiError::request_timeout())??;
     match state.auth.import_users(&bytes).await {
         Ok(report) => Ok(web::json(StatusCode::OK, &report)),
-        Err(refused) => Ok(refused.error.into_response_with(&refused.report)),
+        Err(refused) => Ok(refused.error.into_response_with(refused.report.as_ref())),
     }
 }

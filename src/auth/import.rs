@@ -85,14 +85,14 @@ pub struct ImportReport {
 #[derive(Debug)]
 pub struct ImportRefused {
     pub error: ApiError,
-    pub report: ImportReport,
+    pub report: Box<ImportReport>,
 }
 
 impl From<ApiError> for ImportRefused {
     fn from(error: ApiError) -> Self {
         Self {
             error,
-            report: ImportReport::default(),
+            report: Box::default(),
         }
     }
 }
@@ -299,10 +299,10 @@ fn read_batch(body: &[u8], now: i64) -> Result<Vec<ImportUser>, ImportRefused> {
     }
     Err(ImportRefused {
         error: ApiError::import_refused(true, bad.len()),
-        report: ImportReport {
+        report: Box::new(ImportReport {
             refused: bad,
             ..ImportReport::default()
-        },
+        }),
     })
 }
 
@@ -367,7 +367,7 @@ impl Auth {
         );
         Err(ImportRefused {
             error: ApiError::import_refused(false, report.refused.len()),
-            report,
+            report: Box::new(report),
         })
     }
 }
