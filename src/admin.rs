@@ -7,6 +7,7 @@ mod api_keys;
 mod auth;
 mod console;
 mod health;
+mod import;
 mod login;
 mod openapi;
 mod security;
@@ -102,10 +103,11 @@ pub async fn handle(
         (Method::GET, ["users"]) => users::list(state, query.as_deref()).await,
         (Method::POST, ["users"]) => users::create(state, request).await,
         (Method::POST, ["users", "verify_token"]) => users::verify_token(state, request).await,
-        (Method::GET, ["users", user_id]) if *user_id != "verify_token" => {
+        (Method::POST, ["users", "import"]) => import::import(state, request).await,
+        (Method::GET, ["users", user_id]) if !is_users_action(user_id) => {
             users::get(state, user_id).await
         }
-        (Method::DELETE, ["users", user_id]) if *user_id != "verify_token" => {
+        (Method::DELETE, ["users", user_id]) if !is_users_action(user_id) => {
             users::delete(state, user_id).await
         }
         (Method::PUT, ["users", user_id, "enable"]) => {
@@ -165,11 +167,16 @@ pub fn allowed_methods(path: &str, app_id: &str) -> Option<&'static str> {
     }
 }
 
+/// `users/verify_token` and `users/import` are actions, not user ids.
+fn is_users_action(segment: &str) -> bool {
+    matches!(segment, "verify_token" | "import")
+}
+
 /// The Admin API resources under `groups/{groupId}/apps/{appId}/` and their methods.
 fn api_methods(tail: &[&str]) -> Option<&'static str> {
     Some(match tail {
         ["users"] => "GET, POST",
-        ["users", "verify_token"] => "POST",
+        ["users", "verify_token" | "import"] => "POST",
         ["users", _] => "GET, DELETE",
         ["users", _, "logout" | "enable" | "disable"] => "PUT",
         ["users", _, "sessions"] => "GET",

@@ -8,6 +8,7 @@ pub mod api_key;
 pub mod custom_function;
 pub mod custom_token;
 pub mod external_user;
+pub mod import;
 mod link;
 pub mod oidc;
 pub mod password;

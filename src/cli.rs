@@ -101,7 +101,7 @@ pub enum Command {
         #[arg(long, default_value = DEFAULT_PATH)]
         config: PathBuf,
     },
-    /// Manage users: list, create, revoke sessions, delete, enable, disable.
+    /// Manage users: list, create, revoke sessions, delete, enable, disable, import.
     Users {
         #[command(flatten)]
         admin: AdminArgs,

@@ -212,6 +212,11 @@ pub struct UpstreamConfig {
     pub client_identity: Option<ClientIdentity>,
 }
 
+/// `admin.import_max_bytes`: 64 MiB by default (about 100,000 exported users); 1 KiB ..= 1 GiB.
+const IMPORT_MAX_BYTES_DEFAULT: usize = 64 * 1024 * 1024;
+const IMPORT_MAX_BYTES_MIN: usize = 1024;
+const IMPORT_MAX_BYTES_MAX: usize = 1024 * 1024 * 1024;
+
 #[derive(Debug, Clone, Serialize)]
 pub struct AdminConfig {
     /// The key named `default` (`api_key_file` / `SESSIONGATE_ADMIN__API_KEY`). With no key at
@@ -219,6 +224,9 @@ pub struct AdminConfig {
     pub api_key: Option<Secret>,
     /// `[[admin.keys]]`: more keys, each with its name (rotation without downtime).
     pub keys: Vec<NamedAdminKey>,
+    /// Body limit of `POST users/import` (an App Services export), larger than the own
+    /// endpoints' `server.max_body_bytes`.
+    pub import_max_bytes: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -491,7 +499,17 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             _ => None,
         },
         keys: admin_keys(raw.admin.keys)?,
+        import_max_bytes: raw
+            .admin
+            .import_max_bytes
+            .unwrap_or(IMPORT_MAX_BYTES_DEFAULT),
     };
+    if !(IMPORT_MAX_BYTES_MIN..=IMPORT_MAX_BYTES_MAX).contains(&admin.import_max_bytes) {
+        return Err(ConfigError::new(
+            "admin.import_max_bytes",
+            format!("must be between {IMPORT_MAX_BYTES_MIN} and {IMPORT_MAX_BYTES_MAX}"),
+        ));
+    }
     if let Some(key) = &admin.api_key {
         if key.expose().len() < 16 {
             return Err(ConfigError::new(

@@ -30,6 +30,10 @@ pub enum ErrorCode {
     ApiKeyAlreadyExists,
     /// A confirmation or reset token that is unknown, used or expired.
     UserpassTokenInvalid,
+    /// An imported email/password account without a password: a reset must set one first.
+    PasswordResetRequired,
+    /// A user import refused whole: malformed entries (400) or conflicts with the store (409).
+    ImportRefused,
     /// The caller is known but may not do this (an anonymous user creating an API key).
     Forbidden,
     UserDisabled,
@@ -79,6 +83,14 @@ struct WireError<'a> {
     /// The request's id (`server.request_id_header`), when answered inside a request.
     #[serde(skip_serializing_if = "Option::is_none")]
     request_id: Option<String>,
+}
+
+#[derive(Serialize)]
+struct WireErrorWith<'a, T> {
+    #[serde(flatten)]
+    error: WireError<'a>,
+    #[serde(flatten)]
+    details: &'a T,
 }
 
 impl ApiError {
@@ -225,6 +237,37 @@ impl ApiError {
     }
 
     /// Our own fault: the cause is logged, the client sees a generic message.
+    /// 401: an imported account that has no password yet; the message says what to do.
+    pub fn password_reset_required() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::PasswordResetRequired,
+            "password reset required: this account was imported without a password; \
+             request a reset (reset/send) and set a new one",
+        )
+        .with_reason("password_reset_required")
+    }
+
+    /// An import refused whole, nothing written: `malformed` entries are the file's fault
+    /// (400), the rest conflict with users the store holds (409).
+    pub fn import_refused(malformed: bool, refused: usize) -> Self {
+        let (status, reason, what) = if malformed {
+            (StatusCode::BAD_REQUEST, "import_malformed", "malformed")
+        } else {
+            (
+                StatusCode::CONFLICT,
+                "import_conflict",
+                "in conflict with the store",
+            )
+        };
+        Self::new(
+            status,
+            ErrorCode::ImportRefused,
+            format!("nothing was imported: {refused} entries are {what} (see refused)"),
+        )
+        .with_reason(reason)
+    }
+
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
         Self::new(
@@ -235,14 +278,23 @@ impl ApiError {
     }
 
     pub fn into_response(self) -> http::Response<Body> {
+        self.into_response_with(&serde_json::Map::new())
+    }
+
+    /// The error body with the fields of `details` beside `error` and `error_code` (an
+    /// import's report).
+    pub fn into_response_with<T: Serialize>(self, details: &T) -> http::Response<Body> {
         let request_id = web::REQUEST_ID
             .try_with(|id| id.to_str().ok().map(str::to_owned))
             .ok()
             .flatten();
-        let body = WireError {
-            error: &self.message,
-            error_code: self.code,
-            request_id,
+        let body = WireErrorWith {
+            error: WireError {
+                error: &self.message,
+                error_code: self.code,
+                request_id,
+            },
+            details,
         };
         let mut response = web::json(self.status, &body);
         if let Some(allow) = self.allow {

@@ -22,8 +22,9 @@ pub use backup::{Backup, BackupError, backup};
 pub use deadline::{CLOSE_BOUND, Options};
 pub use migrations::MigrationStatus;
 pub use model::{
-    ApiKeyRecord, LocalAccount, NewIdentity, NewSession, NewUser, Revocation, Session,
-    SessionStart, SigningKeyRecord, User, UserIdentity, UserQuery, UserTokenKind, UserTokenRecord,
+    ApiKeyRecord, ImportOutcome, ImportUser, LocalAccount, NewIdentity, NewSession, NewUser,
+    Revocation, Session, SessionStart, SigningKeyRecord, User, UserIdentity, UserQuery,
+    UserTokenKind, UserTokenRecord,
 };
 pub use sql::{Dialect, SqlStore};
 
@@ -170,6 +171,23 @@ pub trait Store: Send + Sync + 'static {
         email: &str,
         password_hash: &str,
     ) -> Result<bool, StoreError>;
+
+    /// Replaces a password hash only while it is still `old_hash` (the rehash to argon2id at
+    /// the first login with an imported hash); `false` if it changed meanwhile (a reset).
+    async fn rehash_local_password(
+        &self,
+        email: &str,
+        old_hash: &str,
+        new_hash: &str,
+    ) -> Result<bool, StoreError>;
+
+    /// Imports users with their own ids, in one transaction: one outcome per entry, in order —
+    /// `Created`, `Skipped` (the user exists exactly so: type, creation date, disabled, data,
+    /// identities, email; the password is not compared) or `Refused` (an id, identity or email
+    /// that the store holds differently). Writes the created ones only if none is refused;
+    /// otherwise nothing. Imports run one at a time. Bounded by a longer deadline than
+    /// `store.timeout` (see `deadline::import_bound`).
+    async fn import_users(&self, users: &[ImportUser]) -> Result<Vec<ImportOutcome>, StoreError>;
 
     /// A user with its identities, or `None`.
     async fn find_user(&self, user_id: &str) -> Result<Option<User>, StoreError>;

@@ -192,6 +192,7 @@ async fn local_account_is_created_whole_or_not_at_all(b: &Backend) {
         user_id: user_id.to_owned(),
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned(),
         confirmed: true,
+        password_reset_required: false,
     };
     store
         .create_local_user(
@@ -465,6 +466,7 @@ async fn users_are_listed_by_page_provider_and_email(b: &Backend) {
         user_id: "b1".to_owned(),
         password_hash: "x".to_owned(),
         confirmed: true,
+        password_reset_required: false,
     };
     store
         .create_local_user(
@@ -889,6 +891,7 @@ async fn local_accounts_are_confirmed_and_repassworded(b: &Backend) {
         user_id: "u1".to_owned(),
         password_hash: "old".to_owned(),
         confirmed: false,
+        password_reset_required: false,
     };
     store
         .create_local_user(

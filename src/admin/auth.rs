@@ -173,6 +173,7 @@ mod tests {
     fn config(default: Option<&str>, named: &[(&str, &str)]) -> AdminConfig {
         AdminConfig {
             api_key: default.map(Secret::new),
+            import_max_bytes: 1024,
             keys: named
                 .iter()
                 .map(|(name, key)| crate::config::NamedAdminKey {

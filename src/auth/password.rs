@@ -1,4 +1,5 @@
-//! Password hashing with argon2id (OWASP parameters) on a bounded blocking pool.
+//! Password hashing with argon2id (OWASP parameters) on a bounded blocking pool. Imported
+//! bcrypt hashes verify too, until `needs_rehash` has them replaced.
 //!
 //! # Security
 //! Hashing runs on `spawn_blocking` behind a semaphore, so a storm of logins queues here
@@ -46,8 +47,25 @@ fn hash_blocking(password: &[u8]) -> Result<String, PasswordError> {
         .map_err(|err| PasswordError::Hashing(err.to_string()))
 }
 
+/// The start of every hash `argon2()` makes: a hash that does not start so (bcrypt, or
+/// argon2id with other parameters, brought by an import) is rehashed at the next login.
+const CURRENT_PREFIX: &str = "$argon2id$v=19$m=19456,t=2,p=1$";
+
+/// Verifies argon2id (with the parameters in the hash) and, for imported hashes, bcrypt.
 fn verify_blocking(password: &[u8], hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|parsed| argon2().verify_password(password, &parsed).is_ok())
+    if ["$2a$", "$2b$", "$2y$"].iter().any(|p| hash.starts_with(p)) {
+        return bcrypt::verify(password, hash).unwrap_or(false);
+    }
+    PasswordHash::new(hash).is_ok_and(|parsed| {
+        parsed.algorithm.as_str() == "argon2id"
+            && argon2().verify_password(password, &parsed).is_ok()
+    })
+}
+
+/// Whether a verified `hash` should be replaced by one made with the gateway's own scheme
+/// and parameters (an imported bcrypt or differently tuned argon2id hash).
+pub fn needs_rehash(hash: &str) -> bool {
+    !hash.starts_with(CURRENT_PREFIX)
 }
 
 /// Checks App Services' length rule (counted in characters, not bytes).
@@ -128,6 +146,30 @@ mod tests {
         assert!(!hash.contains("Pa55w0rd"));
         assert!(passwords.verify("Pa55w0rd", Some(&hash)).await);
         assert!(!passwords.verify("wrong-password", Some(&hash)).await);
+    }
+
+    #[tokio::test]
+    async fn imported_bcrypt_and_foreign_argon2id_verify_and_need_a_rehash() {
+        let passwords = Passwords::new(1);
+        let bcrypt_hash = bcrypt::hash("Pa55w0rd", 4).unwrap();
+        assert!(passwords.verify("Pa55w0rd", Some(&bcrypt_hash)).await);
+        assert!(!passwords.verify("wrong-password", Some(&bcrypt_hash)).await);
+        assert!(needs_rehash(&bcrypt_hash));
+        let params = Params::new(8 * 1024, 1, 1, None).unwrap();
+        let light = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
+        let foreign = light.hash_password(b"Pa55w0rd", &salt).unwrap().to_string();
+        assert!(passwords.verify("Pa55w0rd", Some(&foreign)).await);
+        assert!(needs_rehash(&foreign));
+        let own = passwords.hash("Pa55w0rd").await.unwrap();
+        assert!(!needs_rehash(&own));
+        // argon2i is not argon2id: refused even with the right password.
+        let argon2i = Argon2::new(Algorithm::Argon2i, Version::V0x13, Params::default())
+            .hash_password(b"Pa55w0rd", &salt)
+            .unwrap()
+            .to_string();
+        assert!(!passwords.verify("Pa55w0rd", Some(&argon2i)).await);
+        assert!(!passwords.verify("Pa55w0rd", Some("")).await);
     }
 
     #[tokio::test]

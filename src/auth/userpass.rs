@@ -1,4 +1,6 @@
-//! `local-userpass`: email + password accounts, argon2id-hashed, with registration.
+//! `local-userpass`: email + password accounts, argon2id-hashed, with registration. Imported
+//! accounts may carry a bcrypt hash (rehashed at their first login) or none (login answers
+//! `PasswordResetRequired` until a reset).
 //!
 //! Emails are compared after trimming and lowercasing the whole address (one rule, stated in
 //! the README). Confirmation and reset flows are in `userpass_flows`.
@@ -9,7 +11,7 @@ use async_trait::async_trait;
 use http::StatusCode;
 use serde::Deserialize;
 
-use super::password::{PasswordError, Passwords};
+use super::password::{PasswordError, Passwords, needs_rehash};
 use super::provider::{LoginOutcome, ProvenIdentity, Provider};
 use crate::error::{ApiError, ErrorCode};
 use crate::ids;
@@ -111,6 +113,7 @@ impl UserpassProvider {
             user_id,
             password_hash,
             confirmed,
+            password_reset_required: false,
         };
         match self
             .store
@@ -153,8 +156,13 @@ impl UserpassProvider {
             Ok(email) => self.store.find_local_account(&email).await?,
             Err(_) => None,
         };
-        let hash = account.as_ref().map(|a| a.password_hash.as_str());
+        let usable = account.as_ref().filter(|a| !a.password_reset_required);
+        let hash = usable.map(|a| a.password_hash.as_str());
+        // An account without a password yet still costs one verification, like any other.
         let password_ok = self.passwords.verify(&password, hash).await;
+        if account.as_ref().is_some_and(|a| a.password_reset_required) {
+            return Err(ApiError::password_reset_required());
+        }
         let Some(account) = account.filter(|_| password_ok) else {
             return Err(ApiError::invalid_password());
         };
@@ -165,7 +173,36 @@ impl UserpassProvider {
                 "confirmation required",
             ));
         }
+        if needs_rehash(&account.password_hash) {
+            self.rehash(&account, &password).await;
+        }
         Ok(account)
+    }
+
+    /// Replaces an imported hash (bcrypt, other argon2id parameters) by the gateway's own,
+    /// after it verified. Best effort: a failure is logged, the login goes on.
+    async fn rehash(&self, account: &LocalAccount, password: &str) {
+        let new_hash = match self.passwords.hash(password).await {
+            Ok(hash) => hash,
+            // A password outside today's length rule keeps its imported hash.
+            Err(err) => {
+                tracing::info!(user_id = %account.user_id, error = %err, "imported password hash kept");
+                return;
+            }
+        };
+        match self
+            .store
+            .rehash_local_password(&account.email, &account.password_hash, &new_hash)
+            .await
+        {
+            Ok(true) => {
+                tracing::info!(user_id = %account.user_id, "imported password rehashed to argon2id")
+            }
+            Ok(false) => {}
+            Err(err) => {
+                tracing::warn!(user_id = %account.user_id, error = %err, "password rehash failed");
+            }
+        }
     }
 }
 

@@ -137,6 +137,36 @@ impl AdminClient {
         query: &[(&str, String)],
         body: Option<&Value>,
     ) -> Result<Answer, CliError> {
+        let bytes = match body {
+            Some(body) => Some(Bytes::from(
+                serde_json::to_vec(body).context("cannot encode the request")?,
+            )),
+            None => None,
+        };
+        self.send(method, segments, query, bytes, ANSWER_TIMEOUT)
+            .await
+    }
+
+    /// Sends a JSON body that is already encoded (a file, as `users import` sends it), with
+    /// its own time allowance; otherwise as [`request`](Self::request).
+    pub async fn request_bytes(
+        &self,
+        method: Method,
+        segments: &[&str],
+        body: Bytes,
+        timeout: Duration,
+    ) -> Result<Answer, CliError> {
+        self.send(method, segments, &[], Some(body), timeout).await
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        segments: &[&str],
+        query: &[(&str, String)],
+        body: Option<Bytes>,
+        timeout: Duration,
+    ) -> Result<Answer, CliError> {
         let mut url = self.base.clone();
         url.path_segments_mut()
             .expect("the base URL was checked in new")
@@ -155,9 +185,9 @@ impl AdminClient {
                 concat!("sessiongate-cli/", env!("CARGO_PKG_VERSION")),
             );
         let bytes = match body {
-            Some(body) => {
+            Some(bytes) => {
                 request = request.header(CONTENT_TYPE, "application/json");
-                Bytes::from(serde_json::to_vec(body).context("cannot encode the request")?)
+                bytes
             }
             None => Bytes::new(),
         };
@@ -165,15 +195,11 @@ impl AdminClient {
             .body(Full::new(bytes))
             .with_context(|| format!("cannot build the request {method} {}", url.path()))?;
         let origin = url.origin().ascii_serialization();
-        let (status, bytes) = match self
-            .http
-            .send(request, ANSWER_TIMEOUT, MAX_ANSWER_BYTES)
-            .await
-        {
+        let (status, bytes) = match self.http.send(request, timeout, MAX_ANSWER_BYTES).await {
             Err(FetchError::Timeout(_)) => {
                 return Err(CliError::Unavailable(anyhow!(
                     "the gateway at {origin} did not answer within {}s",
-                    ANSWER_TIMEOUT.as_secs()
+                    timeout.as_secs()
                 )));
             }
             Err(err) => {

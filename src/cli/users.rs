@@ -1,4 +1,5 @@
-//! `sessiongate users list|create|revoke|delete|enable|disable`, like the App Services CLI.
+//! `sessiongate users list|create|revoke|delete|enable|disable`, like the App Services CLI,
+//! and `users import FILE` (an App Services `GET users` export, ids kept).
 //!
 //! Commands taking `--user=ID1,ID2` call the gateway once per user, report each, and fail
 //! (exit 1) if any failed; a refused key or an unreachable gateway stops them at once, as it
@@ -57,6 +58,14 @@ pub enum Command {
     Enable(Users),
     /// Disable each user (their sessions are revoked).
     Disable(Users),
+    /// Import users with their ids from an App Services export: the JSON array its Admin
+    /// API's `GET users` answers (optionally with `password_hash` per user). Safe to re-run:
+    /// users that exist identically are skipped. Either every entry is imported or none.
+    Import {
+        /// The export file (JSON array of users).
+        #[arg(value_name = "FILE")]
+        file: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -79,7 +88,7 @@ impl Command {
             | Command::Delete(users)
             | Command::Enable(users)
             | Command::Disable(users) => Some(&users.ids),
-            Command::List { .. } | Command::Create { .. } => None,
+            Command::List { .. } | Command::Create { .. } | Command::Import { .. } => None,
         }
     }
 }
@@ -101,6 +110,13 @@ pub async fn run(
             *password_stdin,
             env_password,
         )?),
+        _ => None,
+    };
+    let export = match &command {
+        Command::Import { file } => Some(
+            std::fs::read(file)
+                .map_err(|err| CliError::Usage(format!("cannot read {}: {err}", file.display())))?,
+        ),
         _ => None,
     };
     let client = AdminClient::new(args, env)?;
@@ -151,11 +167,78 @@ pub async fn run(
                 email_of(&user)
             ))
         }
+        Command::Import { .. } => {
+            let export = export.expect("read above for import");
+            import(&client, args.json, export).await
+        }
         Command::Revoke(users) => for_each(&client, args.json, &users.ids, Action::Revoke).await,
         Command::Delete(users) => for_each(&client, args.json, &users.ids, Action::Delete).await,
         Command::Enable(users) => for_each(&client, args.json, &users.ids, Action::Enable).await,
         Command::Disable(users) => for_each(&client, args.json, &users.ids, Action::Disable).await,
     }
+}
+
+/// Time allowed for an import's answer: the gateway checks and writes the whole batch first.
+const IMPORT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// `users import FILE`: sends the file as it is; prints the report (one line per refused
+/// entry, then the counts), or with --json the gateway's answer. Exit 1 if it was refused.
+async fn import(client: &AdminClient, json: bool, export: Vec<u8>) -> Result<(), CliError> {
+    let answer = client
+        .request_bytes(
+            Method::POST,
+            &["users", "import"],
+            export.into(),
+            IMPORT_TIMEOUT,
+        )
+        .await?;
+    let has_report = answer.body.get("refused").is_some();
+    if !answer.status.is_success() && !has_report {
+        return answer.into_result().map(drop);
+    }
+    let count = |list: &str| {
+        answer
+            .body
+            .get(list)
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len)
+    };
+    if json {
+        output::json(&answer.body)?;
+    } else {
+        for entry in answer
+            .body
+            .get("refused")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            output::line(&format!(
+                "refused entry {} ({}): {}",
+                entry
+                    .get("index")
+                    .and_then(Value::as_u64)
+                    .unwrap_or_default(),
+                output::text_field(entry, "_id"),
+                output::text_field(entry, "reason"),
+            ))?;
+        }
+        output::line(&format!(
+            "created {}, skipped {} (exist identically), refused {}",
+            count("created"),
+            count("skipped"),
+            count("refused")
+        ))?;
+    }
+    if answer.status.is_success() {
+        return Ok(());
+    }
+    let (error, error_code) = answer.error();
+    Err(CliError::Api {
+        status: answer.status.as_u16(),
+        error,
+        error_code,
+    })
 }
 
 /// The password of `users create`: the argument, stdin, or the environment, in that order.

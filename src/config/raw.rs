@@ -125,6 +125,8 @@ pub struct RawAdmin {
     pub api_key_file: Option<String>,
     /// Secret: only from `SESSIONGATE_ADMIN__API_KEY`, refused in the file.
     pub api_key: Option<String>,
+    #[serde(default, deserialize_with = "flex")]
+    pub import_max_bytes: Option<usize>,
     /// More admin keys, each named, read from its own file (rotation without downtime).
     #[serde(default)]
     pub keys: Vec<RawNamedAdminKey>,

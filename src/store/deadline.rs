@@ -13,9 +13,9 @@ use async_trait::async_trait;
 use tokio::sync::Notify;
 
 use super::{
-    ApiKeyRecord, LocalAccount, NewIdentity, NewSession, NewUser, Revocation, Session,
-    SessionStart, SigningKeyRecord, Store, StoreError, User, UserQuery, UserTokenKind,
-    UserTokenRecord,
+    ApiKeyRecord, ImportOutcome, ImportUser, LocalAccount, NewIdentity, NewSession, NewUser,
+    Revocation, Session, SessionStart, SigningKeyRecord, Store, StoreError, User, UserQuery,
+    UserTokenKind, UserTokenRecord,
 };
 
 /// How the store is opened (`store.*` keys).
@@ -31,6 +31,13 @@ impl Default for Options {
             timeout: Duration::from_secs(5),
         }
     }
+}
+
+/// Deadline of `Store::import_users`: one transaction checking and writing a whole batch
+/// (tens of thousands of rows) needs more than one operation's `store.timeout` — 20 times
+/// it, at least 2 minutes. Each statement inside stays under PostgreSQL's `statement_timeout`.
+pub fn import_bound(timeout: Duration) -> Duration {
+    timeout.saturating_mul(20).max(Duration::from_secs(120))
 }
 
 /// Longest `Store::close` waits for connections to be handed back; a connection hung on a
@@ -59,7 +66,7 @@ impl<S: Store> Deadline<S> {
     }
 }
 
-/// The `Store` impl: the three methods that need thought, then one line per operation,
+/// The `Store` impl: the four methods that need thought, then one line per operation,
 /// each `bounded(inner.operation(args))`. (The impl is generated whole so `async_trait` sees
 /// the expanded methods.)
 macro_rules! bounded_store {
@@ -81,6 +88,16 @@ macro_rules! bounded_store {
 
             fn revocation_signal(&self) -> Option<Arc<Notify>> {
                 self.inner.revocation_signal()
+            }
+
+            async fn import_users(
+                &self,
+                users: &[ImportUser],
+            ) -> Result<Vec<ImportOutcome>, StoreError> {
+                let bound = import_bound(self.timeout);
+                tokio::time::timeout(bound, self.inner.import_users(users))
+                    .await
+                    .map_err(|_| StoreError::TimedOut(bound))?
             }
 
             $(
@@ -110,6 +127,7 @@ bounded_store! {
     consume_user_token(kind: UserTokenKind, id: &str, hash: &[u8], now: i64) -> Option<String>;
     confirm_local_account(email: &str) -> bool;
     set_local_password(email: &str, password_hash: &str) -> bool;
+    rehash_local_password(email: &str, old_hash: &str, new_hash: &str) -> bool;
     find_user(user_id: &str) -> Option<User>;
     find_local_account(email: &str) -> Option<LocalAccount>;
     record_login(user_id: &str, at: i64) -> ();

@@ -128,18 +128,18 @@ mod tests {
         assert_eq!(status.version(), 2);
         assert_eq!(
             status.pending.iter().map(|p| p.0).collect::<Vec<_>>(),
-            [3, 4]
+            [3, 4, 5]
         );
         assert!(refuse_newer(&status).is_ok());
     }
 
     #[test]
     fn a_store_from_a_newer_release_is_refused() {
-        let status = status(vec![1, 2, 3, 4, 5], &sqlite());
+        let status = status(vec![1, 2, 3, 4, 5, 6], &sqlite());
         let err = refuse_newer(&status).unwrap_err();
         assert!(matches!(
             err,
-            StoreError::SchemaTooNew { found: 5, known: 4 }
+            StoreError::SchemaTooNew { found: 6, known: 5 }
         ));
     }
 }

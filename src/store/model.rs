@@ -40,13 +40,17 @@ pub struct NewIdentity {
     pub external_id: String,
 }
 
-/// A local-userpass account. `password_hash` is an argon2id PHC string.
+/// A local-userpass account. `password_hash` is a PHC string: argon2id as the gateway hashes,
+/// or an imported bcrypt / argon2id hash until the first login rehashes it; `''` while
+/// `password_reset_required`.
 #[derive(Clone)]
 pub struct LocalAccount {
     pub email: String,
     pub user_id: String,
     pub password_hash: String,
     pub confirmed: bool,
+    /// Imported without a password: login is refused until a reset sets one.
+    pub password_reset_required: bool,
 }
 
 impl std::fmt::Debug for LocalAccount {
@@ -54,6 +58,7 @@ impl std::fmt::Debug for LocalAccount {
         f.debug_struct("LocalAccount")
             .field("user_id", &self.user_id)
             .field("confirmed", &self.confirmed)
+            .field("password_reset_required", &self.password_reset_required)
             .finish_non_exhaustive()
     }
 }
@@ -198,4 +203,25 @@ pub struct UserTokenRecord {
     pub token_hash: Vec<u8>,
     pub created_at: i64,
     pub expires_at: i64,
+}
+
+/// One user of an import (`Store::import_users`): the user as App Services exported it, with
+/// every identity and, for an email/password user, the account.
+#[derive(Debug, Clone)]
+pub struct ImportUser {
+    pub user: NewUser,
+    pub disabled: bool,
+    /// `id` is App Services' identity id; `external_id` what the provider looks it up by.
+    pub identities: Vec<NewIdentity>,
+    pub account: Option<LocalAccount>,
+}
+
+/// What an import did, or would have done, with one user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImportOutcome {
+    Created,
+    /// The user exists exactly as imported.
+    Skipped,
+    /// Conflicts with what the store holds; the reason says with what.
+    Refused(String),
 }

@@ -6,6 +6,10 @@ use sqlx::any::AnyRow;
 
 use super::{ApiKeyRecord, LocalAccount, Revocation, Session, SigningKeyRecord, UserIdentity};
 
+/// Columns selected for a `LocalAccount`.
+pub const LOCAL_ACCOUNT_COLUMNS: &str =
+    "email, user_id, password_hash, confirmed, password_reset_required";
+
 /// Columns selected for a `Session`, in the order `session` reads them.
 pub const SESSION_COLUMNS: &str = "id, user_id, provider_type, device_id, client_ip, user_agent, created_at, last_used_at, expires_at, revoked_at";
 
@@ -40,11 +44,13 @@ pub fn identity(row: &AnyRow) -> Result<UserIdentity, sqlx::Error> {
 
 pub fn local_account(row: &AnyRow) -> Result<LocalAccount, sqlx::Error> {
     let confirmed: i64 = get!(row, "confirmed");
+    let reset_required: i64 = get!(row, "password_reset_required");
     Ok(LocalAccount {
         email: get!(row, "email"),
         user_id: get!(row, "user_id"),
         password_hash: get!(row, "password_hash"),
         confirmed: confirmed != 0,
+        password_reset_required: reset_required != 0,
     })
 }
 

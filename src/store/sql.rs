@@ -2,7 +2,10 @@
 //! PostgreSQL alike. Queries use `$n` parameters and portable SQL; the few differences are
 //! `Dialect` branches. Connecting, migrations and notifications live in `sqlite` and `postgres`.
 //!
-//! Booleans are stored as integers 0/1 so both backends decode them the same way.
+//! Booleans are stored as integers 0/1 so both backends decode them the same way. The user
+//! import is in `sql/import.rs`.
+
+mod import;
 
 use std::sync::Arc;
 
@@ -12,11 +15,11 @@ use sqlx::{AnyConnection, AnyPool, Row};
 use tokio::sync::Notify;
 use tracing::instrument;
 
-use super::rows::{self, SESSION_COLUMNS};
+use super::rows::{self, LOCAL_ACCOUNT_COLUMNS, SESSION_COLUMNS};
 use super::{
-    ApiKeyRecord, LocalAccount, NewIdentity, NewSession, NewUser, Revocation, Session,
-    SessionStart, SigningKeyRecord, Store, StoreError, User, UserQuery, UserTokenKind,
-    UserTokenRecord,
+    ApiKeyRecord, ImportOutcome, ImportUser, LocalAccount, NewIdentity, NewSession, NewUser,
+    Revocation, Session, SessionStart, SigningKeyRecord, Store, StoreError, User, UserQuery,
+    UserTokenKind, UserTokenRecord,
 };
 
 /// Which SQL dialect the pool speaks.
@@ -300,11 +303,12 @@ impl Store for SqlStore {
                 StoreError::Conflict(_) => StoreError::Conflict("email"),
                 other => other,
             })?;
-        sqlx::query("INSERT INTO local_accounts (email, user_id, password_hash, confirmed) VALUES ($1, $2, $3, $4)")
+        sqlx::query("INSERT INTO local_accounts (email, user_id, password_hash, confirmed, password_reset_required) VALUES ($1, $2, $3, $4, $5)")
             .bind(&account.email)
             .bind(&account.user_id)
             .bind(&account.password_hash)
             .bind(flag(account.confirmed))
+            .bind(flag(account.password_reset_required))
             .execute(&mut *tx)
             .await
             .map_err(|err| if is_unique_violation(&err) { StoreError::Conflict("email") } else { err.into() })?;
@@ -500,12 +504,37 @@ impl Store for SqlStore {
         email: &str,
         password_hash: &str,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE local_accounts SET password_hash = $1 WHERE email = $2")
+        let done = sqlx::query(
+            "UPDATE local_accounts SET password_hash = $1, password_reset_required = 0 WHERE email = $2",
+        )
             .bind(password_hash)
             .bind(email)
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    #[instrument(skip_all)]
+    async fn rehash_local_password(
+        &self,
+        email: &str,
+        old_hash: &str,
+        new_hash: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE local_accounts SET password_hash = $1 WHERE email = $2 AND password_hash = $3",
+        )
+        .bind(new_hash)
+        .bind(email)
+        .bind(old_hash)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    #[instrument(skip_all, fields(users = users.len()))]
+    async fn import_users(&self, users: &[ImportUser]) -> Result<Vec<ImportOutcome>, StoreError> {
+        self.import(users).await
     }
 
     #[instrument(skip_all, fields(user_id))]
@@ -522,9 +551,9 @@ impl Store for SqlStore {
 
     #[instrument(skip_all)]
     async fn find_local_account(&self, email: &str) -> Result<Option<LocalAccount>, StoreError> {
-        let row = sqlx::query(
-            "SELECT email, user_id, password_hash, confirmed FROM local_accounts WHERE email = $1",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT {LOCAL_ACCOUNT_COLUMNS} FROM local_accounts WHERE email = $1"
+        ))
         .bind(email)
         .fetch_optional(&self.pool)
         .await?;

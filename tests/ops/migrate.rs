@@ -10,11 +10,12 @@ use crate::common::postgres_url_or_skip;
 use crate::{config_text, run_with_config, sqlite_url, write_config};
 
 /// Migrations this binary carries.
-const KNOWN: [&str; 4] = [
+const KNOWN: [&str; 5] = [
     "0001_init",
     "0002_key_activation",
     "0003_grants",
     "0004_keys_and_tokens",
+    "0005_password_reset_required",
 ];
 
 /// The story on one store: dry run, apply, nothing left, then a "newer release" row refused.
@@ -29,7 +30,7 @@ where
         .await
         .expect_code(0);
     assert!(
-        outcome.stdout.contains("would apply 4 migration(s)"),
+        outcome.stdout.contains("would apply 5 migration(s)"),
         "{}",
         outcome.stdout
     );
@@ -42,7 +43,7 @@ where
         .await
         .expect_code(0);
     assert!(
-        outcome.stdout.contains("applied 4 migration(s)"),
+        outcome.stdout.contains("applied 5 migration(s)"),
         "{}",
         outcome.stdout
     );
@@ -51,7 +52,7 @@ where
         assert!(
             outcome
                 .stdout
-                .contains("schema version 4 is current; no pending migrations"),
+                .contains("schema version 5 is current; no pending migrations"),
             "{}",
             outcome.stdout
         );
@@ -63,7 +64,7 @@ where
         assert!(
             outcome
                 .stderr
-                .contains("schema is at version 9999, newer than this sessiongate knows (up to 4)"),
+                .contains("schema is at version 9999, newer than this sessiongate knows (up to 5)"),
             "{args:?}: {}",
             outcome.stderr
         );
