@@ -152,7 +152,7 @@ impl CustomTokenProvider {
         if token.len() > MAX_TOKEN_BYTES || token.split('.').count() != 3 {
             return Err(Refusal::Malformed);
         }
-        let alg = self.accepted_algorithm(token)?;
+        let alg = accepted_algorithm(token, &self.algorithms)?;
         let header = jsonwebtoken::decode_header(token).map_err(|_| Refusal::Malformed)?;
         if header.alg != alg || header.crit.is_some() {
             return Err(Refusal::Malformed);
@@ -163,22 +163,6 @@ impl CustomTokenProvider {
         let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation)
             .map_err(|err| refusal(err.kind()))?;
         Ok(data.claims)
-    }
-
-    /// The token's `alg`, read from the raw header, if it is one of ours.
-    fn accepted_algorithm(&self, token: &str) -> Result<Algorithm, Refusal> {
-        let encoded = token.split('.').next().unwrap_or_default();
-        let bytes = URL_SAFE_NO_PAD
-            .decode(encoded)
-            .map_err(|_| Refusal::Malformed)?;
-        let header: Map<String, Value> =
-            serde_json::from_slice(&bytes).map_err(|_| Refusal::Malformed)?;
-        header
-            .get("alg")
-            .and_then(Value::as_str)
-            .and_then(|name| Algorithm::from_str(name).ok())
-            .filter(|alg| self.algorithms.contains(alg))
-            .ok_or(Refusal::Algorithm)
     }
 
     /// The configured claims as the user's data fields.
@@ -273,6 +257,23 @@ fn claim_at<'a>(claims: &'a Map<String, Value>, path: &str) -> Option<&'a Value>
         value = value.as_object()?.get(part)?;
     }
     Some(value)
+}
+
+/// A JWT's `alg`, read from its raw header, if it is one of `allowed` (custom-token and the
+/// OIDC providers): the header is never trusted to choose anything else.
+pub(super) fn accepted_algorithm(token: &str, allowed: &[Algorithm]) -> Result<Algorithm, Refusal> {
+    let encoded = token.split('.').next().unwrap_or_default();
+    let bytes = URL_SAFE_NO_PAD
+        .decode(encoded)
+        .map_err(|_| Refusal::Malformed)?;
+    let header: Map<String, Value> =
+        serde_json::from_slice(&bytes).map_err(|_| Refusal::Malformed)?;
+    header
+        .get("alg")
+        .and_then(Value::as_str)
+        .and_then(|name| Algorithm::from_str(name).ok())
+        .filter(|alg| allowed.contains(alg))
+        .ok_or(Refusal::Algorithm)
 }
 
 #[cfg(test)]

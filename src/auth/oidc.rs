@@ -29,12 +29,9 @@
 mod issuer;
 pub mod redirect;
 
-use std::str::FromStr;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use async_trait::async_trait;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -357,18 +354,7 @@ impl Provider for OidcProvider {
 
 /// The token's `alg`, read from the raw header, if it is one an id token may use.
 fn accepted_algorithm(token: &str) -> Result<Algorithm, Refusal> {
-    let encoded = token.split('.').next().unwrap_or_default();
-    let bytes = URL_SAFE_NO_PAD
-        .decode(encoded)
-        .map_err(|_| Refusal::Malformed)?;
-    let header: Map<String, Value> =
-        serde_json::from_slice(&bytes).map_err(|_| Refusal::Malformed)?;
-    header
-        .get("alg")
-        .and_then(Value::as_str)
-        .and_then(|name| Algorithm::from_str(name).ok())
-        .filter(|alg| ALGORITHMS.contains(alg))
-        .ok_or(Refusal::Algorithm)
+    super::custom_token::accepted_algorithm(token, &ALGORITHMS)
 }
 
 /// The profile claims copied into the user's data.
@@ -391,8 +377,11 @@ fn profile(claims: &Map<String, Value>) -> Map<String, Value> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use serde_json::json;
+
+    use super::*;
 
     fn map(value: Value) -> Map<String, Value> {
         value.as_object().cloned().unwrap_or_default()
