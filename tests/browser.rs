@@ -7,12 +7,13 @@
 //! Chromium it says it was skipped (and fails under CI=true).
 
 mod common;
+#[path = "support/node.rs"]
+mod node;
 #[path = "support/websocket.rs"]
 mod websocket;
 
 use std::convert::Infallible;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -22,6 +23,7 @@ use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
+use node::{have, npm_ci};
 use websocket::WsUpstream;
 
 fn harness_dir() -> PathBuf {
@@ -30,28 +32,6 @@ fn harness_dir() -> PathBuf {
 
 fn realm_web_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/realm_web")
-}
-
-fn have(program: &str) -> bool {
-    std::process::Command::new(program)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// `npm ci` in `dir` unless `marker` (a file of the pinned package) is already there.
-fn npm_ci(dir: &Path, marker: &str) {
-    if dir.join(marker).exists() {
-        return;
-    }
-    let status = std::process::Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-        .current_dir(dir)
-        .status()
-        .expect("npm runs");
-    assert!(status.success(), "npm ci in {} failed", dir.display());
 }
 
 const PAGE: &str = "<!doctype html>\n<meta charset=\"utf-8\">\n<title>browser app</title>\n\

@@ -7,11 +7,14 @@ mod common;
 /// The console over plain HTTP (no browser needed).
 #[path = "console/http.rs"]
 mod http;
+#[path = "support/node.rs"]
+mod node;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use common::*;
+use node::{have, npm_ci};
 use reqwest::Method;
 use reqwest::header::USER_AGENT;
 use serde_json::{Value, json};
@@ -26,32 +29,6 @@ const SAFARI_IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS
 
 fn harness_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/console")
-}
-
-fn have(program: &str) -> bool {
-    std::process::Command::new(program)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// Installs the pinned playwright-core from package-lock.json unless it is already there.
-fn install_playwright() {
-    let dir = harness_dir();
-    if dir
-        .join("node_modules/playwright-core/package.json")
-        .exists()
-    {
-        return;
-    }
-    let status = std::process::Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-        .current_dir(&dir)
-        .status()
-        .expect("npm runs");
-    assert!(status.success(), "npm ci in {} failed", dir.display());
 }
 
 /// Logs `email` in with a given user agent.
@@ -92,7 +69,7 @@ async fn the_console_in_chromium_manages_users_sessions_and_security() {
         );
         return;
     }
-    install_playwright();
+    npm_ci(&harness_dir(), "node_modules/playwright-core/package.json");
     let gw = TestGateway::start().await;
     let email = "grace@example.com";
     let created = gw

@@ -6,38 +6,17 @@ mod common;
 mod hooks;
 #[path = "support/issuer.rs"]
 mod issuer;
+#[path = "support/node.rs"]
+mod node;
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use common::*;
 use hooks::Hooks;
+use node::{have, npm_ci};
 
 fn harness_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/realm_web")
-}
-
-fn have(program: &str) -> bool {
-    std::process::Command::new(program)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// Installs the pinned realm-web from package-lock.json unless it is already there.
-fn install_realm_web() {
-    let dir = harness_dir();
-    if dir.join("node_modules/realm-web/package.json").exists() {
-        return;
-    }
-    let status = std::process::Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-        .current_dir(&dir)
-        .status()
-        .expect("npm runs");
-    assert!(status.success(), "npm ci in {} failed", dir.display());
 }
 
 /// Runs one scenario of tests/realm_web/scenario.mjs against `gateway`.
@@ -77,7 +56,7 @@ async fn realm_web_sdk_works_against_the_gateway() {
         common::skip_without("node/npm", "realm_web_sdk_works_against_the_gateway");
         return;
     }
-    install_realm_web();
+    npm_ci(&harness_dir(), "node_modules/realm-web/package.json");
     let gateway = TestGateway::start().await;
     run_scenario(&gateway, "core").await;
 }
@@ -95,7 +74,7 @@ async fn realm_web_providers_work_against_the_gateway() {
         common::skip_without("node/npm", "realm_web_providers_work_against_the_gateway");
         return;
     }
-    install_realm_web();
+    npm_ci(&harness_dir(), "node_modules/realm-web/package.json");
     let hooks = Hooks::start().await;
     let keys = tempfile::tempdir().expect("temp dir");
     let key_file = keys.path().join("custom-token.key");
@@ -149,7 +128,7 @@ async fn realm_web_oidc_providers_work_against_the_gateway() {
         );
         return;
     }
-    install_realm_web();
+    npm_ci(&harness_dir(), "node_modules/realm-web/package.json");
     let issuer = issuer::LocalIssuer::start().await;
     let toml = format!(
         "[providers.oauth2_google]\nenabled = true\nissuer = \"{url}\"\nclient_ids = [\"{id}\"]\n\
