@@ -21,6 +21,7 @@ use crate::admin::AdminKey;
 use crate::auth::Auth;
 use crate::config::Config;
 use crate::cors::Cors;
+use crate::events::Events;
 use crate::ids;
 use crate::metrics::Metrics;
 use crate::proxy::Proxy;
@@ -42,6 +43,8 @@ pub struct State {
     pub admin_key: AdminKey,
     pub activity: Arc<Activity>,
     pub metrics: Metrics,
+    /// Session lifecycle events (`[events]`), shared across reloads.
+    pub events: Arc<Events>,
     /// `server.trusted_proxies`: whose forwarding headers and request ids count.
     pub trusted: TrustedProxies,
 }
@@ -53,17 +56,24 @@ struct Durable {
     tokens: Arc<Tokens>,
     activity: Arc<Activity>,
     metrics: Metrics,
+    events: Arc<Events>,
 }
 
 impl State {
     fn build(config: Config, durable: &Durable, admin_key: AdminKey) -> Self {
         Self {
-            auth: Auth::new(&config, durable.store.clone(), durable.tokens.clone()),
+            auth: Auth::new(
+                &config,
+                durable.store.clone(),
+                durable.tokens.clone(),
+                durable.events.clone(),
+            ),
             proxy: Proxy::new(&config),
             cors: Cors::new(&config.cors, &config.server.request_id_header),
             admin_key,
             activity: durable.activity.clone(),
             metrics: durable.metrics.clone(),
+            events: durable.events.clone(),
             trusted: TrustedProxies::new(config.server.trusted_proxies.clone()),
             config,
         }
@@ -145,6 +155,7 @@ impl App {
         let admin = bind("server.admin_listen", config.server.admin_listen).await?;
         crate::metrics::set_build_info(&config.fingerprint());
         let durable = Durable {
+            events: Arc::new(Events::new(store.clone())),
             store,
             tokens,
             activity: Arc::default(),

@@ -26,6 +26,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::error::{ApiError, ErrorCode};
+use crate::events::Events;
 use crate::ids;
 use crate::outbound::Outbound;
 use crate::store::{
@@ -71,6 +72,8 @@ pub struct Profile {
 pub struct Auth {
     store: Arc<dyn Store>,
     tokens: Arc<Tokens>,
+    /// Session lifecycle events, emitted once a change is committed.
+    events: Arc<Events>,
     registry: Registry,
     userpass: Option<Arc<UserpassProvider>>,
     userpass_flows: Option<Arc<userpass_flows::UserpassFlows>>,
@@ -93,7 +96,12 @@ const PURGE_BATCH: i64 = 100;
 const MAX_USER_AGENT: usize = 512;
 
 impl Auth {
-    pub fn new(config: &Config, store: Arc<dyn Store>, tokens: Arc<Tokens>) -> Self {
+    pub fn new(
+        config: &Config,
+        store: Arc<dyn Store>,
+        tokens: Arc<Tokens>,
+        events: Arc<Events>,
+    ) -> Self {
         let passwords = Arc::new(Passwords::new(config.auth.password_hash_concurrency));
         // One pool for every webhook and JWKS fetch (see `crate::outbound`).
         let fetcher = Outbound::new(&config.outbound).fetcher(None);
@@ -161,6 +169,7 @@ impl Auth {
         Self {
             store,
             tokens,
+            events,
             registry,
             userpass,
             userpass_flows,
@@ -215,6 +224,10 @@ impl Auth {
     /// The App Services `domain_id` of this app (derived from the app id).
     pub fn domain_id(&self) -> &str {
         &self.domain_id
+    }
+
+    pub fn events(&self) -> &Arc<Events> {
+        &self.events
     }
 
     pub fn tokens(&self) -> &Arc<Tokens> {

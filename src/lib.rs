@@ -9,6 +9,7 @@
 //! - `config`: `Config`, `load()` — TOML + `SESSIONGATE_*` environment, validated
 //! - `cors`: CORS policy of the client listener — preflights, headers on every response
 //! - `error`: `ApiError`, the one mapping from errors to status + JSON body
+//! - `events`: session lifecycle events (`[events]`): what happened, for the app's backend
 //! - `ids`: ObjectId-shaped ids, randomness, the clock
 //! - `metrics`: Prometheus recorder (installed once per process), typed recording, `/metrics` text
 //! - `outbound`: the outbound HTTP clients (upstream, webhooks, JWKS, admin CLI), their TLS trust
@@ -29,6 +30,7 @@ pub mod client_api;
 pub mod config;
 pub mod cors;
 pub mod error;
+pub mod events;
 pub mod ids;
 pub mod metrics;
 pub mod outbound;
