@@ -1,22 +1,34 @@
 #!/usr/bin/env bash
-# Proxy overhead: wrk against the example upstream (examples/data_api.rs) directly, then through
-# sessiongate, and the difference. Both run from release builds on 127.0.0.1, on ports the
-# kernel picks, with a throw-away SQLite store; everything started here is stopped on exit.
+# Proxy cost, side by side with nginx (issue 13's method). In one run, on 127.0.0.1:
+#
+#   upstream   nginx, one worker, a 1 KiB body for every path
+#   nginx      nginx as the reference reverse proxy (worker_processes auto, upstream keepalive
+#              128, access log off) in front of that upstream
+#   gw_auth    sessiongate, a required-auth route, valid Bearer token (a cache hit)
+#   gw_none    sessiongate, the `auth = "none"` route (/public), same binary
+#
+# Targets are measured in turn, the order rotating every round, ROUNDS times; the script prints
+# each round and then the median ratio with its spread (min..max) over the rounds. Only ratios
+# mean something on a shared machine.
 #
 #   bench/proxy.sh
-#   DURATION=30s CONNECTIONS=64 bench/proxy.sh
+#   ROUNDS=5 DURATION=10s bench/proxy.sh
+#   SESSIONGATE_LOG=info bench/proxy.sh          # with the per-request access line
 #
-# Settings (environment): DURATION (10s), THREADS (2), CONNECTIONS (32), WARMUP (2s, an
-# untimed wrk run before each measured one), SESSIONGATE_LOG (the gateway's log filter; the
-# shipped config logs one line per request at info, e.g. SESSIONGATE_LOG=warn turns that off),
-# NO_BUILD=1 (use the target/release binaries as they are, e.g. to repeat a run).
+# Settings (environment): DURATION (10s), THREADS (1), CONNECTIONS (64), WARMUP (2s, untimed wrk
+# run before each measured one), ROUNDS (3), SESSIONGATE_LOG (warn; "info" is the shipped
+# default and logs a line per request), TARGETS (the targets to measure, default all four),
+# NO_BUILD=1 (use target/release/sessiongate as it is).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DURATION="${DURATION:-10s}"
-THREADS="${THREADS:-2}"
-CONNECTIONS="${CONNECTIONS:-32}"
+THREADS="${THREADS:-1}"
+CONNECTIONS="${CONNECTIONS:-64}"
 WARMUP="${WARMUP:-2s}"
+ROUNDS="${ROUNDS:-3}"
+TARGETS="${TARGETS:-upstream nginx gw_auth gw_none}"
+export SESSIONGATE_LOG="${SESSIONGATE_LOG:-warn}"
 APP_ID="myapp-abcde" # [app] id in config/sessiongate.toml
 
 fail() {
@@ -24,13 +36,13 @@ fail() {
   exit 1
 }
 
-command -v wrk >/dev/null ||
-  fail "wrk is not installed; on Debian/Ubuntu: sudo apt-get update && sudo apt-get install -y wrk"
-command -v curl >/dev/null ||
-  fail "curl is not installed; on Debian/Ubuntu: sudo apt-get install -y curl"
+for tool in wrk curl nginx python3; do
+  command -v "$tool" >/dev/null ||
+    fail "$tool is not installed; on Debian: apt-get install -y wrk curl nginx-light python3"
+done
 
 if [[ "${NO_BUILD:-0}" != 1 ]]; then
-  cargo build --release --quiet --bin sessiongate --example data_api
+  cargo build --release --quiet --bin sessiongate
 fi
 
 work="$(mktemp -d)"
@@ -47,35 +59,80 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Starts a server with stdout on a FIFO and prints its first stdout line (the line that says
-# it is listening, with the address it bound). Blocks until that line arrives: no sleeps.
-# Usage: start NAME COMMAND...   (sets $line)
-start() {
-  local name="$1"
-  shift
-  mkfifo "$work/$name.out"
-  "$@" >"$work/$name.out" 2>"$work/$name.log" &
-  pids+=("$!")
-  # Keep the read end open for the whole run so a later write to stdout never hits EPIPE.
-  local fd
-  exec {fd}<"$work/$name.out"
-  if ! IFS= read -r -t 60 line <&"$fd"; then
-    cat "$work/$name.log" >&2 || true
-    fail "$name exited or did not report ready within 60s"
-  fi
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-start data_api target/release/examples/data_api 127.0.0.1:0
-upstream="${line##*listening on }" # "data_api listening on http://127.0.0.1:PORT"
-[[ "$upstream" == http://* ]] || fail "unexpected data_api output: $line"
+# Waits (bounded) until URL answers 200: nginx prints no ready line.
+wait_ready() {
+  local url="$1" tries=0
+  until curl -sf -o /dev/null "$url"; do
+    ((tries++ < 100)) || fail "$url did not answer within 10s"
+    sleep 0.1
+  done
+}
 
-start sessiongate env \
-  SESSIONGATE_STORE__URL="sqlite://$work/sessiongate.db" \
-  SESSIONGATE_UPSTREAM__URL="$upstream" \
+upstream_port="$(free_port)"
+nginx_port="$(free_port)"
+head -c 1024 /dev/zero | tr '\0' 'x' >"$work/body"
+mkdir -p "$work/nginx-temp"
+
+# nginx_conf NAME WORKERS SERVER_BLOCK
+nginx_conf() {
+  cat >"$work/$1.conf" <<CONF
+worker_processes $2;
+daemon off;
+pid $work/$1.pid;
+error_log $work/$1.error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx-temp/body;
+  proxy_temp_path $work/nginx-temp/proxy;
+  fastcgi_temp_path $work/nginx-temp/fastcgi;
+  uwsgi_temp_path $work/nginx-temp/uwsgi;
+  scgi_temp_path $work/nginx-temp/scgi;
+  keepalive_requests 1000000;
+  $3
+}
+CONF
+}
+
+nginx_conf upstream 1 "server {
+    listen 127.0.0.1:$upstream_port;
+    location / { default_type application/octet-stream; alias $work/body; }
+  }"
+nginx_conf nginx auto "upstream backend { server 127.0.0.1:$upstream_port; keepalive 128; }
+  server {
+    listen 127.0.0.1:$nginx_port;
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection \"\";
+    }
+  }"
+for name in upstream nginx; do
+  nginx -p "$work" -e "$work/$name.error.log" -c "$work/$name.conf" &
+  pids+=("$!")
+done
+wait_ready "http://127.0.0.1:$upstream_port/ready"
+wait_ready "http://127.0.0.1:$nginx_port/ready"
+
+# Starts sessiongate with stdout on a FIFO and reads its ready line (no sleeps).
+mkfifo "$work/sessiongate.out"
+env SESSIONGATE_STORE__URL="sqlite://$work/sessiongate.db" \
+  SESSIONGATE_UPSTREAM__URL="http://127.0.0.1:$upstream_port" \
   SESSIONGATE_SERVER__LISTEN=127.0.0.1:0 \
   SESSIONGATE_SERVER__ADMIN_LISTEN=127.0.0.1:0 \
   SESSIONGATE_SERVER__SHUTDOWN_GRACE=1s \
-  target/release/sessiongate serve --config config/sessiongate.toml
+  target/release/sessiongate serve --config config/sessiongate.toml \
+  >"$work/sessiongate.out" 2>"$work/sessiongate.log" &
+pids+=("$!")
+exec {fd}<"$work/sessiongate.out"
+IFS= read -r -t 60 line <&"$fd" || {
+  cat "$work/sessiongate.log" >&2
+  fail "sessiongate exited or did not report ready within 60s"
+}
 # "sessiongate ready client=http://IP:PORT admin=http://IP:PORT"
 [[ "$line" == "sessiongate ready client="* ]] || fail "unexpected sessiongate output: $line"
 gateway="${line#*client=}"
@@ -84,17 +141,26 @@ gateway="${gateway%% *}"
 login="$(curl -sS -f -X POST "$gateway/api/client/v2.0/app/$APP_ID/auth/providers/anon-user/login")" ||
   fail "anonymous login failed"
 token="$(sed -E 's/.*"access_token":"([^"]*)".*/\1/' <<<"$login")"
-user_id="$(sed -E 's/.*"user_id":"([^"]*)".*/\1/' <<<"$login")"
 [[ -n "$token" && "$token" != "$login" ]] || fail "no access_token in the login answer: $login"
 
-# Both targets must answer 200 with the caller's id before anything is measured.
-direct_headers=(-H "X-User-Id: $user_id")
-gateway_headers=(-H "Authorization: Bearer $token")
-answer="$(curl -sS -f "${direct_headers[@]}" "$upstream/whoami")" || fail "data_api /whoami failed"
-[[ "$answer" == *"\"$user_id\""* ]] || fail "data_api /whoami did not echo X-User-Id: $answer"
-answer="$(curl -sS -f "${gateway_headers[@]}" "$gateway/whoami")" || fail "gateway /whoami failed"
-[[ "$answer" == *"\"$user_id\""* ]] ||
-  fail "the gateway did not pass the caller's identity to /whoami: $answer"
+declare -A url headers
+url[upstream]="http://127.0.0.1:$upstream_port/data/items"
+url[nginx]="http://127.0.0.1:$nginx_port/data/items"
+url[gw_auth]="$gateway/data/items"
+url[gw_none]="$gateway/public/items"
+headers[gw_auth]="Authorization: Bearer $token"
+
+# Every target must answer 200 with the 1 KiB body before anything is measured; the gateway's
+# required route must refuse a request without the token.
+for target in $TARGETS; do
+  args=()
+  [[ -n "${headers[$target]:-}" ]] && args=(-H "${headers[$target]}")
+  size="$(curl -sS -f -o /dev/null -w '%{size_download}' "${args[@]}" "${url[$target]}")" ||
+    fail "$target: ${url[$target]} did not answer 200"
+  [[ "$size" == 1024 ]] || fail "$target: expected the 1 KiB body, got $size bytes"
+done
+status="$(curl -sS -o /dev/null -w '%{http_code}' "${url[gw_auth]}")"
+[[ "$status" == 401 ]] || fail "gw_auth without a token answered $status, not 401"
 
 # wrk reports through this script: requests/s and exact percentiles in microseconds, plus
 # every kind of error so a run full of 401s or resets cannot pass for a fast one.
@@ -102,37 +168,54 @@ cat >"$work/report.lua" <<'LUA'
 done = function(summary, latency, requests)
   local errors = summary.errors.connect + summary.errors.read + summary.errors.write
     + summary.errors.timeout + summary.errors.status
-  io.write(string.format("RESULT rps=%.0f p50_us=%d p99_us=%d requests=%d errors=%d\n",
+  io.write(string.format("RESULT %.0f %d %d %d %d\n",
     summary.requests / (summary.duration / 1e6), latency:percentile(50),
     latency:percentile(99), summary.requests, errors))
 end
 LUA
 
-# Usage: measure NAME URL HEADER_ARGS...   (sets rps_NAME, p50_NAME, p99_NAME)
+# measure TARGET -> prints "rps p50_us p99_us"
 measure() {
-  local name="$1" url="$2"
-  shift 2
-  wrk -t "$THREADS" -c "$CONNECTIONS" -d "$WARMUP" "$@" "$url" >/dev/null
-  local out result
-  out="$(wrk -t "$THREADS" -c "$CONNECTIONS" -d "$DURATION" -s "$work/report.lua" "$@" "$url")"
-  result="$(grep '^RESULT ' <<<"$out")" || fail "no result from wrk for $name: $out"
-  local rps p50 p99 requests errors
-  read -r rps p50 p99 requests errors < <(sed -E 's/[a-z0-9_]+=//g; s/^RESULT //' <<<"$result")
-  ((errors == 0)) || fail "$name: $errors of $requests requests failed (non-2xx or socket errors)"
-  printf -v "rps_$name" '%s' "$rps"
-  printf -v "p50_$name" '%s' "$p50"
-  printf -v "p99_$name" '%s' "$p99"
+  local target="$1" args=()
+  [[ -n "${headers[$target]:-}" ]] && args=(-H "${headers[$target]}")
+  wrk -t "$THREADS" -c "$CONNECTIONS" -d "$WARMUP" "${args[@]}" "${url[$target]}" >/dev/null
+  local out rps p50 p99 requests errors
+  out="$(wrk -t "$THREADS" -c "$CONNECTIONS" -d "$DURATION" -s "$work/report.lua" "${args[@]}" "${url[$target]}")"
+  read -r rps p50 p99 requests errors < <(grep '^RESULT ' <<<"$out" | cut -d' ' -f2-) ||
+    fail "no result from wrk for $target: $out"
+  ((errors == 0)) || fail "$target: $errors of $requests requests failed (non-2xx or socket errors)"
+  echo "$rps $p50 $p99"
 }
 
-echo "wrk: $THREADS threads, $CONNECTIONS connections, ${DURATION} (after ${WARMUP} warm-up), GET /whoami"
-echo "host: $(nproc) CPUs, shared by wrk, data_api and sessiongate"
-measure direct "$upstream/whoami" "${direct_headers[@]}"
-measure gateway "$gateway/whoami" "${gateway_headers[@]}"
+echo "wrk -t$THREADS -c$CONNECTIONS, $DURATION per target (after $WARMUP warm-up), $ROUNDS rounds"
+echo "host: $(nproc) CPUs shared by wrk, the nginx upstream, nginx and sessiongate; SESSIONGATE_LOG=$SESSIONGATE_LOG"
+read -r -a order <<<"$TARGETS"
+results="$work/results"
+for ((round = 1; round <= ROUNDS; round++)); do
+  for ((i = 0; i < ${#order[@]}; i++)); do
+    target="${order[$(((i + round - 1) % ${#order[@]}))]}"
+    read -r rps p50 p99 < <(measure "$target")
+    printf 'round %d  %-9s %8d req/s  p50 %6dus  p99 %6dus\n' "$round" "$target" "$rps" "$p50" "$p99"
+    echo "$round $target $rps $p50 $p99" >>"$results"
+  done
+done
 
-awk -v rd="$rps_direct" -v d50="$p50_direct" -v d99="$p99_direct" \
-  -v rg="$rps_gateway" -v g50="$p50_gateway" -v g99="$p99_gateway" 'BEGIN {
-  printf "%-24s %12s %10s %10s\n", "", "requests/s", "p50", "p99"
-  printf "%-24s %12d %8dus %8dus\n", "direct (X-User-Id)", rd, d50, d99
-  printf "%-24s %12d %8dus %8dus\n", "through sessiongate", rg, g50, g99
-  printf "%-24s %11.1f%% %+8dus %+8dus\n", "overhead", (1 - rg / rd) * 100, g50 - d50, g99 - d99
-}'
+python3 - "$results" <<'PY'
+import statistics, sys
+rows = [line.split() for line in open(sys.argv[1])]
+by = {}
+for rnd, target, rps, p50, p99 in rows:
+    by.setdefault(int(rnd), {})[target] = (float(rps), float(p99))
+def ratio(name, a, b, index, lower_is_better=False):
+    values = [r[a][index] / r[b][index] for r in by.values() if a in r and b in r]
+    if values:
+        print(f"{name:<40} median {statistics.median(values):5.2f}x  spread {min(values):.2f}..{max(values):.2f}")
+print()
+print("requests/s ratios (per round, then median over rounds)")
+ratio("nginx / upstream", "nginx", "upstream", 0)
+ratio("gw_auth / nginx          (P1, >= 1.0)", "gw_auth", "nginx", 0)
+ratio("gw_none / nginx", "gw_none", "nginx", 0)
+ratio("gw_auth / gw_none        (P1b, >= 0.98)", "gw_auth", "gw_none", 0)
+print("p99 ratios (closed loop)")
+ratio("gw_auth p99 / nginx p99", "gw_auth", "nginx", 1)
+PY

@@ -66,3 +66,15 @@ pub fn set_level(level: &str) -> Result<LevelChange, String> {
             .map_err(|err| err.to_string()),
     }
 }
+
+/// The message of an error and of every error it wraps, joined with `: ` (for logs).
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

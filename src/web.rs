@@ -175,18 +175,6 @@ pub async fn read_json<T: DeserializeOwned>(
     parse_json(&parts.headers, &bytes)
 }
 
-/// The message of an error and of every error it wraps, joined with `: ` (for logs).
-pub fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 /// Total bytes of a header block as a client sent it (names, values, separators).
 pub fn header_bytes(headers: &HeaderMap) -> usize {
     headers

@@ -99,43 +99,11 @@ pub async fn run(
     command: Command,
     env_password: Option<String>,
 ) -> Result<(), CliError> {
-    // Arguments are checked before the gateway is asked anything.
-    let password = match &command {
-        Command::Create {
-            password,
-            password_stdin,
-            ..
-        } => Some(password_from(
-            password.clone(),
-            *password_stdin,
-            env_password,
-        )?),
-        _ => None,
-    };
-    let export = match &command {
-        Command::Import { file } => Some(
-            std::fs::read(file)
-                .map_err(|err| CliError::Usage(format!("cannot read {}: {err}", file.display())))?,
-        ),
-        _ => None,
-    };
+    // Local input (the password, the export file) is read before the gateway is asked anything.
+    let ready = Ready::read(command, env_password)?;
     let client = AdminClient::new(args, env)?;
-    match command {
-        Command::List {
-            provider,
-            email,
-            after,
-            limit,
-        } => {
-            let query: Vec<(&str, String)> = [
-                ("provider", provider),
-                ("email", email),
-                ("after", after),
-                ("limit", limit.map(|n| n.to_string())),
-            ]
-            .into_iter()
-            .filter_map(|(key, value)| Some((key, value?)))
-            .collect();
+    match ready {
+        Ready::List { query, limit } => {
             let users = client
                 .request(Method::GET, &["users"], &query, None)
                 .await?
@@ -154,8 +122,7 @@ pub async fn run(
             }
             Ok(())
         }
-        Command::Create { email, .. } => {
-            let password = password.expect("read above for create");
+        Ready::Create { email, password } => {
             let body = json!({ "email": email, "password": password });
             let user = client.call(Method::POST, &["users"], Some(&body)).await?;
             if args.json {
@@ -167,14 +134,61 @@ pub async fn run(
                 email_of(&user)
             ))
         }
-        Command::Import { .. } => {
-            let export = export.expect("read above for import");
-            import(&client, args.json, export).await
-        }
-        Command::Revoke(users) => for_each(&client, args.json, &users.ids, Action::Revoke).await,
-        Command::Delete(users) => for_each(&client, args.json, &users.ids, Action::Delete).await,
-        Command::Enable(users) => for_each(&client, args.json, &users.ids, Action::Enable).await,
-        Command::Disable(users) => for_each(&client, args.json, &users.ids, Action::Disable).await,
+        Ready::Import(export) => import(&client, args.json, export).await,
+        Ready::Each(ids, action) => for_each(&client, args.json, &ids, action).await,
+    }
+}
+
+/// A command with its local input read: what is left is to ask the gateway.
+enum Ready {
+    List {
+        query: Vec<(&'static str, String)>,
+        limit: Option<u32>,
+    },
+    Create {
+        email: String,
+        password: String,
+    },
+    Import(Vec<u8>),
+    Each(Vec<String>, Action),
+}
+
+impl Ready {
+    fn read(command: Command, env_password: Option<String>) -> Result<Self, CliError> {
+        Ok(match command {
+            Command::List {
+                provider,
+                email,
+                after,
+                limit,
+            } => Ready::List {
+                query: [
+                    ("provider", provider),
+                    ("email", email),
+                    ("after", after),
+                    ("limit", limit.map(|n| n.to_string())),
+                ]
+                .into_iter()
+                .filter_map(|(key, value)| Some((key, value?)))
+                .collect(),
+                limit,
+            },
+            Command::Create {
+                email,
+                password,
+                password_stdin,
+            } => Ready::Create {
+                password: password_from(password, password_stdin, env_password)?,
+                email,
+            },
+            Command::Import { file } => Ready::Import(std::fs::read(&file).map_err(|err| {
+                CliError::Usage(format!("cannot read {}: {err}", file.display()))
+            })?),
+            Command::Revoke(users) => Ready::Each(users.ids, Action::Revoke),
+            Command::Delete(users) => Ready::Each(users.ids, Action::Delete),
+            Command::Enable(users) => Ready::Each(users.ids, Action::Enable),
+            Command::Disable(users) => Ready::Each(users.ids, Action::Disable),
+        })
     }
 }
 

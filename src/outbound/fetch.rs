@@ -56,14 +56,18 @@ impl Fetcher {
                 .client
                 .request(request)
                 .await
-                .map_err(|err| FetchError::Unavailable(chain(&err)))?;
+                .map_err(|err| FetchError::Unavailable(crate::telemetry::error_chain(&err)))?;
             let status = response.status();
             let body = match Limited::new(response.into_body(), limit).collect().await {
                 Ok(collected) => collected.to_bytes(),
                 Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => {
                     return Err(FetchError::TooLarge(limit));
                 }
-                Err(err) => return Err(FetchError::Unavailable(chain(err.as_ref()))),
+                Err(err) => {
+                    return Err(FetchError::Unavailable(crate::telemetry::error_chain(
+                        err.as_ref(),
+                    )));
+                }
             };
             Ok(Answer { status, body })
         };
@@ -71,16 +75,4 @@ impl Fetcher {
             .await
             .unwrap_or(Err(FetchError::Timeout(timeout)))
     }
-}
-
-/// An error and its causes on one line (a TLS failure is only named by the innermost cause).
-fn chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

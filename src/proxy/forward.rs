@@ -74,7 +74,7 @@ impl Forwarder {
         let mut outcome = tokio::time::timeout_at(deadline, self.client.request(request)).await;
         if let (Some(replay), Ok(Err(err))) = (replay, &outcome) {
             if died_unanswered(err) {
-                tracing::debug!(error = %crate::web::error_chain(err), "pooled upstream connection died unanswered; retrying once");
+                tracing::debug!(error = %crate::telemetry::error_chain(err), "pooled upstream connection died unanswered; retrying once");
                 crate::metrics::record_upstream_retry();
                 outcome = tokio::time::timeout_at(deadline, self.client.request(replay)).await;
             }
@@ -89,7 +89,7 @@ impl Forwarder {
                     BodyEnd::Malformed => ForwardError::ClientBodyMalformed,
                     BodyEnd::Stalled => ForwardError::ClientBodyStalled,
                     BodyEnd::Open | BodyEnd::Complete => {
-                        ForwardError::Unavailable(crate::web::error_chain(&err))
+                        ForwardError::Unavailable(crate::telemetry::error_chain(&err))
                     }
                 });
             }
