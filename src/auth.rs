@@ -426,7 +426,14 @@ impl Auth {
             session,
             cap: self.session_cap,
         };
-        let evicted = self.store.start_session(&start).await?;
+        let evicted = match self.store.start_session(&start).await {
+            Err(StoreError::SessionCapReached(max)) => {
+                crate::metrics::record_session_cap(crate::metrics::CapAction::Rejected, 1);
+                tracing::info!(user_id = %user.id, max, "login refused by the session cap");
+                return Err(StoreError::SessionCapReached(max).into());
+            }
+            started => started?,
+        };
         if created {
             tracing::info!(user_id = %user.id, provider, "user created");
         }
@@ -529,6 +536,10 @@ impl Auth {
     /// (other replicas learn it from the store), and announced.
     async fn evicted(&self, user_id: &str, session_ids: &[String], now: i64) {
         self.revoked_here(session_ids, now);
+        crate::metrics::record_session_cap(
+            crate::metrics::CapAction::Evicted,
+            u64::try_from(session_ids.len()).unwrap_or(u64::MAX),
+        );
         tracing::info!(
             user_id,
             sessions = session_ids.len(),

@@ -258,6 +258,20 @@ async fn until_refused(http: &reqwest::Client, gateway: &GatewayProcess, token: 
     }
 }
 
+/// The value of one series (`name{labels}` exactly as rendered) on a replica's `/metrics`;
+/// 0 when it is not rendered yet.
+async fn metric(gateway: &GatewayProcess, series: &str) -> f64 {
+    let text = reqwest::get(format!("{}/metrics", gateway.admin_url))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
 #[tokio::test]
 async fn replicas_share_one_lineage_and_refuse_a_reused_token_everywhere() {
     let Some(base) = postgres_url_or_skip() else {
@@ -322,6 +336,19 @@ async fn replicas_share_one_lineage_and_refuse_a_reused_token_everywhere() {
     }
     let (status, _) = replica_refresh(&http, &a, &next).await;
     assert_eq!(status, 401, "the successor died with the session");
+
+    let outcome = |o: &str| format!("sessiongate_refresh_rotations_total{{outcome=\"{o}\"}}");
+    let (mut rotated, mut grace) = (0.0, 0.0);
+    for gateway in [&a, &b] {
+        rotated += metric(gateway, &outcome("rotated")).await;
+        grace += metric(gateway, &outcome("grace")).await;
+    }
+    assert_eq!(
+        (rotated, grace),
+        (1.0, 7.0),
+        "one rotation, seven racing refreshes"
+    );
+    assert_eq!(metric(&b, &outcome("reused")).await, 1.0);
 
     let mut admin = sqlx::PgConnection::connect(&store_url).await.expect("pg");
     let live: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE revoked_at IS NULL")

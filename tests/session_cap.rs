@@ -228,6 +228,20 @@ async fn register_on(gateway: &GatewayProcess, email: &str) {
     assert_eq!(response.status(), 201);
 }
 
+/// The value of one series (`name{labels}` exactly as rendered) on a replica's `/metrics`;
+/// 0 when it is not rendered yet.
+async fn metric(gateway: &GatewayProcess, series: &str) -> f64 {
+    let text = reqwest::get(format!("{}/metrics", gateway.admin_url))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
 #[tokio::test]
 async fn parallel_logins_on_two_replicas_never_exceed_the_cap() {
     let Some(base) = postgres_url_or_skip() else {
@@ -242,6 +256,9 @@ async fn parallel_logins_on_two_replicas_never_exceed_the_cap() {
     let statuses = parallel_logins(&a, &b, "evict@example.com", 12).await;
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
     assert_eq!(pg_live_sessions(&store_url).await, 3);
+    let series = "sessiongate_session_cap_total{action=\"evicted\"}";
+    let evicted = metric(&a, series).await + metric(&b, series).await;
+    assert_eq!(evicted, 9.0);
     drop_pg_schema(&base, &schema).await;
 }
 
@@ -261,5 +278,7 @@ async fn parallel_logins_on_two_replicas_with_reject_admit_exactly_the_cap() {
     let refused = statuses.iter().filter(|s| **s == 409).count();
     assert_eq!((admitted, refused), (3, 7), "{statuses:?}");
     assert_eq!(pg_live_sessions(&store_url).await, 3);
+    let series = "sessiongate_session_cap_total{action=\"rejected\"}";
+    assert_eq!(metric(&a, series).await + metric(&b, series).await, 7.0);
     drop_pg_schema(&base, &schema).await;
 }

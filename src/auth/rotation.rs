@@ -33,6 +33,7 @@ use super::{Auth, Refreshed, refresh_token_not_found};
 use crate::error::ApiError;
 use crate::events::{Event, EventName, RevokeReason};
 use crate::ids;
+use crate::metrics::{RotationOutcome, record_refresh_rotation};
 use crate::store::Session;
 use crate::tokens::refresh;
 
@@ -82,6 +83,7 @@ impl Auth {
                 .rotate_refresh_token(&session.id, &hash, &next_hash, now)
                 .await?
             {
+                record_refresh_rotation(RotationOutcome::Rotated);
                 return self.refreshed(&session, &user, Some(next));
             }
             // Another refresh rotated it a moment ago: this one raced it (2).
@@ -101,6 +103,7 @@ impl Auth {
                 self.store
                     .touch_session(&session.id, now.div_euclid(1000))
                     .await?;
+                record_refresh_rotation(RotationOutcome::Grace);
                 return self.refreshed(&session, &user, Some(next));
             }
         }
@@ -139,6 +142,7 @@ impl Auth {
             return Ok(());
         }
         self.revoked_here(&[session_id.to_owned()], now);
+        record_refresh_rotation(RotationOutcome::Reused);
         tracing::warn!(
             user_id = %session.user_id,
             session_id,
