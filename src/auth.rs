@@ -13,6 +13,7 @@ mod link;
 pub mod oidc;
 pub mod password;
 pub mod provider;
+mod rotation;
 pub mod userpass;
 pub mod userpass_flows;
 
@@ -26,11 +27,12 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::error::{ApiError, ErrorCode};
-use crate::events::Events;
+use crate::events::{Event, Events, RevokeReason};
 use crate::ids;
 use crate::outbound::Outbound;
 use crate::store::{
-    NewIdentity, NewSession, NewUser, Session, SessionStart, Store, StoreError, User, UserIdentity,
+    NewIdentity, NewSession, NewUser, Session, SessionCap, SessionStart, Store, StoreError, User,
+    UserIdentity,
 };
 use crate::tokens::{MintRequest, Tokens, Verified, refresh};
 
@@ -58,6 +60,15 @@ pub struct LoginResponse {
     pub device_id: String,
 }
 
+/// `POST /auth/session`'s answer, and the session's user id (for the access line).
+#[derive(Debug)]
+pub struct Refreshed {
+    pub access_token: String,
+    /// The session's new refresh token, when rotation is on (`tokens.rotate_refresh_tokens`).
+    pub refresh_token: Option<String>,
+    pub user_id: String,
+}
+
 /// `GET /auth/profile`, as App Services sends it.
 #[derive(Debug, Serialize)]
 pub struct Profile {
@@ -79,6 +90,10 @@ pub struct Auth {
     userpass_flows: Option<Arc<userpass_flows::UserpassFlows>>,
     api_keys: Option<Arc<ApiKeys>>,
     refresh_ttl: Duration,
+    /// `Some` when `tokens.rotate_refresh_tokens` is on.
+    rotation: Option<rotation::Rotation>,
+    /// `sessions.max_per_user` and `on_limit`; `None`: unlimited.
+    session_cap: Option<SessionCap>,
     domain_id: String,
     /// Bumped whenever a credential may have stopped working (a key disabled or deleted, a
     /// user disabled or deleted, a password reset): caches of verified credentials compare it.
@@ -175,6 +190,11 @@ impl Auth {
             userpass_flows,
             api_keys,
             refresh_ttl: config.tokens.refresh_ttl,
+            rotation: config
+                .tokens
+                .rotate_refresh_tokens
+                .then(|| rotation::Rotation::new(config.tokens.rotation_grace)),
+            session_cap: config.sessions.cap(),
             domain_id,
             credentials_epoch,
             oidc,
@@ -404,10 +424,21 @@ impl Auth {
             new_identity: writes.new_identity,
             user_data: writes.user_data,
             session,
+            cap: self.session_cap,
         };
-        self.store.start_session(&start).await?;
+        let evicted = match self.store.start_session(&start).await {
+            Err(StoreError::SessionCapReached(max)) => {
+                crate::metrics::record_session_cap(crate::metrics::CapAction::Rejected, 1);
+                tracing::info!(user_id = %user.id, max, "login refused by the session cap");
+                return Err(StoreError::SessionCapReached(max).into());
+            }
+            started => started?,
+        };
         if created {
             tracing::info!(user_id = %user.id, provider, "user created");
+        }
+        if !evicted.is_empty() {
+            self.evicted(&user.id, &evicted, now).await;
         }
         let session = start.session;
         let access_token = self.mint(user, &session.id, provider, &session.device_id, now)?;
@@ -469,20 +500,56 @@ impl Auth {
         Ok((session, user))
     }
 
-    /// `POST /auth/session`: a new access token for the session of `refresh_token`, and the
-    /// session's user id (for the access line).
-    pub async fn refresh(&self, refresh_token: &str) -> Result<(String, String), ApiError> {
+    /// `POST /auth/session`: a new access token for the session of `refresh_token` and, with
+    /// rotation on, its new refresh token (see `rotation` for the rule).
+    pub async fn refresh(&self, refresh_token: &str) -> Result<Refreshed, ApiError> {
+        if let Some(rotation) = &self.rotation {
+            return self.refresh_rotating(rotation, refresh_token).await;
+        }
         let (session, user) = self.refresh_session(refresh_token).await?;
-        let now = ids::now();
-        self.store.touch_session(&session.id, now).await?;
+        self.store.touch_session(&session.id, ids::now()).await?;
+        self.refreshed(&session, &user, None)
+    }
+
+    /// Mints the access token of a refreshed session.
+    fn refreshed(
+        &self,
+        session: &Session,
+        user: &User,
+        refresh_token: Option<String>,
+    ) -> Result<Refreshed, ApiError> {
         let access_token = self.mint(
-            &user,
+            user,
             &session.id,
             &session.provider_type,
             &session.device_id,
-            now,
+            ids::now(),
         )?;
-        Ok((access_token, session.user_id))
+        Ok(Refreshed {
+            access_token,
+            refresh_token,
+            user_id: session.user_id.clone(),
+        })
+    }
+
+    /// Sessions that `sessions.max_per_user` evicted for a new login: refused here at once
+    /// (other replicas learn it from the store), and announced.
+    async fn evicted(&self, user_id: &str, session_ids: &[String], now: i64) {
+        self.revoked_here(session_ids, now);
+        crate::metrics::record_session_cap(
+            crate::metrics::CapAction::Evicted,
+            u64::try_from(session_ids.len()).unwrap_or(u64::MAX),
+        );
+        tracing::info!(
+            user_id,
+            sessions = session_ids.len(),
+            "sessions evicted by the session cap"
+        );
+        let events: Vec<Event> = session_ids
+            .iter()
+            .map(|id| Event::revoked(user_id, id, RevokeReason::Cap))
+            .collect();
+        self.events.emit_all(events).await;
     }
 
     /// `DELETE /auth/session`: the refresh token and every access token of its session die.

@@ -10,6 +10,7 @@ mod outbound;
 mod providers;
 mod raw;
 mod secret;
+mod sessions;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -30,12 +31,16 @@ pub use providers::{
     MetadataField, OidcConfig, ProvidersConfig, UserpassConfig,
 };
 pub use secret::{Secret, mask_json, mask_urls};
+pub use sessions::SessionsConfig;
 
 use raw::RawConfig;
 
 /// App Services bounds for the refresh token lifetime: 30 minutes ..= 180 days.
 pub const REFRESH_TTL_MIN: Duration = Duration::from_secs(1_800);
 pub const REFRESH_TTL_MAX: Duration = Duration::from_secs(15_552_000);
+
+/// Longest `tokens.rotation_grace`.
+const ROTATION_GRACE_MAX: Duration = Duration::from_secs(60);
 
 /// Default config path of `serve` and `config check`.
 pub const DEFAULT_PATH: &str = "config/sessiongate.toml";
@@ -71,6 +76,8 @@ pub struct Config {
     pub proxy: ProxyConfig,
     /// Browser apps on other origins (client listener only).
     pub cors: CorsConfig,
+    /// Limits on a user's sessions.
+    pub sessions: SessionsConfig,
     pub routes: Vec<RouteConfig>,
     pub providers: ProvidersConfig,
     pub auth: AuthConfig,
@@ -195,6 +202,11 @@ pub struct TokensConfig {
     /// `None`: an HMAC key is generated on first start and kept in the store.
     pub signing_key: Option<SigningKeySource>,
     pub cache_capacity: u64,
+    /// Every refresh returns a new refresh token; reuse of a rotated-out one is theft.
+    pub rotate_refresh_tokens: bool,
+    /// How long a rotated-out refresh token still gets its successor (concurrent refreshes).
+    #[serde(serialize_with = "ser_duration")]
+    pub rotation_grace: Duration,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -542,6 +554,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         .map(|(index, route)| validate_route(index, route))
         .collect::<Result<Vec<_>, _>>()?;
     let cors = cors::validate(raw.cors)?;
+    let sessions = sessions::validate(raw.sessions)?;
     let providers = providers::validate(raw.providers)?;
     let cpus = std::thread::available_parallelism().map_or(2, usize::from);
     let auth = AuthConfig {
@@ -579,6 +592,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             forward_credentials: raw.proxy.forward_credentials.unwrap_or(false),
         },
         cors,
+        sessions,
         routes,
         providers,
         auth,
@@ -758,6 +772,13 @@ fn validate_tokens(raw: raw::RawTokens) -> Result<TokensConfig, ConfigError> {
             "must be at least 1",
         ));
     }
+    let rotation_grace = duration("tokens.rotation_grace", raw.rotation_grace, "5s")?;
+    if rotation_grace > ROTATION_GRACE_MAX {
+        return Err(ConfigError::new(
+            "tokens.rotation_grace",
+            "must be at most 1m (a rotated-out token is a stolen one after it)",
+        ));
+    }
     Ok(TokensConfig {
         access_ttl,
         refresh_ttl,
@@ -765,6 +786,8 @@ fn validate_tokens(raw: raw::RawTokens) -> Result<TokensConfig, ConfigError> {
         algorithm,
         signing_key,
         cache_capacity,
+        rotate_refresh_tokens: raw.rotate_refresh_tokens.unwrap_or(false),
+        rotation_grace,
     })
 }
 

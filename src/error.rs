@@ -38,6 +38,9 @@ pub enum ErrorCode {
     Forbidden,
     UserDisabled,
     UserNotFound,
+    /// A login refused because the user holds `sessions.max_per_user` live sessions and
+    /// `sessions.on_limit` is `reject` (409: signing out another session resolves it).
+    SessionLimitReached,
     AppNotFound,
     BadRequest,
     InvalidParameter,
@@ -268,6 +271,21 @@ impl ApiError {
         .with_reason(reason)
     }
 
+    /// 409: the user holds `max` live sessions, the cap (`sessions.on_limit = "reject"`).
+    /// Not 401 (the credentials were right; an SDK would ask for them again) and not 429 (no
+    /// amount of waiting helps): the user resolves it by signing out another session.
+    pub fn session_limit_reached(max: u32) -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            ErrorCode::SessionLimitReached,
+            format!(
+                "session limit reached: this user already has {max} active sessions; sign out \
+                 of one of them first"
+            ),
+        )
+        .with_reason("session_limit")
+    }
+
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
         Self::new(
@@ -369,6 +387,7 @@ impl From<StoreError> for ApiError {
             StoreError::Corrupt(what) => Self::internal(&what),
             // Refused at start-up; a request never meets it.
             other @ StoreError::SchemaTooNew { .. } => Self::internal(&other),
+            StoreError::SessionCapReached(max) => Self::session_limit_reached(max),
         }
     }
 }

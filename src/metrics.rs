@@ -18,6 +18,7 @@
 //!   histogram ([`hash_pool_queued`])
 //! - `sessiongate_config_reloads_total{result}` counter ([`record_reload`])
 //! - `sessiongate_build_info{version,config_hash}` gauge, always 1 ([`set_build_info`])
+//! - refresh-token rotation and the session cap: see [`sessions`]
 //! - `process_cpu_seconds_total`, `process_resident_memory_bytes`, `process_open_fds`,
 //!   `process_max_fds`, `process_threads`, … (the `metrics-process` collector, read at each
 //!   [`Metrics::render`])
@@ -29,6 +30,9 @@ use ::metrics::{
     Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
 };
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+pub mod sessions;
+pub use sessions::{CapAction, RotationOutcome, record_refresh_rotation, record_session_cap};
 
 const REQUESTS_TOTAL: &str = "sessiongate_requests_total";
 const REQUEST_DURATION: &str = "sessiongate_request_duration_seconds";
@@ -146,6 +150,7 @@ fn build_and_install() -> Metrics {
 
 /// The `# HELP` lines (and units) of every series.
 fn describe() {
+    sessions::describe();
     describe_counter!(
         REQUESTS_TOTAL,
         "Requests answered, by listener class and HTTP status"

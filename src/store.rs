@@ -23,8 +23,8 @@ pub use deadline::{CLOSE_BOUND, Options};
 pub use migrations::MigrationStatus;
 pub use model::{
     ApiKeyRecord, ImportOutcome, ImportUser, LocalAccount, NewIdentity, NewSession, NewUser,
-    Revocation, Session, SessionStart, SigningKeyRecord, User, UserIdentity, UserQuery,
-    UserTokenKind, UserTokenRecord,
+    OnLimit, Revocation, RotatedToken, Session, SessionCap, SessionStart, SigningKeyRecord, User,
+    UserIdentity, UserQuery, UserTokenKind, UserTokenRecord,
 };
 pub use sql::{Dialect, SqlStore};
 
@@ -55,6 +55,10 @@ pub enum StoreError {
          backup taken before the upgrade"
     )]
     SchemaTooNew { found: i64, known: i64 },
+    /// A login would exceed `sessions.max_per_user` (the cap, carried here) and
+    /// `sessions.on_limit` is `reject`. Nothing was written.
+    #[error("the user already has {0} live sessions")]
+    SessionCapReached(u32),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -203,7 +207,12 @@ pub trait Store: Send + Sync + 'static {
     /// Everything a login writes — the new user and identity, a linked identity, new user
     /// data, the session and the login stamp — in one transaction. `Conflict("identity")` if
     /// the new user's or linked identity exists (nothing is written then).
-    async fn start_session(&self, start: &SessionStart) -> Result<(), StoreError>;
+    ///
+    /// With `start.cap`, the user's live sessions are counted under the user's row lock, so
+    /// concurrent logins (on any replica) never exceed it: `EvictOldest` revokes the least
+    /// recently used ones (recorded, so every replica refuses their tokens) and returns their
+    /// ids; `Reject` fails with `SessionCapReached`, writing nothing.
+    async fn start_session(&self, start: &SessionStart) -> Result<Vec<String>, StoreError>;
 
     /// The session holding this refresh-token hash, revoked or not.
     async fn find_session_by_refresh_hash(
@@ -212,6 +221,25 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<Session>, StoreError>;
 
     async fn find_session(&self, session_id: &str) -> Result<Option<Session>, StoreError>;
+
+    /// Refresh-token rotation: replaces the session's refresh-token digest `old_hash` by
+    /// `new_hash` only while it is still `old_hash` (compare-and-swap) and the session is not
+    /// revoked, recording `old_hash` as rotated out at `at_ms` (Unix milliseconds) and
+    /// touching the session, in one transaction. `false`: another refresh rotated it first,
+    /// or the session was revoked; nothing changed.
+    async fn rotate_refresh_token(
+        &self,
+        session_id: &str,
+        old_hash: &[u8],
+        new_hash: &[u8],
+        at_ms: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// A refresh-token digest that a rotation replaced, or `None`.
+    async fn find_rotated_refresh_token(
+        &self,
+        hash: &[u8],
+    ) -> Result<Option<RotatedToken>, StoreError>;
 
     /// Updates `last_used_at`.
     async fn touch_session(&self, session_id: &str, at: i64) -> Result<(), StoreError>;
@@ -289,6 +317,10 @@ pub trait Store: Send + Sync + 'static {
     async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError>;
 
     async fn put_setting(&self, key: &str, value: &str) -> Result<(), StoreError>;
+
+    /// The setting's value; if there is none yet, `value` is stored and returned. Of several
+    /// processes racing to create it, all get the one value that was stored first.
+    async fn setting_or_insert(&self, key: &str, value: &str) -> Result<String, StoreError>;
 
     /// All signing keys, in order of `active_from`.
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;

@@ -10,17 +10,27 @@ use crate::web::{self, Body};
 #[derive(Serialize)]
 struct Refreshed {
     access_token: String,
+    /// Only with `tokens.rotate_refresh_tokens` (App Services never sends it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
 }
 
-/// Answers 201 with a new access token; returns the session's user id with it.
+/// Answers 201 with a new access token (and, with rotation on, a new refresh token); returns
+/// the session's user id with it.
 pub async fn refresh(
     state: &State,
     headers: &HeaderMap,
 ) -> Result<(Response<Body>, Option<String>), ApiError> {
     let token = super::refresh_token(headers)?;
-    let (access_token, user_id) = state.auth.refresh(token).await?;
-    let response = web::json(StatusCode::CREATED, &Refreshed { access_token });
-    Ok((response, Some(user_id)))
+    let refreshed = state.auth.refresh(token).await?;
+    let response = web::json(
+        StatusCode::CREATED,
+        &Refreshed {
+            access_token: refreshed.access_token,
+            refresh_token: refreshed.refresh_token,
+        },
+    );
+    Ok((response, Some(refreshed.user_id)))
 }
 
 /// Answers 204; returns the session's user id with it.

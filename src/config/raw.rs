@@ -31,6 +31,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub cors: RawCors,
     #[serde(default)]
+    pub sessions: RawSessions,
+    #[serde(default)]
     pub routes: Vec<RawRoute>,
     #[serde(default)]
     pub providers: RawProviders,
@@ -100,6 +102,9 @@ pub struct RawTokens {
     pub signing_key: Option<String>,
     #[serde(default, deserialize_with = "flex")]
     pub cache_capacity: Option<u64>,
+    #[serde(default, deserialize_with = "flex")]
+    pub rotate_refresh_tokens: Option<bool>,
+    pub rotation_grace: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -180,6 +185,14 @@ pub struct RawCors {
     pub max_age: Option<String>,
     #[serde(default, deserialize_with = "flex_list")]
     pub allowed_headers: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSessions {
+    #[serde(default, deserialize_with = "flex")]
+    pub max_per_user: Option<u32>,
+    pub on_limit: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

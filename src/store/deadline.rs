@@ -14,8 +14,8 @@ use tokio::sync::Notify;
 
 use super::{
     ApiKeyRecord, ImportOutcome, ImportUser, LocalAccount, NewIdentity, NewSession, NewUser,
-    Revocation, Session, SessionStart, SigningKeyRecord, Store, StoreError, User, UserQuery,
-    UserTokenKind, UserTokenRecord,
+    Revocation, RotatedToken, Session, SessionStart, SigningKeyRecord, Store, StoreError, User,
+    UserQuery, UserTokenKind, UserTokenRecord,
 };
 
 /// How the store is opened (`store.*` keys).
@@ -132,7 +132,9 @@ bounded_store! {
     find_local_account(email: &str) -> Option<LocalAccount>;
     record_login(user_id: &str, at: i64) -> ();
     create_session(session: &NewSession) -> ();
-    start_session(start: &SessionStart) -> ();
+    start_session(start: &SessionStart) -> Vec<String>;
+    rotate_refresh_token(session_id: &str, old_hash: &[u8], new_hash: &[u8], at_ms: i64) -> bool;
+    find_rotated_refresh_token(hash: &[u8]) -> Option<RotatedToken>;
     find_session_by_refresh_hash(hash: &[u8]) -> Option<Session>;
     find_session(session_id: &str) -> Option<Session>;
     touch_session(session_id: &str, at: i64) -> ();
@@ -151,6 +153,7 @@ bounded_store! {
     last_revocation_seq() -> i64;
     get_setting(key: &str) -> Option<String>;
     put_setting(key: &str, value: &str) -> ();
+    setting_or_insert(key: &str, value: &str) -> String;
     signing_keys() -> Vec<SigningKeyRecord>;
     insert_signing_key(key: &SigningKeyRecord) -> ();
     delete_signing_key(kid: &str) -> bool;

@@ -3,9 +3,12 @@
 //! `Dialect` branches. Connecting, migrations and notifications live in `sqlite` and `postgres`.
 //!
 //! Booleans are stored as integers 0/1 so both backends decode them the same way. The user
-//! import is in `sql/import.rs`.
+//! import is in `sql/import.rs`, the session cap in `sql/cap.rs`, refresh-token rotation in
+//! `sql/rotation.rs`.
 
+mod cap;
 mod import;
+mod rotation;
 
 use std::sync::Arc;
 
@@ -18,8 +21,8 @@ use tracing::instrument;
 use super::rows::{self, LOCAL_ACCOUNT_COLUMNS, SESSION_COLUMNS};
 use super::{
     ApiKeyRecord, ImportOutcome, ImportUser, LocalAccount, NewIdentity, NewSession, NewUser,
-    Revocation, Session, SessionStart, SigningKeyRecord, Store, StoreError, User, UserQuery,
-    UserTokenKind, UserTokenRecord,
+    Revocation, RotatedToken, Session, SessionStart, SigningKeyRecord, Store, StoreError, User,
+    UserQuery, UserTokenKind, UserTokenRecord,
 };
 
 /// Which SQL dialect the pool speaks.
@@ -577,7 +580,7 @@ impl Store for SqlStore {
     }
 
     #[instrument(skip_all, fields(session_id = %start.session.id, user_id = %start.session.user_id))]
-    async fn start_session(&self, start: &SessionStart) -> Result<(), StoreError> {
+    async fn start_session(&self, start: &SessionStart) -> Result<Vec<String>, StoreError> {
         let session = &start.session;
         let mut tx = self.pool.begin().await?;
         if let Some((user, identity)) = &start.new_user {
@@ -599,9 +602,35 @@ impl Store for SqlStore {
         if let Some(identity) = &start.new_identity {
             insert_identity(&mut tx, identity, session.created_at).await?;
         }
+        let evicted = match &start.cap {
+            Some(cap) => {
+                self.enforce_cap(&mut tx, &session.user_id, cap, session.created_at)
+                    .await?
+            }
+            None => Vec::new(),
+        };
         insert_session(&mut tx, session).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(evicted)
+    }
+
+    #[instrument(skip_all, fields(session_id))]
+    async fn rotate_refresh_token(
+        &self,
+        session_id: &str,
+        old_hash: &[u8],
+        new_hash: &[u8],
+        at_ms: i64,
+    ) -> Result<bool, StoreError> {
+        self.rotate(session_id, old_hash, new_hash, at_ms).await
+    }
+
+    #[instrument(skip_all)]
+    async fn find_rotated_refresh_token(
+        &self,
+        hash: &[u8],
+    ) -> Result<Option<RotatedToken>, StoreError> {
+        self.rotated(hash).await
     }
 
     #[instrument(skip_all)]
@@ -886,6 +915,10 @@ impl Store for SqlStore {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    async fn setting_or_insert(&self, key: &str, value: &str) -> Result<String, StoreError> {
+        self.insert_setting_once(key, value).await
     }
 
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {

@@ -149,6 +149,8 @@ async fn hs256_signed_with_the_public_key_is_refused_when_rs256_is_pinned() {
             public_pem: public.clone(),
         }),
         cache_capacity: 10,
+        rotate_refresh_tokens: false,
+        rotation_grace: Duration::from_secs(5),
     };
     let store = crate::store::connect("sqlite::memory:").await.unwrap();
     let keys = keys::load(&config, store.as_ref()).await.unwrap();

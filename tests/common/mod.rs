@@ -645,6 +645,17 @@ pub async fn spawn_replica(
     store_url: &str,
     upstream: &str,
 ) -> GatewayProcess {
+    spawn_replica_with(dir, name, store_url, upstream, &[]).await
+}
+
+/// `spawn_replica` with more environment (config keys as `SESSIONGATE_SECTION__KEY`).
+pub async fn spawn_replica_with(
+    dir: &std::path::Path,
+    name: &str,
+    store_url: &str,
+    upstream: &str,
+    env: &[(&str, &str)],
+) -> GatewayProcess {
     let config = dir.join(format!("{name}.toml"));
     let text = format!(
         r#"
@@ -660,14 +671,12 @@ url = "{upstream}"
 "#
     );
     std::fs::write(&config, text).expect("write config");
-    GatewayProcess::spawn(
-        &config,
-        &[
-            ("SESSIONGATE_ADMIN__API_KEY", ADMIN_KEY),
-            ("SESSIONGATE_LOG", "warn"),
-        ],
-    )
-    .await
+    let mut all = vec![
+        ("SESSIONGATE_ADMIN__API_KEY", ADMIN_KEY),
+        ("SESSIONGATE_LOG", "warn"),
+    ];
+    all.extend_from_slice(env);
+    GatewayProcess::spawn(&config, &all).await
 }
 
 /// A JSON error body with the value of its `request_id` (random per request) replaced by as
