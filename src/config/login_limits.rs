@@ -120,3 +120,58 @@ pub(super) fn validate(raw: RawLoginLimits) -> Result<LoginLimitsConfig, ConfigE
     }
     Ok(config)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    use super::*;
+
+    fn load(extra: &str, env: &[(&str, &str)]) -> Result<LoginLimitsConfig, ConfigError> {
+        let env: BTreeMap<String, String> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let text = format!("[app]\nid = \"myapp-abcde\"\n{extra}");
+        super::super::from_toml_str(&text, &env, Path::new(".")).map(|c| c.login_limits)
+    }
+
+    #[test]
+    fn limits_are_on_by_default_with_sane_values() {
+        let limits = load("", &[]).expect("defaults");
+        assert!(limits.enabled);
+        assert_eq!(limits.per_account_and_client, 10);
+        assert_eq!(limits.per_account, 100);
+        assert_eq!(limits.block, Duration::from_secs(60));
+        assert_eq!(limits.max_block, Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn bad_values_stop_start_up_naming_the_key() {
+        let key = |extra: &str| load(extra, &[]).expect_err("refused").key;
+        assert_eq!(
+            key("[login_limits]\nper_client = 0"),
+            "login_limits.per_client"
+        );
+        assert_eq!(
+            key("[login_limits]\nblock = \"2h\"\nmax_block = \"1h\""),
+            "login_limits.max_block"
+        );
+        assert_eq!(
+            key("[login_limits]\nwindow = \"0s\""),
+            "login_limits.window"
+        );
+        assert_eq!(
+            key("[login_limits]\nper_account = 5\nper_account_and_client = 6"),
+            "login_limits.per_account"
+        );
+        assert_eq!(key("[login_limits]\nlockout = true"), "login_limits");
+    }
+
+    #[test]
+    fn the_environment_overrides_a_limit() {
+        let limits = load("", &[("SESSIONGATE_LOGIN_LIMITS__ENABLED", "false")]).expect("env");
+        assert!(!limits.enabled);
+    }
+}
