@@ -166,7 +166,10 @@ mod tests {
             key("[login_limits]\nper_account = 5\nper_account_and_client = 6"),
             "login_limits.per_account"
         );
-        assert_eq!(key("[login_limits]\nlockout = true"), "login_limits");
+        assert_eq!(
+            key("[login_limits]\nlockout = true"),
+            "login_limits.lockout"
+        );
     }
 
     #[test]
