@@ -74,7 +74,7 @@ wait_ready() {
 
 upstream_port="$(free_port)"
 nginx_port="$(free_port)"
-head -c 1024 /dev/zero | tr '\0' 'x' >"$work/body"
+body="$(head -c 1024 /dev/zero | tr '\0' 'x')"
 mkdir -p "$work/nginx-temp"
 
 # nginx_conf NAME WORKERS SERVER_BLOCK
@@ -100,7 +100,7 @@ CONF
 
 nginx_conf upstream 1 "server {
     listen 127.0.0.1:$upstream_port;
-    location / { default_type application/octet-stream; alias $work/body; }
+    location / { default_type application/octet-stream; return 200 \"$body\"; }
   }"
 nginx_conf nginx auto "upstream backend { server 127.0.0.1:$upstream_port; keepalive 128; }
   server {

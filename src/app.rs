@@ -29,6 +29,7 @@ use crate::proxy::forwarded::TrustedProxies;
 use crate::server::{self, HttpOptions};
 use crate::sessions::activity::Activity;
 use crate::store::{self, Store, StoreError};
+use crate::throttle::Throttle;
 use crate::tokens::{self, KeyError, Tokens};
 
 /// Everything a request handler may use, shared by both listeners: one snapshot of the
@@ -47,6 +48,8 @@ pub struct State {
     pub events: Arc<Events>,
     /// `server.trusted_proxies`: whose forwarding headers and request ids count.
     pub trusted: TrustedProxies,
+    /// `[login_limits]`: failed attempts per account and client, counted in the store.
+    pub throttle: Throttle,
 }
 
 /// What every `State` of a process shares, across reloads.
@@ -75,6 +78,11 @@ impl State {
             metrics: durable.metrics.clone(),
             events: durable.events.clone(),
             trusted: TrustedProxies::new(config.server.trusted_proxies.clone()),
+            throttle: Throttle::new(
+                &config.login_limits,
+                durable.store.clone(),
+                durable.events.clone(),
+            ),
             config,
         }
     }
@@ -386,9 +394,14 @@ async fn flush_activity(state: &State) {
     }
 }
 
-/// Deletes anonymous users past `tokens.anon_user_ttl` (in bounded batches) and rows no token
-/// can use any more. Runs in the chores task; public so tests can run it on demand.
+/// Deletes anonymous users past `tokens.anon_user_ttl` (in bounded batches), rows no token
+/// can use any more and login-limit counters nobody needs. Runs in the chores task; public so
+/// tests can run it on demand.
 pub async fn run_lifecycle(state: &State) {
+    match state.throttle.purge().await {
+        Ok(purged) => tracing::debug!(purged, "login_limits counters purged"),
+        Err(err) => tracing::warn!(error = %err, "login_limits purge failed; retrying later"),
+    }
     match state.auth.purge(state.config.tokens.anon_user_ttl).await {
         Ok((anonymous_sessions, purged)) => {
             tracing::debug!(anonymous_sessions, purged, "lifecycle chores done");

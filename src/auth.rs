@@ -102,6 +102,8 @@ pub struct Auth {
     oidc: std::collections::HashMap<&'static str, Arc<oidc::OidcProvider>>,
     /// Redirect-flow logins awaiting their callback.
     pending_logins: oidc::redirect::PendingLogins,
+    /// The argon2 hash pool every password provider shares.
+    passwords: Arc<Passwords>,
 }
 
 /// Anonymous users deleted per lifecycle batch.
@@ -117,7 +119,10 @@ impl Auth {
         tokens: Arc<Tokens>,
         events: Arc<Events>,
     ) -> Self {
-        let passwords = Arc::new(Passwords::new(config.auth.password_hash_concurrency));
+        let passwords = Arc::new(Passwords::new(
+            config.auth.password_hash_concurrency,
+            config.auth.password_hash_queue,
+        ));
         // One pool for every webhook and JWKS fetch (see `crate::outbound`).
         let fetcher = Outbound::new(&config.outbound).fetcher(None);
         let mut registry = Registry::default();
@@ -199,7 +204,13 @@ impl Auth {
             credentials_epoch,
             oidc,
             pending_logins: oidc::redirect::PendingLogins::default(),
+            passwords,
         }
+    }
+
+    /// The argon2 hash pool (its `runs` count shows whether a refused login hashed anything).
+    pub fn passwords(&self) -> &Arc<Passwords> {
+        &self.passwords
     }
 
     /// An enabled OpenID Connect provider (else 404 `AuthProviderNotFound`).

@@ -160,14 +160,14 @@ pub async fn handle(
         (Route::OAuthCallback, Method::GET | Method::POST) => {
             oauth::callback(state, request, ctx).await
         }
-        (Route::Register, Method::POST) => {
-            userpass::register(state, request).await.map(|r| (r, None))
-        }
-        (Route::Userpass(flow), Method::POST) => userpass::flow(state, flow, request)
+        (Route::Register, Method::POST) => userpass::register(state, request, ctx)
+            .await
+            .map(|r| (r, None)),
+        (Route::Userpass(flow), Method::POST) => userpass::flow(state, flow, request, ctx)
             .await
             .map(|r| (r, None)),
         (Route::Profile, Method::GET) => profile::get(state, request.headers(), ctx).await,
-        (Route::Session, Method::POST) => session::refresh(state, request.headers()).await,
+        (Route::Session, Method::POST) => session::refresh(state, request.headers(), ctx).await,
         (Route::Session, Method::DELETE) => session::logout(state, request.headers()).await,
         (Route::DeleteUser, Method::DELETE) => {
             profile::delete_user(state, request.headers(), ctx).await

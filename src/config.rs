@@ -6,6 +6,7 @@ mod cors;
 mod duration;
 mod effective;
 mod env;
+mod login_limits;
 mod outbound;
 mod providers;
 mod raw;
@@ -25,6 +26,7 @@ pub use cors::{CorsConfig, RouteCors};
 pub use duration::{format as format_duration, parse as parse_duration};
 pub use effective::RenderError;
 pub use env::PREFIX as ENV_PREFIX;
+pub use login_limits::LoginLimitsConfig;
 pub use outbound::{ClientIdentity, OutboundConfig};
 pub use providers::{
     APPLE_ISSUER, CustomFunctionConfig, CustomTokenConfig, CustomTokenKey, GOOGLE_ISSUER,
@@ -81,6 +83,8 @@ pub struct Config {
     pub routes: Vec<RouteConfig>,
     pub providers: ProvidersConfig,
     pub auth: AuthConfig,
+    /// Brute-force and credential-stuffing protection (`[login_limits]`).
+    pub login_limits: LoginLimitsConfig,
     pub log: LogConfig,
 }
 
@@ -295,6 +299,9 @@ pub struct RouteConfig {
 #[derive(Debug, Clone, Serialize)]
 pub struct AuthConfig {
     pub password_hash_concurrency: usize,
+    /// Hashes that may wait for a slot; one more is refused at once (503 with `Retry-After`)
+    /// instead of queueing behind a login storm.
+    pub password_hash_queue: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -557,8 +564,13 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
     let sessions = sessions::validate(raw.sessions)?;
     let providers = providers::validate(raw.providers)?;
     let cpus = std::thread::available_parallelism().map_or(2, usize::from);
+    let concurrency = raw.auth.password_hash_concurrency.unwrap_or(cpus);
     let auth = AuthConfig {
-        password_hash_concurrency: raw.auth.password_hash_concurrency.unwrap_or(cpus),
+        password_hash_concurrency: concurrency,
+        password_hash_queue: raw
+            .auth
+            .password_hash_queue
+            .unwrap_or(concurrency.saturating_mul(4)),
     };
     if auth.password_hash_concurrency == 0 {
         return Err(ConfigError::new(
@@ -566,6 +578,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             "must be at least 1",
         ));
     }
+    let login_limits = login_limits::validate(raw.login_limits)?;
     let log = LogConfig {
         format: match raw.log.format.as_deref() {
             None | Some("text") => LogFormat::Text,
@@ -596,6 +609,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         routes,
         providers,
         auth,
+        login_limits,
         log,
     })
 }

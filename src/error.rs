@@ -54,6 +54,9 @@ pub enum ErrorCode {
     UpstreamUnavailable,
     UpstreamTimeout,
     ServiceUnavailable,
+    /// Too many failed attempts for this account or from this client (`[login_limits]`):
+    /// answered 429 with `Retry-After`, before any password is checked.
+    TooManyRequests,
     InternalServerError,
 }
 
@@ -69,6 +72,8 @@ pub struct ApiError {
     pub close: bool,
     /// `Allow` of a 405: the methods the resource answers (RFC 9110 requires it).
     pub allow: Option<&'static str>,
+    /// `Retry-After` in seconds (a 429 or a shed 503).
+    pub retry_after: Option<u64>,
 }
 
 /// Response extension: the refusal reason, read by the access log.
@@ -105,7 +110,36 @@ impl ApiError {
             reason: None,
             close: false,
             allow: None,
+            retry_after: None,
         }
+    }
+
+    /// Sends `Retry-After: <seconds>` (at least 1) with the answer.
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds.max(1));
+        self
+    }
+
+    /// 429: `[login_limits]` refuses this attempt for `retry_after` seconds.
+    pub fn too_many_attempts(retry_after: u64, reason: &'static str) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::TooManyRequests,
+            "too many failed attempts, try again later",
+        )
+        .with_reason(reason)
+        .with_retry_after(retry_after)
+    }
+
+    /// 503: the password hash pool and its queue are full (a login storm); shed at once.
+    pub fn hash_pool_full() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::ServiceUnavailable,
+            "too many logins at once, try again shortly",
+        )
+        .with_reason("hash_pool_full")
+        .with_retry_after(1)
     }
 
     /// Names the refusal for the access log.
@@ -319,6 +353,11 @@ impl ApiError {
             response
                 .headers_mut()
                 .insert(http::header::ALLOW, http::HeaderValue::from_static(allow));
+        }
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
         }
         if let Some(reason) = self.reason {
             response.extensions_mut().insert(Refusal(reason));

@@ -18,6 +18,7 @@
 //! - `sessions`: Agnost-style session listing, sign-out, grants, activity
 //! - `store`: `trait Store`, SQLite and PostgreSQL
 //! - `telemetry`: log subscriber (text or JSON)
+//! - `throttle`: `[login_limits]` — failed attempts counted per account and client in the store
 //! - `tokens`: access JWTs, refresh tokens, keys, verified-token cache, revocation list
 //! - `web`: body type, JSON responses, bounded body reading
 #![forbid(unsafe_code)]
@@ -39,5 +40,6 @@ pub mod server;
 pub mod sessions;
 pub mod store;
 pub mod telemetry;
+pub mod throttle;
 pub mod tokens;
 pub mod web;

@@ -17,6 +17,7 @@
 //! - `sessiongate_hash_pool_queue_depth` gauge and `sessiongate_hash_pool_wait_seconds`
 //!   histogram ([`hash_pool_queued`])
 //! - `sessiongate_config_reloads_total{result}` counter ([`record_reload`])
+//! - the login limits' and storm shedding's series (`metrics/throttle.rs`)
 //! - `sessiongate_build_info{version,config_hash}` gauge, always 1 ([`set_build_info`])
 //! - refresh-token rotation and the session cap: see [`sessions`]
 //! - `process_cpu_seconds_total`, `process_resident_memory_bytes`, `process_open_fds`,
@@ -32,7 +33,9 @@ use ::metrics::{
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 pub mod sessions;
+mod throttle;
 pub use sessions::{CapAction, RotationOutcome, record_refresh_rotation, record_session_cap};
+pub use throttle::{record_login_shed, record_login_throttled, record_throttle_trip};
 
 const REQUESTS_TOTAL: &str = "sessiongate_requests_total";
 const REQUEST_DURATION: &str = "sessiongate_request_duration_seconds";
@@ -218,6 +221,7 @@ fn describe() {
         CONFIG_RELOADS,
         "Configuration reloads, by result: ok (applied) or failed (refused, old config kept)"
     );
+    throttle::describe();
 }
 
 /// Which listener / part of the gateway answered a request: the `class` label.

@@ -26,6 +26,7 @@ pub use model::{
     OnLimit, Revocation, RotatedToken, Session, SessionCap, SessionStart, SigningKeyRecord, User,
     UserIdentity, UserQuery, UserTokenKind, UserTokenRecord,
 };
+pub use sql::throttle::{ThrottleHit, ThrottleRules, ThrottleState};
 pub use sql::{Dialect, SqlStore};
 
 /// What can go wrong in the store, in the store's words.
@@ -331,6 +332,37 @@ pub trait Store: Send + Sync + 'static {
     /// Removes a signing key (retired: compromised) and wakes other processes as a revocation
     /// does (PostgreSQL `NOTIFY`), so they reload their keys at once. `false`: no such key.
     async fn delete_signing_key(&self, kid: &str) -> Result<bool, StoreError>;
+
+    /// The login-throttle counters of `keys` that exist (see `crate::throttle`).
+    async fn throttle_states(&self, keys: &[String]) -> Result<Vec<ThrottleState>, StoreError>;
+
+    /// Counts one failure against each of `hits`, in one atomic statement: a window that is
+    /// over starts again, a key reaching its limit is blocked (`rules`, escalating per trip).
+    /// Returns the keys counted; a key blocked at `now` is not counted and not returned.
+    async fn throttle_failures(
+        &self,
+        hits: &[ThrottleHit],
+        rules: &ThrottleRules,
+        now: i64,
+    ) -> Result<Vec<ThrottleState>, StoreError>;
+
+    /// A successful login through the (account, client) `key`: its failures and escalation
+    /// are cleared and the client is known to the account from `now`.
+    async fn throttle_known(
+        &self,
+        key: &str,
+        rules: &ThrottleRules,
+        now: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Deletes counters untouched since `idle_before`, not blocked at `now`, and not a client
+    /// known since `known_before`. Returns how many.
+    async fn purge_throttle(
+        &self,
+        idle_before: i64,
+        now: i64,
+        known_before: i64,
+    ) -> Result<u64, StoreError>;
 }
 
 /// Opens the store named by `url` — `sqlite://PATH` (embedded, created on first start) or

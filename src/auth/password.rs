@@ -6,8 +6,14 @@
 //! instead of stalling the runtime that serves proxied traffic. Unknown users are verified
 //! against a dummy hash so both answers take the same time. The queue's depth and each hash's
 //! wait are metrics (`sessiongate_hash_pool_queue_depth`, `sessiongate_hash_pool_wait_seconds`).
+//!
+//! The queue is bounded (`auth.password_hash_queue`): a hash that would wait behind more than
+//! that many others is refused at once (`PasswordError::Busy`, answered 503 with
+//! `Retry-After`), so a login storm beyond the pool's capacity is shed in microseconds instead
+//! of queueing for seconds (`sessiongate_login_shed_total`).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -24,11 +30,29 @@ pub enum PasswordError {
     Length,
     #[error("password hashing failed: {0}")]
     Hashing(String),
+    /// The hash pool and its queue are full: try again shortly.
+    #[error("too many logins at once")]
+    Busy,
 }
 
 pub struct Passwords {
     permits: Arc<Semaphore>,
+    /// Most hashes that may wait for a permit (`auth.password_hash_queue`).
+    queue_bound: usize,
+    /// Hashes waiting for a permit now.
+    waiting: AtomicUsize,
+    /// Hashes (and verifications) run so far by this pool.
+    runs: AtomicU64,
     dummy_hash: Arc<str>,
+}
+
+/// Takes one place in the wait queue back when dropped (the waiter got its permit or gave up).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// OWASP's argon2id recommendation: 19 MiB, 2 iterations, 1 lane.
@@ -79,15 +103,25 @@ pub fn check_length(password: &str) -> Result<(), PasswordError> {
 }
 
 impl Passwords {
-    /// `concurrency`: how many hashes may run at once (the rest wait their turn).
-    pub fn new(concurrency: usize) -> Self {
+    /// `concurrency`: how many hashes may run at once; `queue`: how many more may wait their
+    /// turn (beyond that a hash is refused with `PasswordError::Busy`).
+    pub fn new(concurrency: usize, queue: usize) -> Self {
         let random: [u8; 32] = crate::ids::random_bytes();
         let dummy =
             hash_blocking(&random).expect("hashing random bytes with valid parameters succeeds");
         Self {
             permits: Arc::new(Semaphore::new(concurrency)),
+            queue_bound: queue,
+            waiting: AtomicUsize::new(0),
+            runs: AtomicU64::new(0),
             dummy_hash: dummy.into(),
         }
+    }
+
+    /// How many hashes and verifications this pool has run (tests check that a refused login
+    /// ran none).
+    pub fn runs(&self) -> u64 {
+        self.runs.load(Ordering::Relaxed)
     }
 
     pub async fn hash(&self, password: &str) -> Result<String, PasswordError> {
@@ -97,30 +131,47 @@ impl Passwords {
     }
 
     /// Verifies against `hash`, or against the dummy hash when the user is unknown; the
-    /// answer for an unknown user is always `false`, after the same work.
-    pub async fn verify(&self, password: &str, hash: Option<&str>) -> bool {
+    /// answer for an unknown user is always `false`, after the same work. `Err(Busy)` when
+    /// the pool's queue is full (nothing was verified).
+    pub async fn verify(&self, password: &str, hash: Option<&str>) -> Result<bool, PasswordError> {
         let known = hash.is_some();
         let hash: Arc<str> = hash.map_or_else(|| self.dummy_hash.clone(), Arc::from);
         let password = password.as_bytes().to_vec();
-        let ok = self
-            .run(move || verify_blocking(&password, &hash))
-            .await
-            .unwrap_or(false);
-        ok && known
+        let ok = match self.run(move || verify_blocking(&password, &hash)).await {
+            Ok(ok) => ok,
+            Err(PasswordError::Busy) => return Err(PasswordError::Busy),
+            Err(_) => false,
+        };
+        Ok(ok && known)
     }
 
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, PasswordError> {
-        let queued = crate::metrics::hash_pool_queued();
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| PasswordError::Hashing("password pool closed".to_owned()))?;
-        queued.admitted();
+        let permit =
+            match self.permits.clone().try_acquire_owned() {
+                Ok(permit) => permit,
+                Err(tokio::sync::TryAcquireError::Closed) => {
+                    return Err(PasswordError::Hashing("password pool closed".to_owned()));
+                }
+                Err(tokio::sync::TryAcquireError::NoPermits) => {
+                    if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.queue_bound {
+                        self.waiting.fetch_sub(1, Ordering::AcqRel);
+                        crate::metrics::record_login_shed();
+                        return Err(PasswordError::Busy);
+                    }
+                    let _waiting = Waiting(&self.waiting);
+                    let queued = crate::metrics::hash_pool_queued();
+                    let permit =
+                        self.permits.clone().acquire_owned().await.map_err(|_| {
+                            PasswordError::Hashing("password pool closed".to_owned())
+                        })?;
+                    queued.admitted();
+                    permit
+                }
+            };
+        self.runs.fetch_add(1, Ordering::Relaxed);
         let span = Span::current();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
@@ -137,29 +188,44 @@ mod tests {
 
     #[tokio::test]
     async fn hash_is_argon2id_phc_and_verifies() {
-        let passwords = Passwords::new(2);
+        let passwords = Passwords::new(2, 8);
         let hash = passwords.hash("Pa55w0rd").await.unwrap();
         assert!(
             hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
             "{hash}"
         );
         assert!(!hash.contains("Pa55w0rd"));
-        assert!(passwords.verify("Pa55w0rd", Some(&hash)).await);
-        assert!(!passwords.verify("wrong-password", Some(&hash)).await);
+        assert!(passwords.verify("Pa55w0rd", Some(&hash)).await.unwrap());
+        assert!(
+            !passwords
+                .verify("wrong-password", Some(&hash))
+                .await
+                .unwrap()
+        );
     }
 
     #[tokio::test]
     async fn imported_bcrypt_and_foreign_argon2id_verify_and_need_a_rehash() {
-        let passwords = Passwords::new(1);
+        let passwords = Passwords::new(1, 8);
         let bcrypt_hash = bcrypt::hash("Pa55w0rd", 4).unwrap();
-        assert!(passwords.verify("Pa55w0rd", Some(&bcrypt_hash)).await);
-        assert!(!passwords.verify("wrong-password", Some(&bcrypt_hash)).await);
+        assert!(
+            passwords
+                .verify("Pa55w0rd", Some(&bcrypt_hash))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !passwords
+                .verify("wrong-password", Some(&bcrypt_hash))
+                .await
+                .unwrap()
+        );
         assert!(needs_rehash(&bcrypt_hash));
         let params = Params::new(8 * 1024, 1, 1, None).unwrap();
         let light = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
         let foreign = light.hash_password(b"Pa55w0rd", &salt).unwrap().to_string();
-        assert!(passwords.verify("Pa55w0rd", Some(&foreign)).await);
+        assert!(passwords.verify("Pa55w0rd", Some(&foreign)).await.unwrap());
         assert!(needs_rehash(&foreign));
         let own = passwords.hash("Pa55w0rd").await.unwrap();
         assert!(!needs_rehash(&own));
@@ -168,14 +234,58 @@ mod tests {
             .hash_password(b"Pa55w0rd", &salt)
             .unwrap()
             .to_string();
-        assert!(!passwords.verify("Pa55w0rd", Some(&argon2i)).await);
-        assert!(!passwords.verify("Pa55w0rd", Some("")).await);
+        assert!(!passwords.verify("Pa55w0rd", Some(&argon2i)).await.unwrap());
+        assert!(!passwords.verify("Pa55w0rd", Some("")).await.unwrap());
     }
 
     #[tokio::test]
     async fn unknown_user_never_verifies_even_with_the_dummy_password() {
-        let passwords = Passwords::new(1);
-        assert!(!passwords.verify("anything", None).await);
+        let passwords = Passwords::new(1, 8);
+        assert!(!passwords.verify("anything", None).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_hash_beyond_the_queue_bound_is_refused_at_once() {
+        let passwords = Arc::new(Passwords::new(1, 0));
+        let hash = passwords.hash("Pa55w0rd").await.unwrap();
+        let before = passwords.runs();
+        // Hold the only permit, so the next verification would have to wait.
+        let held = passwords.permits.clone().acquire_owned().await.unwrap();
+        assert!(matches!(
+            passwords.verify("Pa55w0rd", Some(&hash)).await,
+            Err(PasswordError::Busy)
+        ));
+        assert!(matches!(
+            passwords.hash("Pa55w0rd").await,
+            Err(PasswordError::Busy)
+        ));
+        assert_eq!(passwords.runs(), before, "a refused hash never ran");
+        drop(held);
+        assert!(passwords.verify("Pa55w0rd", Some(&hash)).await.unwrap());
+        assert_eq!(passwords.runs(), before + 1);
+    }
+
+    #[tokio::test]
+    async fn waiters_up_to_the_bound_queue_and_run() {
+        let passwords = Arc::new(Passwords::new(1, 1));
+        let held = passwords.permits.clone().acquire_owned().await.unwrap();
+        let waiter = tokio::spawn({
+            let passwords = passwords.clone();
+            async move { passwords.verify("x", None).await }
+        });
+        // Wait (with a deadline) until the first verification is queued.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while passwords.waiting.load(Ordering::Acquire) == 0 {
+            assert!(std::time::Instant::now() < deadline, "never queued");
+            tokio::task::yield_now().await;
+        }
+        assert!(matches!(
+            passwords.verify("x", None).await,
+            Err(PasswordError::Busy)
+        ));
+        drop(held);
+        assert!(!waiter.await.unwrap().unwrap());
+        assert_eq!(passwords.waiting.load(Ordering::Acquire), 0);
     }
 
     #[test]

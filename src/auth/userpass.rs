@@ -136,6 +136,7 @@ pub(super) fn password_error(err: PasswordError) -> ApiError {
     match err {
         PasswordError::Length => ApiError::bad_request(err.to_string()),
         PasswordError::Hashing(cause) => ApiError::internal(&cause),
+        PasswordError::Busy => ApiError::hash_pool_full(),
     }
 }
 
@@ -159,7 +160,11 @@ impl UserpassProvider {
         let usable = account.as_ref().filter(|a| !a.password_reset_required);
         let hash = usable.map(|a| a.password_hash.as_str());
         // An account without a password yet still costs one verification, like any other.
-        let password_ok = self.passwords.verify(&password, hash).await;
+        let password_ok = self
+            .passwords
+            .verify(&password, hash)
+            .await
+            .map_err(password_error)?;
         if account.as_ref().is_some_and(|a| a.password_reset_required) {
             return Err(ApiError::password_reset_required());
         }

@@ -7,6 +7,7 @@ use hyper::body::Incoming;
 use crate::app::State;
 use crate::error::ApiError;
 use crate::metrics::{self, LoginOutcome};
+use crate::throttle::{Attempt, Outcome};
 use crate::web::{self, Body, RequestContext};
 
 pub async fn login(
@@ -37,7 +38,11 @@ pub async fn login(
                 .await?
         }
         None => {
+            // Refused by `[login_limits]` before any password is checked.
+            let attempt = Attempt::login(provider, &body, ctx.client.ip);
+            let ticket = state.throttle.admit(attempt).await?;
             let result = state.auth.login(provider, &body, &ctx.client).await;
+            state.throttle.settle(ticket, Outcome::of(&result)).await;
             metrics::record_login(provider, login_outcome(&result));
             result?
         }

@@ -5,7 +5,8 @@ use serde::Serialize;
 
 use crate::app::State;
 use crate::error::ApiError;
-use crate::web::{self, Body};
+use crate::throttle::{Attempt, Outcome};
+use crate::web::{self, Body, RequestContext};
 
 #[derive(Serialize)]
 struct Refreshed {
@@ -16,13 +17,23 @@ struct Refreshed {
 }
 
 /// Answers 201 with a new access token (and, with rotation on, a new refresh token); returns
-/// the session's user id with it.
+/// the session's user id with it. Refused refresh tokens are counted per client
+/// (`[login_limits]`).
 pub async fn refresh(
     state: &State,
     headers: &HeaderMap,
+    ctx: &RequestContext,
 ) -> Result<(Response<Body>, Option<String>), ApiError> {
-    let token = super::refresh_token(headers)?;
-    let refreshed = state.auth.refresh(token).await?;
+    let ticket = state
+        .throttle
+        .admit(Some(Attempt::refresh(ctx.client.ip)))
+        .await?;
+    let result = match super::refresh_token(headers) {
+        Ok(token) => state.auth.refresh(token).await,
+        Err(err) => Err(err),
+    };
+    state.throttle.settle(ticket, Outcome::of(&result)).await;
+    let refreshed = result?;
     let response = web::json(
         StatusCode::CREATED,
         &Refreshed {

@@ -12,23 +12,41 @@ use crate::app::State;
 use crate::auth::userpass::RegisterBody;
 use crate::auth::userpass_flows::{Flow, FlowBody};
 use crate::error::ApiError;
-use crate::web::{self, Body};
+use crate::throttle::{Attempt, Outcome};
+use crate::web::{self, Body, RequestContext};
 
+/// `register`, limited per email and per client (`[login_limits]`).
 pub async fn register(
     state: &State,
     request: Request<Incoming>,
+    ctx: &RequestContext,
 ) -> Result<Response<Body>, ApiError> {
     let body: RegisterBody = web::read_json(request, &state.config.server).await?;
-    state.auth.register_userpass(body).await?;
+    let attempt = Attempt::register(body.email.as_deref(), ctx.client.ip);
+    let ticket = state.throttle.admit(Some(attempt)).await?;
+    let result = state.auth.register_userpass(body).await;
+    state.throttle.settle(ticket, Outcome::of(&result)).await;
+    result?;
     Ok(web::status(StatusCode::CREATED))
 }
 
+/// The flows; the sends (which hash or call a webhook per request) are limited per email and
+/// per client (`[login_limits]`).
 pub async fn flow(
     state: &State,
     flow: Flow,
     request: Request<Incoming>,
+    ctx: &RequestContext,
 ) -> Result<Response<Body>, ApiError> {
     let body: FlowBody = web::read_json(request, &state.config.server).await?;
-    state.auth.userpass_flow(flow, body).await?;
+    let limited = matches!(
+        flow,
+        Flow::ConfirmSend | Flow::ConfirmCall | Flow::ResetSend | Flow::ResetCall
+    );
+    let attempt = limited.then(|| Attempt::send(body.email.as_deref(), ctx.client.ip));
+    let ticket = state.throttle.admit(attempt).await?;
+    let result = state.auth.userpass_flow(flow, body).await;
+    state.throttle.settle(ticket, Outcome::of(&result)).await;
+    result?;
     Ok(web::status(StatusCode::NO_CONTENT))
 }

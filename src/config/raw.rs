@@ -39,6 +39,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub auth: RawAuth,
     #[serde(default)]
+    pub login_limits: RawLoginLimits,
+    #[serde(default)]
     pub log: RawLog,
 }
 
@@ -301,6 +303,28 @@ pub struct RawOidc {
 pub struct RawAuth {
     #[serde(default, deserialize_with = "flex")]
     pub password_hash_concurrency: Option<usize>,
+    #[serde(default, deserialize_with = "flex")]
+    pub password_hash_queue: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLoginLimits {
+    #[serde(default, deserialize_with = "flex")]
+    pub enabled: Option<bool>,
+    pub window: Option<String>,
+    #[serde(default, deserialize_with = "flex")]
+    pub per_account_and_client: Option<u32>,
+    #[serde(default, deserialize_with = "flex")]
+    pub per_account: Option<u32>,
+    #[serde(default, deserialize_with = "flex")]
+    pub per_client: Option<u32>,
+    #[serde(default, deserialize_with = "flex")]
+    pub sends_per_account: Option<u32>,
+    pub block: Option<String>,
+    pub max_block: Option<String>,
+    pub forget_after: Option<String>,
+    pub known_client_ttl: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -14,8 +14,8 @@ use tokio::sync::Notify;
 
 use super::{
     ApiKeyRecord, ImportOutcome, ImportUser, LocalAccount, NewIdentity, NewSession, NewUser,
-    Revocation, RotatedToken, Session, SessionStart, SigningKeyRecord, Store, StoreError, User,
-    UserQuery, UserTokenKind, UserTokenRecord,
+    Revocation, RotatedToken, Session, SessionStart, SigningKeyRecord, Store, StoreError,
+    ThrottleHit, ThrottleRules, ThrottleState, User, UserQuery, UserTokenKind, UserTokenRecord,
 };
 
 /// How the store is opened (`store.*` keys).
@@ -157,4 +157,8 @@ bounded_store! {
     signing_keys() -> Vec<SigningKeyRecord>;
     insert_signing_key(key: &SigningKeyRecord) -> ();
     delete_signing_key(kid: &str) -> bool;
+    throttle_states(keys: &[String]) -> Vec<ThrottleState>;
+    throttle_failures(hits: &[ThrottleHit], rules: &ThrottleRules, now: i64) -> Vec<ThrottleState>;
+    throttle_known(key: &str, rules: &ThrottleRules, now: i64) -> ();
+    purge_throttle(idle_before: i64, now: i64, known_before: i64) -> u64;
 }

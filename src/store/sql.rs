@@ -9,6 +9,7 @@
 mod cap;
 mod import;
 mod rotation;
+pub(super) mod throttle;
 
 use std::sync::Arc;
 
@@ -24,6 +25,7 @@ use super::{
     Revocation, RotatedToken, Session, SessionStart, SigningKeyRecord, Store, StoreError, User,
     UserQuery, UserTokenKind, UserTokenRecord,
 };
+use throttle::{ThrottleHit, ThrottleRules, ThrottleState};
 
 /// Which SQL dialect the pool speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -941,6 +943,41 @@ impl Store for SqlStore {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    #[instrument(skip_all, fields(keys = keys.len()))]
+    async fn throttle_states(&self, keys: &[String]) -> Result<Vec<ThrottleState>, StoreError> {
+        self.throttle_read(keys).await
+    }
+
+    #[instrument(skip_all, fields(keys = hits.len()))]
+    async fn throttle_failures(
+        &self,
+        hits: &[ThrottleHit],
+        rules: &ThrottleRules,
+        now: i64,
+    ) -> Result<Vec<ThrottleState>, StoreError> {
+        self.throttle_count(hits, rules, now).await
+    }
+
+    #[instrument(skip_all)]
+    async fn throttle_known(
+        &self,
+        key: &str,
+        rules: &ThrottleRules,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.throttle_success(key, rules, now).await
+    }
+
+    #[instrument(skip_all)]
+    async fn purge_throttle(
+        &self,
+        idle_before: i64,
+        now: i64,
+        known_before: i64,
+    ) -> Result<u64, StoreError> {
+        self.throttle_purge(idle_before, now, known_before).await
     }
 
     #[instrument(skip_all, fields(kid = %kid))]
