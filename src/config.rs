@@ -6,6 +6,7 @@ mod cors;
 mod duration;
 mod effective;
 mod env;
+mod events;
 mod outbound;
 mod providers;
 mod raw;
@@ -24,6 +25,7 @@ pub use cors::{CorsConfig, RouteCors};
 pub use duration::{format as format_duration, parse as parse_duration};
 pub use effective::RenderError;
 pub use env::PREFIX as ENV_PREFIX;
+pub use events::EventsConfig;
 pub use outbound::{ClientIdentity, OutboundConfig};
 pub use providers::{
     APPLE_ISSUER, CustomFunctionConfig, CustomTokenConfig, CustomTokenKey, GOOGLE_ISSUER,
@@ -71,6 +73,8 @@ pub struct Config {
     pub proxy: ProxyConfig,
     /// Browser apps on other origins (client listener only).
     pub cors: CorsConfig,
+    /// The session lifecycle webhook.
+    pub events: EventsConfig,
     pub routes: Vec<RouteConfig>,
     pub providers: ProvidersConfig,
     pub auth: AuthConfig,
@@ -406,6 +410,11 @@ fn refuse_inline_secrets(table: &toml::Table) -> Result<(), ConfigError> {
             "signing_key",
             "tokens.signing_key_file or SESSIONGATE_TOKENS__SIGNING_KEY",
         ),
+        (
+            "events",
+            "secret",
+            "events.secret_file or SESSIONGATE_EVENTS__SECRET",
+        ),
     ] {
         let present = table
             .get(section)
@@ -542,6 +551,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         .map(|(index, route)| validate_route(index, route))
         .collect::<Result<Vec<_>, _>>()?;
     let cors = cors::validate(raw.cors)?;
+    let events = events::validate(raw.events)?;
     let providers = providers::validate(raw.providers)?;
     let cpus = std::thread::available_parallelism().map_or(2, usize::from);
     let auth = AuthConfig {
@@ -579,6 +589,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             forward_credentials: raw.proxy.forward_credentials.unwrap_or(false),
         },
         cors,
+        events,
         routes,
         providers,
         auth,

@@ -18,6 +18,7 @@
 //!   histogram ([`hash_pool_queued`])
 //! - `sessiongate_config_reloads_total{result}` counter ([`record_reload`])
 //! - `sessiongate_build_info{version,config_hash}` gauge, always 1 ([`set_build_info`])
+//! - `sessiongate_events_*`: the lifecycle-event outbox and its delivery (`metrics/events.rs`)
 //! - `process_cpu_seconds_total`, `process_resident_memory_bytes`, `process_open_fds`,
 //!   `process_max_fds`, `process_threads`, … (the `metrics-process` collector, read at each
 //!   [`Metrics::render`])
@@ -29,6 +30,12 @@ use ::metrics::{
     Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
 };
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+mod events;
+pub use events::{
+    EventFailure, record_event_attempt_failed, record_event_dropped, record_event_emit_error,
+    record_event_sent, set_events_pending,
+};
 
 const REQUESTS_TOTAL: &str = "sessiongate_requests_total";
 const REQUEST_DURATION: &str = "sessiongate_request_duration_seconds";
@@ -146,6 +153,7 @@ fn build_and_install() -> Metrics {
 
 /// The `# HELP` lines (and units) of every series.
 fn describe() {
+    events::describe();
     describe_counter!(
         REQUESTS_TOTAL,
         "Requests answered, by listener class and HTTP status"

@@ -31,6 +31,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub cors: RawCors,
     #[serde(default)]
+    pub events: super::events::RawEvents,
+    #[serde(default)]
     pub routes: Vec<RawRoute>,
     #[serde(default)]
     pub providers: RawProviders,
@@ -298,7 +300,7 @@ pub struct RawLog {
 }
 
 /// Accepts a native TOML value or a string that parses to one (environment overrides).
-fn flex<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+pub(super) fn flex<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de> + FromStr,

@@ -13,9 +13,9 @@ use async_trait::async_trait;
 use tokio::sync::Notify;
 
 use super::{
-    ApiKeyRecord, ImportOutcome, ImportUser, LocalAccount, NewIdentity, NewSession, NewUser,
-    Revocation, Session, SessionStart, SigningKeyRecord, Store, StoreError, User, UserQuery,
-    UserTokenKind, UserTokenRecord,
+    ApiKeyRecord, ClaimedEvent, ImportOutcome, ImportUser, LocalAccount, NewIdentity, NewSession,
+    NewUser, OutboxEvent, Revocation, Session, SessionStart, SigningKeyRecord, Store, StoreError,
+    User, UserQuery, UserTokenKind, UserTokenRecord,
 };
 
 /// How the store is opened (`store.*` keys).
@@ -154,4 +154,11 @@ bounded_store! {
     signing_keys() -> Vec<SigningKeyRecord>;
     insert_signing_key(key: &SigningKeyRecord) -> ();
     delete_signing_key(kid: &str) -> bool;
+    enqueue_event(event: &OutboxEvent) -> ();
+    claim_events(owner: &str, now: i64, lease_until: i64, limit: i64) -> Vec<ClaimedEvent>;
+    finish_event(seq: i64, at: i64, dropped: bool) -> ();
+    retry_event(seq: i64, owner: &str, next_attempt_at: i64, error: &str) -> bool;
+    release_events(owner: &str) -> u64;
+    pending_events() -> i64;
+    purge_events(done_before: i64, limit: i64) -> u64;
 }
