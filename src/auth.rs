@@ -325,7 +325,11 @@ impl Auth {
         if let Some((new_user, identity)) = &writes.new_user {
             self.store.create_user(new_user, identity).await?;
             self.events
-                .emit(user_created(&new_user.id, provider.name(), &new_user.user_type))
+                .emit(user_created(
+                    &new_user.id,
+                    provider.name(),
+                    &new_user.user_type,
+                ))
                 .await;
         }
         if let Some(data) = &writes.user_data {

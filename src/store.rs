@@ -22,12 +22,12 @@ use tokio::sync::Notify;
 pub use backup::{Backup, BackupError, backup};
 pub use deadline::{CLOSE_BOUND, Options};
 pub use migrations::MigrationStatus;
-pub use outbox::{ClaimedEvent, OutboxEvent};
 pub use model::{
     ApiKeyRecord, ImportOutcome, ImportUser, LocalAccount, NewIdentity, NewSession, NewUser,
     Revocation, Session, SessionStart, SigningKeyRecord, User, UserIdentity, UserQuery,
     UserTokenKind, UserTokenRecord,
 };
+pub use outbox::{ClaimedEvent, OutboxEvent};
 pub use sql::{Dialect, SqlStore};
 
 /// What can go wrong in the store, in the store's words.

@@ -140,11 +140,7 @@ async fn every_lifecycle_event_arrives_signed_and_in_order_per_user() {
         "user.disabled",
         "user.deleted",
     ];
-    let expected_anon = [
-        "user.created",
-        "session.created",
-        "session.revoked:admin",
-    ];
+    let expected_anon = ["user.created", "session.created", "session.revoked:admin"];
     let total = expected_user.len() + expected_anon.len();
     receiver
         .wait_until(WAIT, "every event delivered", |hits| {
@@ -176,7 +172,40 @@ async fn every_lifecycle_event_arrives_signed_and_in_order_per_user() {
         .expect("session.created");
     assert_eq!(created.json["data"]["provider"], "local-userpass");
     assert_eq!(created.json["session_id"], session_of(&first));
+
+    let metrics = gw
+        .http
+        .get(format!("{}/metrics", gw.admin_url))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    let sent = metric(
+        &metrics,
+        "sessiongate_events_sent_total{type=\"user.deleted\"}",
+    );
+    assert!(sent >= 1.0, "{metrics}");
+    assert!(
+        metrics.contains("# TYPE sessiongate_events_pending gauge"),
+        "{metrics}"
+    );
+    assert!(
+        metric(
+            &metrics,
+            "sessiongate_events_delivery_seconds_count{outcome=\"sent\"}"
+        ) >= 13.0,
+        "{metrics}"
+    );
     gw.stop().await;
+}
+
+/// The value of one series in a Prometheus text exposition (0 when absent).
+fn metric(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0)
 }
 
 /// The session id inside an access token.
@@ -213,7 +242,10 @@ async fn a_failing_slow_then_down_receiver_gets_every_event_in_order_after_retri
     // Attempts against a closed port fail and are counted; nothing is lost meanwhile.
     let deadline = tokio::time::Instant::now() + WAIT;
     while unreachable_attempts(&gw).await < unreachable_before + 2.0 {
-        assert!(tokio::time::Instant::now() < deadline, "no attempt while down");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no attempt while down"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(receiver.delivered().is_empty(), "nothing answered 200 yet");
@@ -254,8 +286,17 @@ async fn a_failing_slow_then_down_receiver_gets_every_event_in_order_after_retri
     }
     // The receiver records before it answers: the outbox notes delivery just after.
     let deadline = tokio::time::Instant::now() + WAIT;
-    while sqlx_count(&gw, "SELECT COUNT(*) FROM event_outbox WHERE done_at IS NULL").await > 0 {
-        assert!(tokio::time::Instant::now() < deadline, "events still pending");
+    while sqlx_count(
+        &gw,
+        "SELECT COUNT(*) FROM event_outbox WHERE done_at IS NULL",
+    )
+    .await
+        > 0
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "events still pending"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     gw.stop().await;
@@ -271,19 +312,18 @@ async fn unreachable_attempts(gw: &TestGateway) -> f64 {
         .text()
         .await
         .expect("metrics text");
-    text.lines()
-        .find(|line| {
-            line.starts_with("sessiongate_events_failed_attempts_total{reason=\"unreachable\"}")
-        })
-        .and_then(|line| line.rsplit(' ').next())
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(0.0)
+    metric(
+        &text,
+        "sessiongate_events_failed_attempts_total{reason=\"unreachable\"}",
+    )
 }
 
 async fn sqlx_count(gw: &TestGateway, sql: &str) -> i64 {
     use sqlx::Connection;
     let url = format!("sqlite://{}", gw.db_path().display());
-    let mut conn = sqlx::SqliteConnection::connect(&url).await.expect("open db");
+    let mut conn = sqlx::SqliteConnection::connect(&url)
+        .await
+        .expect("open db");
     sqlx::query_scalar(sql)
         .fetch_one(&mut conn)
         .await
@@ -296,7 +336,10 @@ async fn without_a_url_nothing_is_recorded() {
     assert!(!gw.state.events.enabled());
     let login = gw.login_anon().await;
     assert_eq!(gw.logout(&login.refresh_token).await.status(), 204);
-    assert_eq!(sqlx_count(&gw, "SELECT COUNT(*) FROM event_outbox").await, 0);
+    assert_eq!(
+        sqlx_count(&gw, "SELECT COUNT(*) FROM event_outbox").await,
+        0
+    );
     gw.stop().await;
 }
 
@@ -467,7 +510,10 @@ async fn two_replicas_on_postgres_deliver_every_event_in_order_per_user() {
         if pending == 0 {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "{pending} events still pending");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{pending} events still pending"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     outbox.close().await;

@@ -116,8 +116,20 @@ pub(super) fn validate(raw: RawEvents) -> Result<EventsConfig, ConfigError> {
         backoff_initial,
         secs(86_400),
     )?;
-    let max_age = bounded("events.max_age", raw.max_age, "3d", secs(60), secs(90 * 86_400))?;
-    let retention = bounded("events.retention", raw.retention, "1h", secs(0), secs(30 * 86_400))?;
+    let max_age = bounded(
+        "events.max_age",
+        raw.max_age,
+        "3d",
+        secs(60),
+        secs(90 * 86_400),
+    )?;
+    let retention = bounded(
+        "events.retention",
+        raw.retention,
+        "1h",
+        secs(0),
+        secs(30 * 86_400),
+    )?;
     let concurrency = raw.concurrency.unwrap_or(8);
     if !(1..=256).contains(&concurrency) {
         return Err(ConfigError::new(

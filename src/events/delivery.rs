@@ -121,7 +121,10 @@ async fn round(
     next_due: &mut Option<Instant>,
 ) -> bool {
     let now = now_ms();
-    let lease = config.timeout.saturating_mul(2).saturating_add(LEASE_MARGIN);
+    let lease = config
+        .timeout
+        .saturating_mul(2)
+        .saturating_add(LEASE_MARGIN);
     let lease_until = now.saturating_add(millis(lease));
     let limit = i64::try_from(config.concurrency).unwrap_or(1);
     let claimed = match events
@@ -141,7 +144,11 @@ async fn round(
     let attempts = claimed
         .iter()
         .map(|event| attempt(events, config, fetcher, event));
-    for retry_at in futures_util::future::join_all(attempts).await.into_iter().flatten() {
+    for retry_at in futures_util::future::join_all(attempts)
+        .await
+        .into_iter()
+        .flatten()
+    {
         *next_due = Some(next_due.map_or(retry_at, |due| due.min(retry_at)));
     }
     true
@@ -157,24 +164,22 @@ async fn attempt(
     let event_type = EventName::parse(&event.event_type).map_or("other", EventName::as_str);
     let started = Instant::now();
     let failure = match request(config, event) {
-        Some(request) => {
-            match fetcher.send(request, config.timeout, ANSWER_LIMIT).await {
-                Ok(answer) if answer.status.is_success() => None,
-                Ok(answer) => Some((EventFailure::Status, format!("answered {}", answer.status))),
-                Err(FetchError::Timeout(_)) => Some((
-                    EventFailure::Timeout,
-                    format!("no answer within {:?}", config.timeout),
-                )),
-                Err(FetchError::TooLarge(limit)) => Some((
-                    EventFailure::Status,
-                    format!("answer larger than {limit} bytes"),
-                )),
-                Err(err) => Some((
-                    EventFailure::Unreachable,
-                    crate::config::mask_urls(&err.to_string()).into_owned(),
-                )),
-            }
-        }
+        Some(request) => match fetcher.send(request, config.timeout, ANSWER_LIMIT).await {
+            Ok(answer) if answer.status.is_success() => None,
+            Ok(answer) => Some((EventFailure::Status, format!("answered {}", answer.status))),
+            Err(FetchError::Timeout(_)) => Some((
+                EventFailure::Timeout,
+                format!("no answer within {:?}", config.timeout),
+            )),
+            Err(FetchError::TooLarge(limit)) => Some((
+                EventFailure::Status,
+                format!("answer larger than {limit} bytes"),
+            )),
+            Err(err) => Some((
+                EventFailure::Unreachable,
+                crate::config::mask_urls(&err.to_string()).into_owned(),
+            )),
+        },
         None => Some((EventFailure::Status, "cannot build the request".to_owned())),
     };
     let elapsed = started.elapsed();
@@ -240,7 +245,10 @@ fn request(config: &EventsConfig, event: &ClaimedEvent) -> Option<Request<Full<B
             HeaderValue::from_static(concat!("sessiongate/", env!("CARGO_PKG_VERSION"))),
         )
         .header(EVENT_ID_HEADER, HeaderValue::from_str(&event.id).ok()?)
-        .header(EVENT_TYPE_HEADER, HeaderValue::from_str(&event.event_type).ok()?)
+        .header(
+            EVENT_TYPE_HEADER,
+            HeaderValue::from_str(&event.event_type).ok()?,
+        )
         .header(ATTEMPT_HEADER, event.attempts)
         .header(SIGNATURE_HEADER, HeaderValue::from_str(&signature).ok()?)
         .body(Full::new(Bytes::from(event.body.clone())))
@@ -322,7 +330,14 @@ mod tests {
     #[test]
     fn backoff_doubles_up_to_its_cap_with_at_most_ten_percent_jitter() {
         let config = config(100, 1000);
-        for (attempts, base) in [(1, 100), (2, 200), (3, 400), (4, 800), (5, 1000), (60, 1000)] {
+        for (attempts, base) in [
+            (1, 100),
+            (2, 200),
+            (3, 400),
+            (4, 800),
+            (5, 1000),
+            (60, 1000),
+        ] {
             let delay = backoff(&config, attempts);
             let base = Duration::from_millis(base);
             assert!(

@@ -13,7 +13,9 @@
 
 use std::time::Duration;
 
-use ::metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use ::metrics::{
+    Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
+};
 
 const EVENTS_PENDING: &str = "sessiongate_events_pending";
 const EVENTS_SENT: &str = "sessiongate_events_sent_total";

@@ -133,7 +133,10 @@ mod tests {
             .filter(|v| *v > 2)
             .collect();
         assert!(later.starts_with(&[3, 4, 5]), "{later:?}");
-        assert_eq!(status.pending.iter().map(|p| p.0).collect::<Vec<_>>(), later);
+        assert_eq!(
+            status.pending.iter().map(|p| p.0).collect::<Vec<_>>(),
+            later
+        );
         assert!(refuse_newer(&status).is_ok());
     }
 

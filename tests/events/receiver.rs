@@ -67,7 +67,9 @@ pub struct Receiver {
 
 impl Receiver {
     pub async fn start(mode: Mode) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind receiver");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind receiver");
         let port = listener.local_addr().expect("receiver addr").port();
         let shared = Arc::new(Shared::default());
         *shared.mode.lock().expect("lock") = Some(mode);
@@ -158,7 +160,11 @@ async fn receive(
     shared: Arc<Shared>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let (parts, body) = request.into_parts();
-    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     let mode = shared.mode.lock().expect("lock").unwrap_or(Mode::Ok);
     let json = serde_json::from_slice(&body).unwrap_or(Value::Null);
     shared.hits.lock().expect("lock").push(Hit {

@@ -65,12 +65,10 @@ where
     for args in [&["migrate"][..], &["migrate", "--dry-run"]] {
         let outcome = run_with_config(args, config, &[]).await.expect_code(0);
         assert!(
-            outcome
-                .stdout
-                .contains(&format!(
-                    "schema version {} is current; no pending migrations",
-                    newest()
-                )),
+            outcome.stdout.contains(&format!(
+                "schema version {} is current; no pending migrations",
+                newest()
+            )),
             "{}",
             outcome.stdout
         );
@@ -80,12 +78,10 @@ where
     for args in [&["serve"][..], &["migrate"], &["migrate", "--dry-run"]] {
         let outcome = run_with_config(args, config, &[]).await.expect_code(78);
         assert!(
-            outcome
-                .stderr
-                .contains(&format!(
-                    "schema is at version 9999, newer than this sessiongate knows (up to {})",
-                    newest()
-                )),
+            outcome.stderr.contains(&format!(
+                "schema is at version 9999, newer than this sessiongate knows (up to {})",
+                newest()
+            )),
             "{args:?}: {}",
             outcome.stderr
         );

@@ -135,7 +135,11 @@ impl SqlStore {
         Ok(count)
     }
 
-    pub(super) async fn outbox_purge(&self, done_before: i64, limit: i64) -> Result<u64, StoreError> {
+    pub(super) async fn outbox_purge(
+        &self,
+        done_before: i64,
+        limit: i64,
+    ) -> Result<u64, StoreError> {
         let deleted = sqlx::query(
             "DELETE FROM event_outbox WHERE seq IN (
                  SELECT seq FROM event_outbox
