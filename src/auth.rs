@@ -532,7 +532,7 @@ impl Auth {
         let now = ids::now();
         let session_id = session.id.as_str();
         if self.store.revoke_session(session_id, now).await? {
-            self.revoked_here(&[session.id.clone()], now);
+            self.revoked_here(std::slice::from_ref(&session.id), now);
             self.events
                 .emit(Event::revoked(&session.user_id, session_id, reason))
                 .await;
