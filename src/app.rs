@@ -21,7 +21,7 @@ use crate::admin::AdminKey;
 use crate::auth::Auth;
 use crate::config::Config;
 use crate::cors::Cors;
-use crate::events::Events;
+use crate::events::{self, Events};
 use crate::ids;
 use crate::metrics::Metrics;
 use crate::proxy::Proxy;
@@ -64,6 +64,7 @@ struct Durable {
 
 impl State {
     fn build(config: Config, durable: &Durable, admin_key: AdminKey) -> Self {
+        durable.events.configure(&config.events);
         Self {
             auth: Auth::new(
                 &config,
@@ -239,11 +240,20 @@ impl App {
             stop_rx.clone(),
         ));
         let poller = tokio::spawn(poll_revocations(self.live.clone(), stop_rx.clone()));
-        let chores = tokio::spawn(run_chores(self.live.clone(), stop_rx));
+        let chores = tokio::spawn(run_chores(self.live.clone(), stop_rx.clone()));
+        let live = self.live.clone();
+        let source = move || {
+            let state = live.current();
+            events::Source {
+                config: state.config.events.clone(),
+                fetcher: state.auth.fetcher().clone(),
+            }
+        };
+        let delivery = tokio::spawn(events::deliver(state.events.clone(), source, stop_rx));
         shutdown.await;
         tracing::info!("shutting down: no new connections, finishing in-flight requests");
         let _ = stop_tx.send(true);
-        for task in [client, admin, poller, chores] {
+        for task in [client, admin, poller, chores, delivery] {
             if let Err(err) = task.await {
                 tracing::error!(error = %err, "server task failed");
             }

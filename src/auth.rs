@@ -27,9 +27,9 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::error::{ApiError, ErrorCode};
-use crate::events::{Event, Events, RevokeReason};
+use crate::events::{Event, EventName, Events, RevokeReason};
 use crate::ids;
-use crate::outbound::Outbound;
+use crate::outbound::{Fetcher, Outbound};
 use crate::store::{
     NewIdentity, NewSession, NewUser, Session, SessionCap, SessionStart, Store, StoreError, User,
     UserIdentity,
@@ -104,6 +104,8 @@ pub struct Auth {
     pending_logins: oidc::redirect::PendingLogins,
     /// The argon2 hash pool every password provider shares.
     passwords: Arc<Passwords>,
+    /// The webhook / JWKS client every provider shares (and the event deliverer).
+    fetcher: Fetcher,
 }
 
 /// Anonymous users deleted per lifecycle batch.
@@ -205,6 +207,7 @@ impl Auth {
             oidc,
             pending_logins: oidc::redirect::PendingLogins::default(),
             passwords,
+            fetcher,
         }
     }
 
@@ -255,6 +258,11 @@ impl Auth {
     /// The App Services `domain_id` of this app (derived from the app id).
     pub fn domain_id(&self) -> &str {
         &self.domain_id
+    }
+
+    /// The outbound client for webhooks (`crate::outbound`), built from the running config.
+    pub fn fetcher(&self) -> &Fetcher {
+        &self.fetcher
     }
 
     pub fn events(&self) -> &Arc<Events> {
@@ -347,6 +355,13 @@ impl Auth {
         let (user, writes) = self.prepare(outcome).await?;
         if let Some((new_user, identity)) = &writes.new_user {
             self.store.create_user(new_user, identity).await?;
+            self.events
+                .emit(user_created(
+                    &new_user.id,
+                    provider.name(),
+                    &new_user.user_type,
+                ))
+                .await;
         }
         if let Some(data) = &writes.user_data {
             self.store.update_user_data(&user.id, data).await?;
@@ -445,13 +460,24 @@ impl Auth {
             }
             started => started?,
         };
+        let session = start.session;
+        let mut happened = Vec::with_capacity(2);
         if created {
             tracing::info!(user_id = %user.id, provider, "user created");
+            happened.push(user_created(&user.id, provider, &user.user_type));
         }
+        happened.push(
+            Event::new(EventName::SessionCreated, &user.id)
+                .session(&session.id)
+                .data(serde_json::json!({
+                    "provider": provider,
+                    "device_id": session.device_id,
+                })),
+        );
+        self.events.emit_all(happened).await;
         if !evicted.is_empty() {
             self.evicted(&user.id, &evicted, now).await;
         }
-        let session = start.session;
         let access_token = self.mint(user, &session.id, provider, &session.device_id, now)?;
         tracing::info!(user_id = %user.id, session_id = %session.id, provider, "session started");
         Ok(LoginResponse {
@@ -519,11 +545,11 @@ impl Auth {
         }
         let (session, user) = self.refresh_session(refresh_token).await?;
         self.store.touch_session(&session.id, ids::now()).await?;
-        self.refreshed(&session, &user, None)
+        self.refreshed(&session, &user, None).await
     }
 
-    /// Mints the access token of a refreshed session.
-    fn refreshed(
+    /// Mints the access token of a refreshed session and announces the refresh.
+    async fn refreshed(
         &self,
         session: &Session,
         user: &User,
@@ -536,6 +562,9 @@ impl Auth {
             &session.device_id,
             ids::now(),
         )?;
+        self.events
+            .emit(Event::new(EventName::SessionRefreshed, &session.user_id).session(&session.id))
+            .await;
         Ok(Refreshed {
             access_token,
             refresh_token,
@@ -567,15 +596,24 @@ impl Auth {
     /// Returns the session's user id (for the access line).
     pub async fn logout(&self, refresh_token: &str) -> Result<String, ApiError> {
         let session = self.live_session(refresh_token).await?;
-        self.revoke_session(&session.id).await?;
+        self.revoke_session(&session, RevokeReason::Logout).await?;
         Ok(session.user_id)
     }
 
-    /// Revokes one session in the store and, at once, on this replica.
-    pub async fn revoke_session(&self, session_id: &str) -> Result<(), ApiError> {
+    /// Revokes one session in the store and, at once, on this replica; `session.revoked`
+    /// with `reason` if it was live.
+    pub async fn revoke_session(
+        &self,
+        session: &Session,
+        reason: RevokeReason,
+    ) -> Result<(), ApiError> {
         let now = ids::now();
+        let session_id = session.id.as_str();
         if self.store.revoke_session(session_id, now).await? {
-            self.revoked_here(&[session_id.to_owned()], now);
+            self.revoked_here(std::slice::from_ref(&session.id), now);
+            self.events
+                .emit(Event::revoked(&session.user_id, session_id, reason))
+                .await;
         } else {
             self.tokens.revocations().revoke([session_id], now);
         }
@@ -583,13 +621,31 @@ impl Auth {
         Ok(())
     }
 
-    /// Revokes every session of a user but `keep`; returns how many were live.
-    pub async fn revoke_user(&self, user_id: &str, keep: Option<&str>) -> Result<usize, ApiError> {
+    /// Revokes every session of a user but `keep` (`session.revoked` with `reason` for each);
+    /// returns how many were live.
+    pub async fn revoke_user(
+        &self,
+        user_id: &str,
+        keep: Option<&str>,
+        reason: RevokeReason,
+    ) -> Result<usize, ApiError> {
         let now = ids::now();
         let revoked = self.store.revoke_user_sessions(user_id, keep, now).await?;
         self.revoked_here(&revoked, now);
+        self.emit_revoked(user_id, &revoked, reason).await;
         tracing::info!(user_id, sessions = revoked.len(), "user sessions revoked");
         Ok(revoked.len())
+    }
+
+    /// `session.revoked` for each of a user's `session_ids`.
+    async fn emit_revoked(&self, user_id: &str, session_ids: &[String], reason: RevokeReason) {
+        // Collected first: a borrowing iterator held across `.await` makes the future's
+        // `Send` bound higher-ranked, which the listener's `spawn` cannot prove.
+        let events: Vec<Event> = session_ids
+            .iter()
+            .map(|session_id| Event::revoked(user_id, session_id, reason))
+            .collect();
+        self.events.emit_all(events).await;
     }
 
     /// Applies revocations this replica made to its own list at once (others learn them
@@ -612,6 +668,13 @@ impl Auth {
             .ok_or_else(user_not_found)?;
         self.revoked_here(&revoked, now);
         self.credentials_changed();
+        if disabled {
+            self.emit_revoked(user_id, &revoked, RevokeReason::UserDisabled)
+                .await;
+            self.events
+                .emit(Event::new(EventName::UserDisabled, user_id))
+                .await;
+        }
         tracing::info!(
             user_id,
             disabled,
@@ -631,6 +694,11 @@ impl Auth {
             .ok_or_else(user_not_found)?;
         self.revoked_here(&revoked, now);
         self.credentials_changed();
+        self.emit_revoked(user_id, &revoked, RevokeReason::UserDeleted)
+            .await;
+        self.events
+            .emit(Event::new(EventName::UserDeleted, user_id))
+            .await;
         tracing::info!(user_id, sessions_revoked = revoked.len(), "user deleted");
         Ok(())
     }
@@ -726,6 +794,14 @@ impl From<StoreError> for StartFailure {
             other => Self::Other(other.into()),
         }
     }
+}
+
+/// `user.created` for a user a login, a registration or an operator created.
+pub(crate) fn user_created(user_id: &str, provider: &str, user_type: &str) -> Event {
+    Event::new(EventName::UserCreated, user_id).data(serde_json::json!({
+        "provider": provider,
+        "user_type": user_type,
+    }))
 }
 
 fn user_disabled() -> ApiError {

@@ -6,6 +6,7 @@ mod cors;
 mod duration;
 mod effective;
 mod env;
+mod events;
 mod login_limits;
 mod outbound;
 mod providers;
@@ -26,6 +27,7 @@ pub use cors::{CorsConfig, RouteCors};
 pub use duration::{format as format_duration, parse as parse_duration};
 pub use effective::RenderError;
 pub use env::PREFIX as ENV_PREFIX;
+pub use events::EventsConfig;
 pub use login_limits::LoginLimitsConfig;
 pub use outbound::{ClientIdentity, OutboundConfig};
 pub use providers::{
@@ -80,6 +82,8 @@ pub struct Config {
     pub cors: CorsConfig,
     /// Limits on a user's sessions.
     pub sessions: SessionsConfig,
+    /// The session lifecycle webhook.
+    pub events: EventsConfig,
     pub routes: Vec<RouteConfig>,
     pub providers: ProvidersConfig,
     pub auth: AuthConfig,
@@ -425,6 +429,11 @@ fn refuse_inline_secrets(table: &toml::Table) -> Result<(), ConfigError> {
             "signing_key",
             "tokens.signing_key_file or SESSIONGATE_TOKENS__SIGNING_KEY",
         ),
+        (
+            "events",
+            "secret",
+            "events.secret_file or SESSIONGATE_EVENTS__SECRET",
+        ),
     ] {
         let present = table
             .get(section)
@@ -562,6 +571,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         .collect::<Result<Vec<_>, _>>()?;
     let cors = cors::validate(raw.cors)?;
     let sessions = sessions::validate(raw.sessions)?;
+    let events = events::validate(raw.events)?;
     let providers = providers::validate(raw.providers)?;
     let cpus = std::thread::available_parallelism().map_or(2, usize::from);
     let concurrency = raw.auth.password_hash_concurrency.unwrap_or(cpus);
@@ -606,6 +616,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         },
         cors,
         sessions,
+        events,
         routes,
         providers,
         auth,

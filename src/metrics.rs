@@ -20,6 +20,7 @@
 //! - the login limits' and storm shedding's series (`metrics/throttle.rs`)
 //! - `sessiongate_build_info{version,config_hash}` gauge, always 1 ([`set_build_info`])
 //! - refresh-token rotation and the session cap: see [`sessions`]
+//! - `sessiongate_events_*`: the lifecycle-event outbox and its delivery (`metrics/events.rs`)
 //! - `process_cpu_seconds_total`, `process_resident_memory_bytes`, `process_open_fds`,
 //!   `process_max_fds`, `process_threads`, … (the `metrics-process` collector, read at each
 //!   [`Metrics::render`])
@@ -36,6 +37,11 @@ pub mod sessions;
 mod throttle;
 pub use sessions::{CapAction, RotationOutcome, record_refresh_rotation, record_session_cap};
 pub use throttle::{record_login_shed, record_login_throttled, record_throttle_trip};
+mod events;
+pub use events::{
+    EventFailure, record_event_attempt_failed, record_event_dropped, record_event_emit_error,
+    record_event_sent, set_events_pending,
+};
 
 const REQUESTS_TOTAL: &str = "sessiongate_requests_total";
 const REQUEST_DURATION: &str = "sessiongate_request_duration_seconds";
@@ -154,6 +160,7 @@ fn build_and_install() -> Metrics {
 /// The `# HELP` lines (and units) of every series.
 fn describe() {
     sessions::describe();
+    events::describe();
     describe_counter!(
         REQUESTS_TOTAL,
         "Requests answered, by listener class and HTTP status"

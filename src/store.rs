@@ -8,6 +8,7 @@ mod backup;
 mod deadline;
 mod migrations;
 pub mod model;
+mod outbox;
 mod postgres;
 mod rows;
 mod sql;
@@ -26,6 +27,7 @@ pub use model::{
     OnLimit, Revocation, RotatedToken, Session, SessionCap, SessionStart, SigningKeyRecord, User,
     UserIdentity, UserQuery, UserTokenKind, UserTokenRecord,
 };
+pub use outbox::{ClaimedEvent, OutboxEvent};
 pub use sql::throttle::{ThrottleHit, ThrottleRules, ThrottleState};
 pub use sql::{Dialect, SqlStore};
 
@@ -363,6 +365,41 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
         known_before: i64,
     ) -> Result<u64, StoreError>;
+    /// Records an event for delivery (the outbox; see `crate::events`).
+    async fn enqueue_event(&self, event: &OutboxEvent) -> Result<(), StoreError>;
+
+    /// Leases up to `limit` due events to `owner` until `lease_until` (ms), at most one per
+    /// order key — the oldest pending one, and only when no other process holds its lease.
+    /// Oldest first; each claim counts as an attempt.
+    async fn claim_events(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> Result<Vec<ClaimedEvent>, StoreError>;
+
+    /// Marks an event done at `at` (ms): delivered, or given up (`dropped`).
+    async fn finish_event(&self, seq: i64, at: i64, dropped: bool) -> Result<(), StoreError>;
+
+    /// Releases `owner`'s lease on an event and makes it due again at `next_attempt_at` (ms).
+    /// `false`: the lease was no longer `owner`'s (it expired and another process took it).
+    async fn retry_event(
+        &self,
+        seq: i64,
+        owner: &str,
+        next_attempt_at: i64,
+        error: &str,
+    ) -> Result<bool, StoreError>;
+
+    /// Releases every lease `owner` holds (its process is stopping); returns how many.
+    async fn release_events(&self, owner: &str) -> Result<u64, StoreError>;
+
+    /// Events not done yet, across all processes.
+    async fn pending_events(&self) -> Result<i64, StoreError>;
+
+    /// Deletes at most `limit` events done before `done_before` (ms); returns how many.
+    async fn purge_events(&self, done_before: i64, limit: i64) -> Result<u64, StoreError>;
 }
 
 /// Opens the store named by `url` — `sqlite://PATH` (embedded, created on first start) or

@@ -17,6 +17,7 @@ use serde::Deserialize;
 
 use crate::app::State;
 use crate::error::ApiError;
+use crate::events::RevokeReason;
 use crate::web::{self, Body};
 
 #[derive(Deserialize)]
@@ -57,7 +58,10 @@ pub async fn set_disabled(
     let owner = keys.server_key_owner(key_id).await?;
     keys.set_disabled(&owner, key_id, disabled).await?;
     if disabled {
-        state.auth.revoke_user(&owner, None).await?;
+        state
+            .auth
+            .revoke_user(&owner, None, RevokeReason::Admin)
+            .await?;
     }
     Ok(web::status(StatusCode::NO_CONTENT))
 }

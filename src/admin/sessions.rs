@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use crate::app::State;
 use crate::error::ApiError;
+use crate::events::RevokeReason;
 use crate::sessions::{grants, list};
 use crate::web::{self, Body};
 
@@ -35,7 +36,10 @@ pub async fn revoke(
         .filter(|s| s.user_id == user_id)
         .ok_or_else(list::session_not_found)?;
     if session.revoked_at.is_none() {
-        state.auth.revoke_session(&session.id).await?;
+        state
+            .auth
+            .revoke_session(&session, RevokeReason::Admin)
+            .await?;
     }
     Ok(web::status(StatusCode::NO_CONTENT))
 }

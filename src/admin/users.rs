@@ -8,6 +8,7 @@ use crate::app::State;
 use crate::auth::userpass::{RegisterBody, normalize_email};
 use crate::error::ApiError;
 use crate::error::ErrorCode;
+use crate::events::RevokeReason;
 use crate::sessions::list::UserView;
 use crate::store::UserQuery;
 use crate::tokens::TokenError;
@@ -69,7 +70,10 @@ pub async fn logout(state: &State, user_id: &str) -> Result<Response<Body>, ApiE
     if state.auth.store().find_user(user_id).await?.is_none() {
         return Err(user_not_found());
     }
-    state.auth.revoke_user(user_id, None).await?;
+    state
+        .auth
+        .revoke_user(user_id, None, RevokeReason::Admin)
+        .await?;
     Ok(web::status(StatusCode::NO_CONTENT))
 }
 
@@ -118,6 +122,14 @@ pub async fn create(state: &State, request: Request<Incoming>) -> Result<Respons
     let userpass = state.auth.userpass()?;
     let body: RegisterBody = web::read_json(request, &state.config.server).await?;
     let user_id = userpass.register_confirmed(body).await?;
+    state
+        .events
+        .emit(crate::auth::user_created(
+            &user_id,
+            crate::auth::userpass::NAME,
+            "normal",
+        ))
+        .await;
     let user = state
         .auth
         .store()

@@ -84,7 +84,7 @@ impl Auth {
                 .await?
             {
                 record_refresh_rotation(RotationOutcome::Rotated);
-                return self.refreshed(&session, &user, Some(next));
+                return self.refreshed(&session, &user, Some(next)).await;
             }
             // Another refresh rotated it a moment ago: this one raced it (2).
         }
@@ -104,7 +104,7 @@ impl Auth {
                     .touch_session(&session.id, now.div_euclid(1000))
                     .await?;
                 record_refresh_rotation(RotationOutcome::Grace);
-                return self.refreshed(&session, &user, Some(next));
+                return self.refreshed(&session, &user, Some(next)).await;
             }
         }
         // 3. Reuse.

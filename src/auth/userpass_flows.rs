@@ -38,6 +38,7 @@ use super::userpass::{RegisterBody, normalize_email};
 use super::{Auth, userpass};
 use crate::config::UserpassConfig;
 use crate::error::{ApiError, ErrorCode};
+use crate::events::RevokeReason;
 use crate::ids;
 use crate::outbound::{FetchError, Fetcher};
 use crate::store::{Store, UserTokenKind, UserTokenRecord};
@@ -384,7 +385,10 @@ impl Auth {
         let userpass = self.userpass()?;
         let flows = self.userpass_flows()?;
         let email = body.email.as_deref().map(normalize_email).transpose()?;
-        userpass.register(body).await?;
+        let user_id = userpass.register(body).await?;
+        self.events
+            .emit(super::user_created(&user_id, userpass::NAME, "normal"))
+            .await;
         if let (false, Some(email)) = (flows.auto_confirm, email) {
             flows.deliver(UserTokenKind::Confirm, &email).await?;
         }
@@ -418,7 +422,8 @@ impl Auth {
         };
         if let Some(user_id) = reset_user {
             self.credentials_changed();
-            self.revoke_user(&user_id, None).await?;
+            self.revoke_user(&user_id, None, RevokeReason::PasswordReset)
+                .await?;
         }
         Ok(())
     }

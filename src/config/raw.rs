@@ -32,6 +32,7 @@ pub struct RawConfig {
     pub cors: RawCors,
     #[serde(default)]
     pub sessions: RawSessions,
+    pub events: super::events::RawEvents,
     #[serde(default)]
     pub routes: Vec<RawRoute>,
     #[serde(default)]
@@ -335,7 +336,7 @@ pub struct RawLog {
 }
 
 /// Accepts a native TOML value or a string that parses to one (environment overrides).
-fn flex<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+pub(super) fn flex<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de> + FromStr,

@@ -5,6 +5,7 @@
 use super::list::session_not_found;
 use crate::auth::Auth;
 use crate::error::ApiError;
+use crate::events::RevokeReason;
 use crate::tokens::Verified;
 
 /// Which of the caller's sessions to end.
@@ -25,10 +26,17 @@ pub async fn sign_out(
     match target {
         Target::Current => sign_out_one(auth, caller, &caller.session_id).await,
         Target::One(session_id) => sign_out_one(auth, caller, session_id).await,
-        Target::All => auth.revoke_user(&caller.user_id, None).await,
-        Target::AllButCurrent => {
-            auth.revoke_user(&caller.user_id, Some(&caller.session_id))
+        Target::All => {
+            auth.revoke_user(&caller.user_id, None, RevokeReason::SignOut)
                 .await
+        }
+        Target::AllButCurrent => {
+            auth.revoke_user(
+                &caller.user_id,
+                Some(&caller.session_id),
+                RevokeReason::SignOut,
+            )
+            .await
         }
     }
 }
@@ -44,6 +52,6 @@ async fn sign_out_one(auth: &Auth, caller: &Verified, session_id: &str) -> Resul
     if session.revoked_at.is_some() {
         return Ok(0);
     }
-    auth.revoke_session(&session.id).await?;
+    auth.revoke_session(&session, RevokeReason::SignOut).await?;
     Ok(1)
 }

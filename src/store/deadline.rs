@@ -13,9 +13,10 @@ use async_trait::async_trait;
 use tokio::sync::Notify;
 
 use super::{
-    ApiKeyRecord, ImportOutcome, ImportUser, LocalAccount, NewIdentity, NewSession, NewUser,
-    Revocation, RotatedToken, Session, SessionStart, SigningKeyRecord, Store, StoreError,
-    ThrottleHit, ThrottleRules, ThrottleState, User, UserQuery, UserTokenKind, UserTokenRecord,
+    ApiKeyRecord, ClaimedEvent, ImportOutcome, ImportUser, LocalAccount, NewIdentity, NewSession,
+    NewUser, OutboxEvent, Revocation, RotatedToken, Session, SessionStart, SigningKeyRecord, Store,
+    StoreError, ThrottleHit, ThrottleRules, ThrottleState, User, UserQuery, UserTokenKind,
+    UserTokenRecord,
 };
 
 /// How the store is opened (`store.*` keys).
@@ -161,4 +162,11 @@ bounded_store! {
     throttle_failures(hits: &[ThrottleHit], rules: &ThrottleRules, now: i64) -> Vec<ThrottleState>;
     throttle_known(key: &str, rules: &ThrottleRules, now: i64) -> ();
     purge_throttle(idle_before: i64, now: i64, known_before: i64) -> u64;
+    enqueue_event(event: &OutboxEvent) -> ();
+    claim_events(owner: &str, now: i64, lease_until: i64, limit: i64) -> Vec<ClaimedEvent>;
+    finish_event(seq: i64, at: i64, dropped: bool) -> ();
+    retry_event(seq: i64, owner: &str, next_attempt_at: i64, error: &str) -> bool;
+    release_events(owner: &str) -> u64;
+    pending_events() -> i64;
+    purge_events(done_before: i64, limit: i64) -> u64;
 }

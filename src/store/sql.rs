@@ -8,6 +8,7 @@
 
 mod cap;
 mod import;
+mod outbox;
 mod rotation;
 pub(super) mod throttle;
 
@@ -21,9 +22,9 @@ use tracing::instrument;
 
 use super::rows::{self, LOCAL_ACCOUNT_COLUMNS, SESSION_COLUMNS};
 use super::{
-    ApiKeyRecord, ImportOutcome, ImportUser, LocalAccount, NewIdentity, NewSession, NewUser,
-    Revocation, RotatedToken, Session, SessionStart, SigningKeyRecord, Store, StoreError, User,
-    UserQuery, UserTokenKind, UserTokenRecord,
+    ApiKeyRecord, ClaimedEvent, ImportOutcome, ImportUser, LocalAccount, NewIdentity, NewSession,
+    NewUser, OutboxEvent, Revocation, RotatedToken, Session, SessionStart, SigningKeyRecord, Store,
+    StoreError, User, UserQuery, UserTokenKind, UserTokenRecord,
 };
 use throttle::{ThrottleHit, ThrottleRules, ThrottleState};
 
@@ -994,5 +995,46 @@ impl Store for SqlStore {
         }
         tx.commit().await?;
         Ok(deleted > 0)
+    }
+
+    #[instrument(skip_all, fields(event_id = %event.id))]
+    async fn enqueue_event(&self, event: &OutboxEvent) -> Result<(), StoreError> {
+        self.outbox_enqueue(event).await
+    }
+
+    async fn claim_events(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> Result<Vec<ClaimedEvent>, StoreError> {
+        self.outbox_claim(owner, now, lease_until, limit).await
+    }
+
+    async fn finish_event(&self, seq: i64, at: i64, dropped: bool) -> Result<(), StoreError> {
+        self.outbox_finish(seq, at, dropped).await
+    }
+
+    async fn retry_event(
+        &self,
+        seq: i64,
+        owner: &str,
+        next_attempt_at: i64,
+        error: &str,
+    ) -> Result<bool, StoreError> {
+        self.outbox_retry(seq, owner, next_attempt_at, error).await
+    }
+
+    async fn release_events(&self, owner: &str) -> Result<u64, StoreError> {
+        self.outbox_release(owner).await
+    }
+
+    async fn pending_events(&self) -> Result<i64, StoreError> {
+        self.outbox_pending().await
+    }
+
+    async fn purge_events(&self, done_before: i64, limit: i64) -> Result<u64, StoreError> {
+        self.outbox_purge(done_before, limit).await
     }
 }

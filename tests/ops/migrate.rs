@@ -10,13 +10,26 @@ use crate::common::postgres_url_or_skip;
 use crate::{config_text, run_with_config, sqlite_url, write_config};
 
 /// Migrations this binary carries.
-const KNOWN: [&str; 5] = [
+/// (Counts and the newest version below are derived from it: a new migration adds one line.)
+const KNOWN: &[&str] = &[
     "0001_init",
     "0002_key_activation",
     "0003_grants",
     "0004_keys_and_tokens",
     "0005_password_reset_required",
+    "0006_login_throttle",
+    "0007_refresh_rotation",
+    "0008_event_outbox",
 ];
+
+/// The newest version this binary knows (the number of the last of `KNOWN`).
+fn newest() -> u32 {
+    KNOWN
+        .last()
+        .and_then(|name| name.split('_').next())
+        .and_then(|number| number.parse().ok())
+        .expect("KNOWN names start with their number")
+}
 
 /// The story on one store: dry run, apply, nothing left, then a "newer release" row refused.
 /// `applied_table_exists` says whether sqlx's bookkeeping table exists; `add_future_version`
@@ -30,11 +43,13 @@ where
         .await
         .expect_code(0);
     assert!(
-        outcome.stdout.contains("would apply 5 migration(s)"),
+        outcome
+            .stdout
+            .contains(&format!("would apply {} migration(s)", KNOWN.len())),
         "{}",
         outcome.stdout
     );
-    for name in KNOWN {
+    for name in KNOWN.iter().copied() {
         assert!(outcome.stdout.contains(name), "{}", outcome.stdout);
     }
     assert!(!applied_table_exists().await, "a dry run writes nothing");
@@ -43,16 +58,19 @@ where
         .await
         .expect_code(0);
     assert!(
-        outcome.stdout.contains("applied 5 migration(s)"),
+        outcome
+            .stdout
+            .contains(&format!("applied {} migration(s)", KNOWN.len())),
         "{}",
         outcome.stdout
     );
     for args in [&["migrate"][..], &["migrate", "--dry-run"]] {
         let outcome = run_with_config(args, config, &[]).await.expect_code(0);
         assert!(
-            outcome
-                .stdout
-                .contains("schema version 5 is current; no pending migrations"),
+            outcome.stdout.contains(&format!(
+                "schema version {} is current; no pending migrations",
+                newest()
+            )),
             "{}",
             outcome.stdout
         );
@@ -62,9 +80,10 @@ where
     for args in [&["serve"][..], &["migrate"], &["migrate", "--dry-run"]] {
         let outcome = run_with_config(args, config, &[]).await.expect_code(78);
         assert!(
-            outcome
-                .stderr
-                .contains("schema is at version 9999, newer than this sessiongate knows (up to 5)"),
+            outcome.stderr.contains(&format!(
+                "schema is at version 9999, newer than this sessiongate knows (up to {})",
+                newest()
+            )),
             "{args:?}: {}",
             outcome.stderr
         );
