@@ -32,6 +32,7 @@ pub struct RawConfig {
     pub cors: RawCors,
     #[serde(default)]
     pub sessions: RawSessions,
+    #[serde(default)]
     pub events: super::events::RawEvents,
     #[serde(default)]
     pub routes: Vec<RawRoute>,
