@@ -8,7 +8,7 @@
 //! `exp`) and `jti`.
 //!
 //! With `identity_headers.assertion_cache` (the default) an assertion is reused for the same
-//! session and audience within a window of half the lifetime: `jti` is then unique per
+//! session (and user and provider) and audience within a window of half the lifetime: `jti` is then unique per
 //! (session, audience, window), not per request, and every assertion an upstream receives has
 //! at least half its lifetime left. With the cache off every request gets a fresh `jti`.
 //!
@@ -67,8 +67,13 @@ pub struct Assertions {
     /// Reuse window in seconds (half the lifetime).
     window: i64,
     keys: Arc<KeyRing>,
-    cache: Option<moka::sync::Cache<(String, Arc<str>), Arc<Cached>>>,
+    cache: Option<moka::sync::Cache<CacheKey, Arc<Cached>>>,
 }
+
+/// Everything an assertion says about its caller, and the audience: Data API credential
+/// callers share one session id (`proxy::data_api::SESSION_ID`), so the session alone would
+/// hand one user's assertion to another.
+type CacheKey = (String, String, String, Arc<str>);
 
 impl Assertions {
     /// `None` when `identity_headers.assertion` is off.
@@ -113,7 +118,12 @@ impl Assertions {
             return self.sign(caller, audience, now);
         };
         let window = now.div_euclid(self.window);
-        let key = (caller.session_id.clone(), audience.clone());
+        let key = (
+            caller.session_id.clone(),
+            caller.user_id.clone(),
+            caller.provider.clone(),
+            audience.clone(),
+        );
         if let Some(hit) = cache.get(&key) {
             // The access token of this request may expire sooner than the one the cached
             // assertion was signed for was: never send an assertion that outlives it.

@@ -395,3 +395,49 @@ async fn replicas_on_postgres_publish_one_jwks_and_verify_each_others_assertions
     drop((a, b));
     drop_pg_schema(&base, &schema).await;
 }
+
+/// `sessiongate keys …-assertion` against `gw`'s admin API; returns stdout.
+async fn cli(gw: &TestGateway, args: &[&str]) -> String {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_sessiongate"))
+        .args(args)
+        .args([
+            "--url",
+            &gw.admin_url,
+            "--admin-key",
+            ADMIN_KEY,
+            "--app",
+            APP_ID,
+        ])
+        .arg("--config")
+        .arg(gw.dir.path().join("no-config.toml"))
+        .output()
+        .await
+        .expect("sessiongate runs");
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("utf-8")
+}
+
+#[tokio::test]
+async fn the_cli_rotates_and_lists_assertion_keys_without_private_halves() {
+    let gw = TestGateway::start_with(options()).await;
+    let rotated: Value =
+        serde_json::from_str(&cli(&gw, &["keys", "rotate-assertion", "--json"]).await)
+            .expect("json");
+    let kid = rotated["kid"].as_str().expect("kid");
+    let listed: Value =
+        serde_json::from_str(&cli(&gw, &["keys", "list-assertion", "--json"]).await).expect("json");
+    let listed = listed.as_array().expect("array");
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[1]["kid"], kid);
+    for key in listed {
+        let mut fields: Vec<&String> = key.as_object().expect("object").keys().collect();
+        fields.sort();
+        assert_eq!(fields, ["active_from", "kid", "signing"], "{key}");
+    }
+    let table = cli(&gw, &["keys", "list-assertion"]).await;
+    assert!(table.contains(kid), "{table}");
+}

@@ -109,6 +109,12 @@ async fn the_cache_reuses_per_session_audience_and_window_only() {
             .unwrap(),
         first
     );
+    // Data API credential callers share one session id: never each other's assertion.
+    let mut other_user = caller("s1", now + 1800);
+    other_user.user_id = "u2".into();
+    let theirs = assertions.value(&other_user, &a, now).unwrap();
+    assert_ne!(theirs, first);
+    assert_eq!(verify(&theirs, &keys.current().jwks(), "a")["sub"], "u2");
     let uncached = Assertions::new(&config("assertion_cache = false"), keys).unwrap();
     assert_ne!(
         uncached.value(&c, &a, now).unwrap(),
