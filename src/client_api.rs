@@ -256,6 +256,8 @@ mod tests {
             None
         );
         assert_eq!(route("/data/items", app), None);
+        assert_eq!(route("/.well-known/jwks.json", app), Some(Route::Jwks));
+        assert_eq!(allowed_methods(&Route::Jwks), Some("GET"));
         assert_eq!(
             route("/api/client/v2.0/auth/sessions/current", app),
             Some(Route::Sessions(vec!["current".into()]))
