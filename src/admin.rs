@@ -4,6 +4,7 @@
 //! Never served on the client listener. `GET /` is the web console (`console.rs`).
 
 mod api_keys;
+mod assertion_keys;
 mod auth;
 mod console;
 mod health;
@@ -141,6 +142,8 @@ pub async fn handle(
             api_keys::set_disabled(state, key_id, true).await
         }
         (Method::GET, ["security", "signing_keys"]) => Ok(security::list_keys(state)),
+        (Method::GET, ["security", "assertion_keys"]) => Ok(assertion_keys::list(state)),
+        (Method::POST, ["security", "assertion_keys"]) => assertion_keys::rotate(state).await,
         (Method::POST, ["security", "signing_keys"]) => security::rotate_key(state).await,
         (Method::DELETE, ["security", "signing_keys", kid]) => {
             security::retire_key(state, kid).await
@@ -186,7 +189,7 @@ fn api_methods(tail: &[&str]) -> Option<&'static str> {
         ["api_keys", _] => "GET, DELETE",
         ["api_keys", _, "enable" | "disable"] => "PUT",
         ["security", "refresh_token_expiration"] => "GET, PUT",
-        ["security", "signing_keys"] => "GET, POST",
+        ["security", "signing_keys" | "assertion_keys"] => "GET, POST",
         ["security", "signing_keys", _] => "DELETE",
         _ => return None,
     })

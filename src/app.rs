@@ -18,6 +18,7 @@ use tokio_rustls::TlsAcceptor;
 pub use live::{Live, ReloadError, Reloaded};
 
 use crate::admin::AdminKey;
+use crate::assertion::{self, KeyRing};
 use crate::auth::Auth;
 use crate::config::Config;
 use crate::cors::Cors;
@@ -60,6 +61,8 @@ struct Durable {
     activity: Arc<Activity>,
     metrics: Metrics,
     events: Arc<Events>,
+    /// The identity assertion keys (`identity_headers.assertion`; empty when it is off).
+    assertion_keys: Arc<KeyRing>,
 }
 
 impl State {
@@ -72,7 +75,7 @@ impl State {
                 durable.tokens.clone(),
                 durable.events.clone(),
             ),
-            proxy: Proxy::new(&config),
+            proxy: Proxy::new(&config, durable.assertion_keys.clone()),
             cors: Cors::new(&config.cors, &config.server.request_id_header),
             admin_key,
             activity: durable.activity.clone(),
@@ -146,6 +149,12 @@ impl App {
             .with_fail_open_window(config.store.fail_open_for),
         );
         catch_up_revocations(store.as_ref(), &tokens).await?;
+        let assertion_keys = Arc::new(KeyRing::default());
+        if config.assertion.enabled() {
+            let rotation = config.assertion.key_rotation;
+            assertion_keys
+                .replace(assertion::keys::load(store.as_ref(), rotation, ids::now()).await?);
+        }
         let cert = match &config.server.tls {
             Some(tls) => Some(Arc::new(
                 server::ServerCert::load(&tls.cert_file, &tls.key_file).map_err(StartError::Tls)?,
@@ -169,6 +178,7 @@ impl App {
             tokens,
             activity: Arc::default(),
             metrics: crate::metrics::install(),
+            assertion_keys,
         };
         let admin_key = AdminKey::new(&config.admin);
         let state = State::build(config, &durable, admin_key);
@@ -307,6 +317,20 @@ pub async fn reload_keys(state: &State) {
         Ok(Some(keys)) => state.auth.tokens().replace_keys(keys),
         Ok(None) => {}
         Err(err) => tracing::warn!(error = %err, "signing key reload failed; retrying"),
+    }
+    reload_assertion_keys(state).await;
+}
+
+/// Re-reads the identity assertion keys (a rotation on any replica, an automatic rotation
+/// due, an expired key to drop); nothing when assertions are off.
+pub async fn reload_assertion_keys(state: &State) {
+    let Some(assertions) = state.proxy.assertions() else {
+        return;
+    };
+    let rotation = state.config.assertion.key_rotation;
+    match assertion::keys::load(state.auth.store().as_ref(), rotation, ids::now()).await {
+        Ok(keys) => assertions.keys().replace(keys),
+        Err(err) => tracing::warn!(error = %err, "assertion key reload failed; retrying"),
     }
 }
 

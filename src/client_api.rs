@@ -5,6 +5,7 @@
 //! go to the proxy.
 
 mod api_keys;
+mod jwks;
 mod location;
 mod login;
 mod oauth;
@@ -28,6 +29,9 @@ use crate::web::{Body, RequestContext};
 /// Base path of the client API.
 pub const BASE: &str = "/api/client/v2.0";
 
+/// Where the identity assertion keys are published (`identity_headers.assertion`).
+pub const JWKS_PATH: &str = "/.well-known/jwks.json";
+
 /// A gateway endpoint of the client API.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
@@ -50,6 +54,9 @@ pub enum Route {
     ApiKeys(Vec<String>),
     /// One of our paths with another app id.
     AppNotFound,
+    /// `/.well-known/jwks.json`: the identity assertion keys (ours only while assertions are
+    /// on; `app::dispatch` proxies the path otherwise).
+    Jwks,
 }
 
 impl Route {
@@ -67,12 +74,16 @@ impl Route {
             Self::Sessions(_) => "sessions",
             Self::ApiKeys(_) => "api_keys",
             Self::AppNotFound => "app_not_found",
+            Self::Jwks => "jwks",
         }
     }
 }
 
 /// The client API route of a normalized path, or `None` if the proxy should take it.
 pub fn route(path: &str, app_id: &str) -> Option<Route> {
+    if path == JWKS_PATH {
+        return Some(Route::Jwks);
+    }
     let rest = path.strip_prefix(BASE)?;
     let segments: Vec<&str> = rest.split('/').skip(1).collect();
     let route = match segments.as_slice() {
@@ -116,7 +127,7 @@ pub fn allowed_methods(route: &Route) -> Option<&'static str> {
         rest.iter().map(String::as_str).collect()
     }
     match route {
-        Route::Location | Route::Profile => Some("GET"),
+        Route::Location | Route::Profile | Route::Jwks => Some("GET"),
         // OpenID Connect providers also answer the redirect flow's GET.
         Route::Login { provider } if crate::auth::oidc::is_oidc_name(provider) => Some("GET, POST"),
         Route::OAuthCallback => Some("GET, POST"),
@@ -160,6 +171,7 @@ pub async fn handle(
         (Route::OAuthCallback, Method::GET | Method::POST) => {
             oauth::callback(state, request, ctx).await
         }
+        (Route::Jwks, Method::GET) => Ok((jwks::get(state), None)),
         (Route::Register, Method::POST) => userpass::register(state, request, ctx)
             .await
             .map(|r| (r, None)),
@@ -244,6 +256,8 @@ mod tests {
             None
         );
         assert_eq!(route("/data/items", app), None);
+        assert_eq!(route("/.well-known/jwks.json", app), Some(Route::Jwks));
+        assert_eq!(allowed_methods(&Route::Jwks), Some("GET"));
         assert_eq!(
             route("/api/client/v2.0/auth/sessions/current", app),
             Some(Route::Sessions(vec!["current".into()]))

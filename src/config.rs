@@ -2,6 +2,7 @@
 //!
 //! Does not bind sockets or open the store; `app` does that with a `Config` that is known good.
 
+mod assertion;
 mod cors;
 mod duration;
 mod effective;
@@ -23,6 +24,7 @@ use http::HeaderName;
 use serde::Serialize;
 use url::Url;
 
+pub use assertion::{ASSERTION_TTL_MAX, AssertionConfig};
 pub use cors::{CorsConfig, RouteCors};
 pub use duration::{format as format_duration, parse as parse_duration};
 pub use effective::RenderError;
@@ -77,6 +79,8 @@ pub struct Config {
     pub outbound: OutboundConfig,
     pub admin: AdminConfig,
     pub identity_headers: IdentityHeaders,
+    /// `identity_headers.assertion*`: the signed identity assertion for the upstream.
+    pub assertion: AssertionConfig,
     pub proxy: ProxyConfig,
     /// Browser apps on other origins (client listener only).
     pub cors: CorsConfig,
@@ -298,6 +302,8 @@ pub struct RouteConfig {
     pub websocket_token_protocol: bool,
     /// Accept the access token in this query parameter (removed before forwarding).
     pub token_query_param: Option<String>,
+    /// `aud` of this route's identity assertions; `None`: the route's upstream URL.
+    pub audience: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -546,6 +552,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             ));
         }
     }
+    let assertion = assertion::validate(&raw.identity_headers)?;
     let identity_headers = IdentityHeaders {
         user_id: header(
             "identity_headers.user_id",
@@ -611,6 +618,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         outbound,
         admin,
         identity_headers,
+        assertion,
         proxy: ProxyConfig {
             forward_credentials: raw.proxy.forward_credentials.unwrap_or(false),
         },
@@ -942,6 +950,7 @@ fn validate_route(index: usize, raw: raw::RawRoute) -> Result<RouteConfig, Confi
         cors: cors::route_cors(&key("cors"), raw.cors.as_deref())?,
         websocket_token_protocol: raw.websocket_token_protocol.unwrap_or(false),
         token_query_param: cors::query_param(&key("token_query_param"), raw.token_query_param)?,
+        audience: assertion::audience(&key("audience"), raw.audience)?,
     })
 }
 

@@ -2,6 +2,7 @@
 //! manages sessions and guards an upstream API as a reverse proxy.
 //!
 //! - `admin`: admin listener — health, readiness, App Services Admin API v3 paths, `/openapi.json`
+//! - `assertion`: the signed identity assertion for the upstream, its keys and their JWKS
 //! - `app`: `App::build` (store, keys, listeners) and `App::run` (serve until shutdown)
 //! - `auth`: login providers, passwords, the login / refresh / logout lifecycle
 //! - `cli`: clap types and one file per subcommand
@@ -25,6 +26,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod assertion;
 pub mod auth;
 pub mod cli;
 pub mod client_api;

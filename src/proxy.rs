@@ -23,6 +23,7 @@ use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Uri, Version};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
+use crate::assertion::{Assertions, KeyRing};
 use crate::auth::Auth;
 use crate::config::{AuthMode, Config, RouteCors};
 use crate::error::ApiError;
@@ -68,6 +69,8 @@ pub struct UpstreamCall {
 pub struct Proxy {
     routes: RouteTable,
     identity: Identity,
+    /// `identity_headers.assertion`: the signed assertion set next to the identity headers.
+    assertions: Option<Assertions>,
     forwarder: Forwarder,
     data_api: DataApi,
     forward_credentials: bool,
@@ -77,16 +80,23 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    pub fn new(config: &Config) -> Self {
+    pub fn new(config: &Config, assertion_keys: Arc<KeyRing>) -> Self {
         Self {
             routes: RouteTable::new(&config.routes, &config.upstream.url),
-            identity: Identity::new(config.identity_headers.clone()),
+            identity: Identity::new(config.identity_headers.clone())
+                .with_assertion(config.assertion.header.as_ref()),
+            assertions: Assertions::new(config, assertion_keys),
             forwarder: Forwarder::new(&Outbound::new(&config.outbound), &config.upstream),
             data_api: DataApi::new(),
             forward_credentials: config.proxy.forward_credentials,
             request_id_header: config.server.request_id_header.clone(),
             body_idle: config.server.body_read_timeout,
         }
+    }
+
+    /// The identity assertion maker, when `identity_headers.assertion` is on.
+    pub fn assertions(&self) -> Option<&Assertions> {
+        self.assertions.as_ref()
     }
 
     /// Whether the gateway answers CORS for `path` (its route does not leave it to the
@@ -162,6 +172,9 @@ impl Proxy {
         let upgrade = self
             .rewrite_headers(&mut parts.headers, caller.as_deref(), ctx)
             .and_then(|value| upgrade::allowed(&parts.method, parts.version, value));
+        if let Err(err) = self.assert_identity(&mut parts.headers, caller.as_deref(), route, ctx) {
+            return (err.into_response(), caller, None);
+        }
         if let Some(upgrade) = upgrade {
             parts.headers.insert(http::header::UPGRADE, upgrade);
             parts.headers.insert(
@@ -294,6 +307,27 @@ impl Proxy {
                 .unwrap_or_else(|| HeaderValue::from_static(ctx.scheme)),
             host: trusted(&X_FORWARDED_HOST).or(host),
         }
+    }
+}
+
+impl Proxy {
+    /// Sets the signed identity assertion of an authenticated caller, after every client
+    /// copy of its header was removed (`rewrite_headers`).
+    fn assert_identity(
+        &self,
+        headers: &mut HeaderMap,
+        caller: Option<&Verified>,
+        route: &Route,
+        ctx: &RequestContext,
+    ) -> Result<(), ApiError> {
+        let (Some(assertions), Some(caller)) = (&self.assertions, caller) else {
+            return Ok(());
+        };
+        let value = assertions
+            .value(caller, &route.audience, ctx.now)
+            .map_err(|err| ApiError::internal(&err))?;
+        headers.insert(assertions.header().clone(), value);
+        Ok(())
     }
 }
 

@@ -81,7 +81,9 @@ async fn answer_client(
             (response, None, client_info(state, &request, conn))
         }
         Ok(ctx) => {
-            let own = client_api::route(&ctx.path, &state.config.app.id);
+            let own = client_api::route(&ctx.path, &state.config.app.id).filter(|route| {
+                *route != client_api::Route::Jwks || state.proxy.assertions().is_some()
+            });
             // CORS is the gateway's on its own endpoints and on routes that do not leave it to
             // their upstream (with `[cors]` off there is nothing to do, not even a lookup).
             let gateway_cors = state.cors.enabled()

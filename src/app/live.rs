@@ -124,6 +124,7 @@ fn hold_restart_only(running: &Config, new: &mut Config) -> Vec<&'static str> {
     hold!("tokens.algorithm", tokens.algorithm);
     hold!("tokens.cache_capacity", tokens.cache_capacity);
     hold!("log.format", log.format);
+    hold!("identity_headers.assertion", assertion);
     // Turning TLS on or off changes the listener's scheme; new files for it reload.
     if running.server.tls.is_some() != new.server.tls.is_some() {
         held.push("server.tls");

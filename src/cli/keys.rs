@@ -1,4 +1,5 @@
-//! `sessiongate keys list|rotate|retire`: the access-token signing keys.
+//! `sessiongate keys list|rotate|retire`: the access-token signing keys;
+//! `sessiongate keys list-assertion|rotate-assertion`: the identity assertion keys.
 //!
 //! Rotation adds a generated key that starts signing once every replica has loaded it; older
 //! keys keep verifying until their last token expires. Retirement removes a (compromised) key
@@ -27,6 +28,10 @@ pub enum Command {
         /// The key id (`sessiongate keys list`).
         kid: String,
     },
+    /// List the identity assertion key ids the gateway publishes, and which one signs.
+    ListAssertion,
+    /// Add an identity assertion key: published at once, signing 120 s later.
+    RotateAssertion,
 }
 
 pub async fn run(
@@ -62,6 +67,37 @@ pub async fn run(
             }
             output::line(&format!(
                 "new signing key {}, signs from {}",
+                output::text_field(&rotated, "kid"),
+                output::time_field(&rotated, "active_from")
+            ))
+        }
+        Command::ListAssertion => {
+            let keys = client
+                .call(Method::GET, &["security", "assertion_keys"], None)
+                .await?;
+            if args.json {
+                return output::json(&keys);
+            }
+            let mut table = Table::new(&["KID", "SIGNS FROM", "SIGNING"]);
+            for key in output::array(&keys)? {
+                let signing = key.get("signing").and_then(Value::as_bool) == Some(true);
+                table.row(vec![
+                    output::text_field(key, "kid"),
+                    output::time_field(key, "active_from"),
+                    if signing { "yes" } else { "no" }.to_owned(),
+                ]);
+            }
+            output::print(&table.render())
+        }
+        Command::RotateAssertion => {
+            let rotated = client
+                .call(Method::POST, &["security", "assertion_keys"], None)
+                .await?;
+            if args.json {
+                return output::json(&rotated);
+            }
+            output::line(&format!(
+                "new assertion key {}, published now, signs from {}",
                 output::text_field(&rotated, "kid"),
                 output::time_field(&rotated, "active_from")
             ))

@@ -154,6 +154,11 @@ pub struct RawIdentityHeaders {
     pub user_id: Option<String>,
     pub session_id: Option<String>,
     pub provider: Option<String>,
+    pub assertion: Option<String>,
+    pub assertion_ttl: Option<String>,
+    #[serde(default, deserialize_with = "flex")]
+    pub assertion_cache: Option<bool>,
+    pub assertion_key_rotation: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -177,6 +182,7 @@ pub struct RawRoute {
     #[serde(default, deserialize_with = "flex")]
     pub websocket_token_protocol: Option<bool>,
     pub token_query_param: Option<String>,
+    pub audience: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -13,7 +13,8 @@ use crate::tokens::Verified;
 /// Header names parsed once at start-up, with their underscore-folded forms.
 pub struct Identity {
     names: IdentityHeaders,
-    folded: [String; 3],
+    /// The identity header names folded, and the assertion header's when it is on.
+    folded: Vec<String>,
 }
 
 fn fold(name: &str) -> String {
@@ -32,12 +33,21 @@ fn folds_to(name: &str, folded: &str) -> bool {
 
 impl Identity {
     pub fn new(names: IdentityHeaders) -> Self {
-        let folded = [
+        let folded = vec![
             fold(names.user_id.as_str()),
             fold(names.session_id.as_str()),
             fold(names.provider.as_str()),
         ];
         Self { names, folded }
+    }
+
+    /// Also removes client copies of the identity assertion header (`None`: it is off).
+    #[must_use]
+    pub fn with_assertion(mut self, header: Option<&HeaderName>) -> Self {
+        if let Some(header) = header {
+            self.folded.push(fold(header.as_str()));
+        }
+        self
     }
 
     /// Removes any header that folds to one of the identity header names.
@@ -91,6 +101,24 @@ mod tests {
         identity().strip_client_copies(&mut headers);
         assert_eq!(headers.len(), 1, "{headers:?}");
         assert!(headers.contains_key("x-user-idx"));
+    }
+
+    #[test]
+    fn client_supplied_assertions_are_removed_in_every_spelling() {
+        let identity =
+            identity().with_assertion(Some(&HeaderName::from_static("x-sessiongate-assertion")));
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "X-Sessiongate-Assertion",
+            HeaderValue::from_static("forged"),
+        );
+        headers.insert(
+            "x_sessiongate_assertion",
+            HeaderValue::from_static("forged"),
+        );
+        headers.insert("x-sessiongate-assertions", HeaderValue::from_static("kept"));
+        identity.strip_client_copies(&mut headers);
+        assert_eq!(headers.len(), 1, "{headers:?}");
     }
 
     #[test]

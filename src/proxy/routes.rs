@@ -38,6 +38,16 @@ pub struct Route {
     pub websocket_token_protocol: bool,
     /// The token may come in this query parameter.
     pub token_query_param: Option<Arc<str>>,
+    /// `aud` of the identity assertions sent on this route: `[[routes]] audience`, else the
+    /// route's upstream URL (see `audience_of`).
+    pub audience: Arc<str>,
+}
+
+/// The default audience of a route: its upstream URL without a trailing `/`
+/// (`http://orders.internal:9000`), so that an assertion for one upstream is refused by
+/// another unless routes name a shared audience.
+fn audience_of(upstream: &Url) -> Arc<str> {
+    upstream.as_str().trim_end_matches('/').into()
 }
 
 /// The two readings of a path fall on different routes.
@@ -79,6 +89,10 @@ impl RouteTable {
                     cors: config.cors,
                     websocket_token_protocol: config.websocket_token_protocol,
                     token_query_param: config.token_query_param.as_deref().map(Arc::from),
+                    audience: config
+                        .audience
+                        .as_deref()
+                        .map_or_else(|| audience_of(&upstreams[upstream]), Arc::from),
                 }
             })
             .collect();
@@ -93,6 +107,7 @@ impl RouteTable {
                 cors: RouteCors::Gateway,
                 websocket_token_protocol: false,
                 token_query_param: None,
+                audience: audience_of(default_upstream),
             });
         }
         // Longest prefix wins; the sort is stable so the first of equal prefixes stays first.
@@ -221,6 +236,7 @@ mod tests {
                 cors: RouteCors::Gateway,
                 websocket_token_protocol: false,
                 token_query_param: None,
+                audience: None,
             })
             .collect();
         RouteTable::new(&configs, &Url::parse("http://upstream:9000").unwrap())
