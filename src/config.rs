@@ -278,6 +278,8 @@ pub struct RouteConfig {
     pub websocket_token_protocol: bool,
     /// Accept the access token in this query parameter (removed before forwarding).
     pub token_query_param: Option<String>,
+    /// Close a WebSocket or streaming response when the access token that opened it expires.
+    pub close_streams_at_expiry: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -894,6 +896,7 @@ fn validate_route(index: usize, raw: raw::RawRoute) -> Result<RouteConfig, Confi
         cors: cors::route_cors(&key("cors"), raw.cors.as_deref())?,
         websocket_token_protocol: raw.websocket_token_protocol.unwrap_or(false),
         token_query_param: cors::query_param(&key("token_query_param"), raw.token_query_param)?,
+        close_streams_at_expiry: raw.close_streams_at_expiry.unwrap_or(true),
     })
 }
 

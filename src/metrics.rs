@@ -18,9 +18,12 @@
 //!   histogram ([`hash_pool_queued`])
 //! - `sessiongate_config_reloads_total{result}` counter ([`record_reload`])
 //! - `sessiongate_build_info{version,config_hash}` gauge, always 1 ([`set_build_info`])
+//! - live streams and revocation propagation: see [`streams`]
 //! - `process_cpu_seconds_total`, `process_resident_memory_bytes`, `process_open_fds`,
 //!   `process_max_fds`, `process_threads`, … (the `metrics-process` collector, read at each
 //!   [`Metrics::render`])
+
+pub mod streams;
 
 use std::sync::{OnceLock, RwLock};
 use std::time::{Duration, Instant};
@@ -213,6 +216,7 @@ fn describe() {
         CONFIG_RELOADS,
         "Configuration reloads, by result: ok (applied) or failed (refused, old config kept)"
     );
+    streams::describe();
 }
 
 /// Which listener / part of the gateway answered a request: the `class` label.

@@ -168,6 +168,8 @@ pub struct RawRoute {
     #[serde(default, deserialize_with = "flex")]
     pub websocket_token_protocol: Option<bool>,
     pub token_query_param: Option<String>,
+    #[serde(default, deserialize_with = "flex")]
+    pub close_streams_at_expiry: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -38,6 +38,8 @@ pub struct Route {
     pub websocket_token_protocol: bool,
     /// The token may come in this query parameter.
     pub token_query_param: Option<Arc<str>>,
+    /// Streams opened here close when their access token expires.
+    pub close_streams_at_expiry: bool,
 }
 
 /// The two readings of a path fall on different routes.
@@ -79,6 +81,7 @@ impl RouteTable {
                     cors: config.cors,
                     websocket_token_protocol: config.websocket_token_protocol,
                     token_query_param: config.token_query_param.as_deref().map(Arc::from),
+                    close_streams_at_expiry: config.close_streams_at_expiry,
                 }
             })
             .collect();
@@ -93,6 +96,7 @@ impl RouteTable {
                 cors: RouteCors::Gateway,
                 websocket_token_protocol: false,
                 token_query_param: None,
+                close_streams_at_expiry: true,
             });
         }
         // Longest prefix wins; the sort is stable so the first of equal prefixes stays first.
@@ -221,6 +225,7 @@ mod tests {
                 cors: RouteCors::Gateway,
                 websocket_token_protocol: false,
                 token_query_param: None,
+                close_streams_at_expiry: true,
             })
             .collect();
         RouteTable::new(&configs, &Url::parse("http://upstream:9000").unwrap())
