@@ -304,6 +304,8 @@ pub struct RouteConfig {
     pub token_query_param: Option<String>,
     /// `aud` of this route's identity assertions; `None`: the route's upstream URL.
     pub audience: Option<String>,
+    /// Close a WebSocket or streaming response when the access token that opened it expires.
+    pub close_streams_at_expiry: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -951,6 +953,7 @@ fn validate_route(index: usize, raw: raw::RawRoute) -> Result<RouteConfig, Confi
         websocket_token_protocol: raw.websocket_token_protocol.unwrap_or(false),
         token_query_param: cors::query_param(&key("token_query_param"), raw.token_query_param)?,
         audience: assertion::audience(&key("audience"), raw.audience)?,
+        close_streams_at_expiry: raw.close_streams_at_expiry.unwrap_or(true),
     })
 }
 

@@ -21,9 +21,12 @@
 //! - `sessiongate_build_info{version,config_hash}` gauge, always 1 ([`set_build_info`])
 //! - refresh-token rotation and the session cap: see [`sessions`]
 //! - `sessiongate_events_*`: the lifecycle-event outbox and its delivery (`metrics/events.rs`)
+//! - live streams and revocation propagation: see [`streams`]
 //! - `process_cpu_seconds_total`, `process_resident_memory_bytes`, `process_open_fds`,
 //!   `process_max_fds`, `process_threads`, … (the `metrics-process` collector, read at each
 //!   [`Metrics::render`])
+
+pub mod streams;
 
 use std::sync::{OnceLock, RwLock};
 use std::time::{Duration, Instant};
@@ -229,6 +232,7 @@ fn describe() {
         "Configuration reloads, by result: ok (applied) or failed (refused, old config kept)"
     );
     throttle::describe();
+    streams::describe();
 }
 
 /// Which listener / part of the gateway answered a request: the `class` label.

@@ -11,8 +11,10 @@ pub mod forward;
 pub mod forwarded;
 pub mod hop_by_hop;
 pub mod identity;
+pub mod live;
 pub mod path;
 pub mod routes;
+pub mod tunnel;
 pub mod upgrade;
 
 use std::sync::Arc;
@@ -194,10 +196,11 @@ impl Proxy {
         };
         parts.version = Version::HTTP_11;
         let (body, watch) = body::ClientBody::new(body, self.body_idle);
+        let mut ticket = stream_ticket(auth, route, caller.as_ref());
         let sent = Instant::now();
         let outcome = self
             .forwarder
-            .send(Request::from_parts(parts, body), &watch)
+            .send(Request::from_parts(parts, body), &watch, &mut ticket)
             .await;
         let elapsed = sent.elapsed();
         match outcome {
@@ -208,7 +211,11 @@ impl Proxy {
                     status: Some(status),
                     elapsed,
                 };
-                (into_client_response(response), caller, Some((call, None)))
+                (
+                    into_client_response(response, ticket),
+                    caller,
+                    Some((call, None)),
+                )
             }
             Err(err) => {
                 match &err {
@@ -440,7 +447,27 @@ fn upstream_uri(upstream: &url::Url, path: &str, query: Option<&str>) -> Result<
         .map_err(|_| ApiError::bad_request("request target cannot be forwarded"))
 }
 
-fn into_client_response(response: Response<Incoming>) -> Response<Body> {
+/// What a stream of this request needs to be closed on revocation: only for a caller with a
+/// session (not the Data API's session-less credentials).
+fn stream_ticket(
+    auth: &Auth,
+    route: &Route,
+    caller: Option<&Arc<Verified>>,
+) -> Option<live::StreamTicket> {
+    let caller = caller.filter(|caller| caller.session_id != data_api::SESSION_ID)?;
+    Some(live::StreamTicket::new(
+        auth.tokens().revocations().clone(),
+        caller.clone(),
+        route.close_streams_at_expiry,
+    ))
+}
+
+/// The upstream's response for the client: hop-by-hop headers out; with a `ticket`, the body
+/// is one that a revocation cuts.
+fn into_client_response(
+    response: Response<Incoming>,
+    ticket: Option<live::StreamTicket>,
+) -> Response<Body> {
     let (mut parts, body) = response.into_parts();
     let upgrade = hop_by_hop::strip(&mut parts.headers);
     if parts.status == http::StatusCode::SWITCHING_PROTOCOLS {
@@ -452,5 +479,9 @@ fn into_client_response(response: Response<Incoming>) -> Response<Body> {
             );
         }
     }
-    Response::from_parts(parts, body.map_err(Into::into).boxed())
+    let body = match ticket {
+        Some(ticket) => live::LiveBody::new(body, ticket).boxed(),
+        None => body.map_err(Into::into).boxed(),
+    };
+    Response::from_parts(parts, body)
 }

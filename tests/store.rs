@@ -297,6 +297,14 @@ async fn revoking_records_numbered_revocations(b: &Backend) {
         ["s1", "s2"]
     );
     assert!(all[0].seq < all[1].seq);
+    let before = sessiongate::ids::now_ms();
+    for revocation in &all {
+        let committed = revocation.committed_at_ms.expect("commit time recorded");
+        assert!(
+            committed > before - 60_000 && committed <= before,
+            "commit time in ms of the writer's clock: {committed} vs {before}"
+        );
+    }
     assert_eq!(
         store
             .revocations_since(all[0].seq, 100)

@@ -183,6 +183,8 @@ pub struct RawRoute {
     pub websocket_token_protocol: Option<bool>,
     pub token_query_param: Option<String>,
     pub audience: Option<String>,
+    #[serde(default, deserialize_with = "flex")]
+    pub close_streams_at_expiry: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

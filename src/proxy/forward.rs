@@ -18,7 +18,9 @@ use hyper_util::rt::TokioIo;
 use tracing::Instrument;
 
 use super::body::{BodyEnd, BodyWatch, ClientBody};
+use super::live::StreamTicket;
 use crate::config::UpstreamConfig;
+use crate::metrics::streams::StreamKind;
 use crate::outbound::{HttpsClient, Outbound};
 
 /// Why the upstream gave no answer.
@@ -57,11 +59,13 @@ impl Forwarder {
     /// Sends `request` upstream; `watch` tells how the client's body ended, so a failure of
     /// the client's own making is not reported as the upstream's. When both sides agree to
     /// upgrade (101), the two upgraded connections are joined in a background task that lives
-    /// as long as they do.
+    /// as long as they do; with a `ticket` (an authenticated caller), that task takes it and
+    /// closes the tunnel when the session is revoked (see `proxy::tunnel`).
     pub async fn send(
         &self,
         mut request: Request<ClientBody>,
         watch: &BodyWatch,
+        ticket: &mut Option<StreamTicket>,
     ) -> Result<Response<Incoming>, ForwardError> {
         let client_upgrade = request
             .headers()
@@ -100,6 +104,7 @@ impl Forwarder {
                 return Err(ForwardError::UnaskedUpgrade);
             };
             let upstream_upgrade = hyper::upgrade::on(&mut response);
+            let ticket = ticket.take();
             tokio::spawn(
                 async move {
                     let (client, upstream) =
@@ -111,7 +116,10 @@ impl Forwarder {
                             }
                         };
                     let (mut client, mut upstream) = (TokioIo::new(client), TokioIo::new(upstream));
-                    if let Err(err) =
+                    if let Some(ticket) = ticket {
+                        let guard = ticket.register(StreamKind::WebSocket);
+                        super::tunnel::run(client, upstream, guard).await;
+                    } else if let Err(err) =
                         tokio::io::copy_bidirectional(&mut client, &mut upstream).await
                     {
                         tracing::debug!(error = %err, "upgraded connection ended");

@@ -41,6 +41,8 @@ pub struct Route {
     /// `aud` of the identity assertions sent on this route: `[[routes]] audience`, else the
     /// route's upstream URL (see `audience_of`).
     pub audience: Arc<str>,
+    /// Streams opened here close when their access token expires.
+    pub close_streams_at_expiry: bool,
 }
 
 /// The default audience of a route: its upstream URL without a trailing `/`
@@ -93,6 +95,7 @@ impl RouteTable {
                         .audience
                         .as_deref()
                         .map_or_else(|| audience_of(&upstreams[upstream]), Arc::from),
+                    close_streams_at_expiry: config.close_streams_at_expiry,
                 }
             })
             .collect();
@@ -108,6 +111,7 @@ impl RouteTable {
                 websocket_token_protocol: false,
                 token_query_param: None,
                 audience: audience_of(default_upstream),
+                close_streams_at_expiry: true,
             });
         }
         // Longest prefix wins; the sort is stable so the first of equal prefixes stays first.
@@ -237,6 +241,7 @@ mod tests {
                 websocket_token_protocol: false,
                 token_query_param: None,
                 audience: None,
+                close_streams_at_expiry: true,
             })
             .collect();
         RouteTable::new(&configs, &Url::parse("http://upstream:9000").unwrap())

@@ -150,6 +150,9 @@ pub struct Revocation {
     pub session_id: String,
     pub user_id: String,
     pub revoked_at: i64,
+    /// When the writer committed it, Unix milliseconds of its clock (`None`: written before
+    /// migration 0009).
+    pub committed_at_ms: Option<i64>,
 }
 
 /// A signing key kept in the store (generated HMAC keys).

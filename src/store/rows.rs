@@ -60,6 +60,7 @@ pub fn revocation(row: &AnyRow) -> Result<Revocation, sqlx::Error> {
         session_id: get!(row, "session_id"),
         user_id: get!(row, "user_id"),
         revoked_at: get!(row, "revoked_at"),
+        committed_at_ms: get!(row, "committed_at_ms"),
     })
 }
 

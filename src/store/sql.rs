@@ -250,11 +250,13 @@ impl SqlStore {
         at: i64,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO revocations (session_id, user_id, revoked_at) VALUES ($1, $2, $3)",
+            "INSERT INTO revocations (session_id, user_id, revoked_at, committed_at_ms) VALUES ($1, $2, $3, $4)",
         )
         .bind(session_id)
         .bind(user_id)
         .bind(at)
+        // Read just before the commit: the start of the propagation other replicas measure.
+        .bind(crate::ids::now_ms())
         .execute(&mut *conn)
         .await?;
         Ok(())
@@ -888,7 +890,7 @@ impl Store for SqlStore {
         after: i64,
         limit: i64,
     ) -> Result<Vec<Revocation>, StoreError> {
-        let rows = sqlx::query("SELECT seq, session_id, user_id, revoked_at FROM revocations WHERE seq > $1 ORDER BY seq LIMIT $2")
+        let rows = sqlx::query("SELECT seq, session_id, user_id, revoked_at, committed_at_ms FROM revocations WHERE seq > $1 ORDER BY seq LIMIT $2")
             .bind(after)
             .bind(limit)
             .fetch_all(&self.pool)

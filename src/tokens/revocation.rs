@@ -12,12 +12,20 @@
 //! CLOCK_LEEWAY`. The bound uses the *current* `access_ttl` safely: a token minted under an
 //! earlier, longer TTL exceeds the cap and is refused outright, so forgetting its session
 //! sooner cannot let it back in.
+//!
+//! Every session that enters the list, by `revoke` or by `apply`, also has its open streams
+//! (WebSocket tunnels, streaming responses) told to close through the `Streams` registry the
+//! list owns, so a stream ends on every replica within the same bound as its tokens. A stream
+//! registers through [`RevocationList::watch`], which checks the list after registering, so a
+//! revocation that races the registration is not missed.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use crate::metrics::streams::StreamKind;
+use crate::sessions::streams::{CloseReason, StreamGuard, Streams};
 use crate::store::Revocation;
 
 pub struct RevocationList {
@@ -27,6 +35,8 @@ pub struct RevocationList {
     /// Unix time of the last successful read from the store.
     synced_at: AtomicI64,
     retention: i64,
+    /// Open streams by session id, closed when their session enters the list.
+    streams: Arc<Streams>,
 }
 
 impl RevocationList {
@@ -40,7 +50,30 @@ impl RevocationList {
             last_seq: AtomicI64::new(0),
             synced_at: AtomicI64::new(0),
             retention,
+            streams: Arc::default(),
         }
+    }
+
+    /// The open streams this list closes.
+    pub fn streams(&self) -> &Arc<Streams> {
+        &self.streams
+    }
+
+    /// Registers an open stream of `session_id` (see `Streams::register`); told to close at
+    /// once if the session is already revoked.
+    pub fn watch(
+        &self,
+        session_id: &str,
+        kind: StreamKind,
+        expires_at: Option<i64>,
+    ) -> StreamGuard {
+        let guard = self.streams.register(session_id, kind, expires_at);
+        // After registering: a revocation entering the list from now on finds the stream, and
+        // one that entered before is seen here.
+        if self.is_revoked(session_id) {
+            guard.close(CloseReason::Revoked);
+        }
+        guard
     }
 
     pub fn is_revoked(&self, session_id: &str) -> bool {
@@ -51,36 +84,60 @@ impl RevocationList {
     }
 
     /// Marks sessions revoked at `at`.
+    /// Marks sessions revoked at `at` and closes their open streams.
     pub fn revoke<'a>(&self, session_ids: impl IntoIterator<Item = &'a str>, at: i64) {
         let forget_at = at.saturating_add(self.retention);
-        let mut sessions = self
-            .sessions
-            .write()
-            .expect("revocation lock is never poisoned");
-        for id in session_ids {
-            sessions.insert(id.to_owned(), forget_at);
+        let ids: Vec<&str> = session_ids.into_iter().collect();
+        {
+            let mut sessions = self
+                .sessions
+                .write()
+                .expect("revocation lock is never poisoned");
+            for id in &ids {
+                sessions.insert((*id).to_owned(), forget_at);
+            }
         }
+        self.streams.close_sessions(ids, CloseReason::Revoked);
     }
 
-    /// Applies revocations read from the store, in order; returns how many were new.
+    /// Applies revocations read from the store, in order, and closes the open streams of the
+    /// sessions new to the list; returns how many were new. Once the list has been synced
+    /// (not during the catch-up at start), each new revocation's propagation delay is recorded.
     pub fn apply(&self, revocations: &[Revocation], now: i64) -> usize {
-        let mut added = 0;
-        let mut sessions = self
-            .sessions
-            .write()
-            .expect("revocation lock is never poisoned");
-        for revocation in revocations {
-            let forget_at = revocation.revoked_at.saturating_add(self.retention);
-            if forget_at > now
-                && sessions
-                    .insert(revocation.session_id.clone(), forget_at)
-                    .is_none()
-            {
-                added += 1;
+        let live = self.synced_at.load(Ordering::Acquire) > 0;
+        let mut added: Vec<&Revocation> = Vec::new();
+        {
+            let mut sessions = self
+                .sessions
+                .write()
+                .expect("revocation lock is never poisoned");
+            for revocation in revocations {
+                let forget_at = revocation.revoked_at.saturating_add(self.retention);
+                if forget_at > now
+                    && sessions
+                        .insert(revocation.session_id.clone(), forget_at)
+                        .is_none()
+                {
+                    added.push(revocation);
+                }
+                self.last_seq.fetch_max(revocation.seq, Ordering::AcqRel);
             }
-            self.last_seq.fetch_max(revocation.seq, Ordering::AcqRel);
         }
-        added
+        if added.is_empty() {
+            return 0;
+        }
+        self.streams.close_sessions(
+            added.iter().map(|r| r.session_id.as_str()),
+            CloseReason::Revoked,
+        );
+        if live {
+            let now_ms = crate::ids::now_ms();
+            for committed in added.iter().filter_map(|r| r.committed_at_ms) {
+                let delay = u64::try_from(now_ms.saturating_sub(committed)).unwrap_or(0);
+                crate::metrics::streams::record_propagation(Duration::from_millis(delay));
+            }
+        }
+        added.len()
     }
 
     /// Records that the list is current with the store as of `now`.
@@ -128,6 +185,7 @@ mod tests {
             session_id: session.to_owned(),
             user_id: "u".to_owned(),
             revoked_at: at,
+            committed_at_ms: None,
         }
     }
 
@@ -159,5 +217,41 @@ mod tests {
         assert_eq!(list.last_seq(), 2);
         assert!(list.is_revoked("new"));
         assert!(!list.is_revoked("old"));
+    }
+
+    fn poll(guard: &mut StreamGuard) -> std::task::Poll<CloseReason> {
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        guard.poll_closed(&mut cx)
+    }
+
+    #[tokio::test]
+    async fn revoking_or_applying_closes_the_sessions_streams() {
+        let list = RevocationList::new(Duration::from_secs(60));
+        let mut local = list.watch("local", StreamKind::WebSocket, None);
+        let mut remote = list.watch("remote", StreamKind::Response, None);
+        let mut other = list.watch("other", StreamKind::WebSocket, None);
+        list.revoke(["local"], 10_000);
+        assert_eq!(
+            poll(&mut local),
+            std::task::Poll::Ready(CloseReason::Revoked)
+        );
+        assert!(poll(&mut remote).is_pending());
+        list.apply(&[revocation(1, "remote", 10_000)], 10_000);
+        assert_eq!(
+            poll(&mut remote),
+            std::task::Poll::Ready(CloseReason::Revoked)
+        );
+        assert!(poll(&mut other).is_pending());
+    }
+
+    #[tokio::test]
+    async fn a_stream_of_an_already_revoked_session_is_closed_at_registration() {
+        let list = RevocationList::new(Duration::from_secs(60));
+        list.revoke(["s1"], crate::ids::now());
+        let mut late = list.watch("s1", StreamKind::WebSocket, None);
+        assert_eq!(
+            poll(&mut late),
+            std::task::Poll::Ready(CloseReason::Revoked)
+        );
     }
 }

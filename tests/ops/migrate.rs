@@ -20,6 +20,7 @@ const KNOWN: &[&str] = &[
     "0006_login_throttle",
     "0007_refresh_rotation",
     "0008_event_outbox",
+    "0009_revocation_commit_time",
 ];
 
 /// The newest version this binary knows (the number of the last of `KNOWN`).
