@@ -18,7 +18,8 @@
 # Settings (environment): DURATION (10s), THREADS (1), CONNECTIONS (64), WARMUP (2s, untimed wrk
 # run before each measured one), ROUNDS (3), SESSIONGATE_LOG (warn; "info" is the shipped
 # default and logs a line per request), TARGETS (the targets to measure, default all four),
-# NO_BUILD=1 (use target/release/sessiongate as it is).
+# NO_BUILD=1 (use target/release/sessiongate as it is), SESSIONGATE_BIN (another binary to
+# measure, e.g. a copy of an earlier build; implies NO_BUILD).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,7 +42,8 @@ for tool in wrk curl nginx python3; do
     fail "$tool is not installed; on Debian: apt-get install -y wrk curl nginx-light python3"
 done
 
-if [[ "${NO_BUILD:-0}" != 1 ]]; then
+BIN="${SESSIONGATE_BIN:-target/release/sessiongate}"
+if [[ "${NO_BUILD:-0}" != 1 && -z "${SESSIONGATE_BIN:-}" ]]; then
   cargo build --release --quiet --bin sessiongate
 fi
 
@@ -125,7 +127,7 @@ env SESSIONGATE_STORE__URL="sqlite://$work/sessiongate.db" \
   SESSIONGATE_SERVER__LISTEN=127.0.0.1:0 \
   SESSIONGATE_SERVER__ADMIN_LISTEN=127.0.0.1:0 \
   SESSIONGATE_SERVER__SHUTDOWN_GRACE=1s \
-  target/release/sessiongate serve --config config/sessiongate.toml \
+  "$BIN" serve --config config/sessiongate.toml \
   >"$work/sessiongate.out" 2>"$work/sessiongate.log" &
 pids+=("$!")
 exec {fd}<"$work/sessiongate.out"

@@ -16,7 +16,7 @@
 //! - `outbound`: the outbound HTTP clients (upstream, webhooks, JWKS, admin CLI), their TLS trust
 //! - `proxy`: route table, credential, identity headers, pooled streaming forwarder
 //! - `server`: accept loop, rustls, HTTP/1.1 + HTTP/2, graceful shutdown
-//! - `sessions`: Agnost-style session listing, sign-out, grants, activity
+//! - `sessions`: Agnost-style session listing, sign-out, grants, activity, live streams by session
 //! - `store`: `trait Store`, SQLite and PostgreSQL
 //! - `telemetry`: log subscriber (text or JSON)
 //! - `throttle`: `[login_limits]` — failed attempts counted per account and client in the store

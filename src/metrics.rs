@@ -409,6 +409,11 @@ pub fn hash_pool_queued() -> HashPoolQueued {
     }
 }
 
+/// A hash got its slot without waiting (a wait of zero, so the histogram counts every hash).
+pub fn hash_pool_admitted_at_once() {
+    histogram!(HASH_POOL_WAIT).record(0.0);
+}
+
 impl HashPoolQueued {
     /// The hash got its slot: records how long it waited.
     pub fn admitted(self) {

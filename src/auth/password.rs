@@ -151,7 +151,10 @@ impl Passwords {
     ) -> Result<T, PasswordError> {
         let permit =
             match self.permits.clone().try_acquire_owned() {
-                Ok(permit) => permit,
+                Ok(permit) => {
+                    crate::metrics::hash_pool_admitted_at_once();
+                    permit
+                }
                 Err(tokio::sync::TryAcquireError::Closed) => {
                     return Err(PasswordError::Hashing("password pool closed".to_owned()));
                 }
