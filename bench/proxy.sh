@@ -18,7 +18,7 @@
 # Settings (environment): DURATION (10s), THREADS (1), CONNECTIONS (64), WARMUP (2s, untimed wrk
 # run before each measured one), ROUNDS (3), SESSIONGATE_LOG (warn; "info" is the shipped
 # default and logs a line per request), TARGETS (the targets to measure, default all four),
-# NO_BUILD=1 (use target/release/sessiongate as it is), SESSIONGATE_BIN (another binary to
+# NO_BUILD=1 (use target/release/sessiongate as it is), GATEWAY_BIN (another binary to
 # measure, e.g. a copy of an earlier build; implies NO_BUILD).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,8 +42,8 @@ for tool in wrk curl nginx python3; do
     fail "$tool is not installed; on Debian: apt-get install -y wrk curl nginx-light python3"
 done
 
-BIN="${SESSIONGATE_BIN:-target/release/sessiongate}"
-if [[ "${NO_BUILD:-0}" != 1 && -z "${SESSIONGATE_BIN:-}" ]]; then
+BIN="${GATEWAY_BIN:-target/release/sessiongate}"
+if [[ "${NO_BUILD:-0}" != 1 && -z "${GATEWAY_BIN:-}" ]]; then
   cargo build --release --quiet --bin sessiongate
 fi
 

@@ -5,6 +5,11 @@ use std::process::ExitCode;
 use clap::Parser;
 use sessiongate::cli::{self, Cli};
 
+/// mimalloc instead of glibc malloc: per-thread heaps, no arena lock between the runtime's
+/// workers on the proxy's hot path (measured in bench/README.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -1,11 +1,6 @@
 //! Log subscriber setup: text or JSON lines on stderr, filtered by `SESSIONGATE_LOG` or the
 //! configured level — a level that a config reload can change while the process runs.
 //!
-//! Lines are formatted on the thread that logs and written to stderr by a dedicated thread
-//! (`tracing-appender`), so a request never waits on the write syscall or on a slow log
-//! collector reading the pipe. The queue is bounded and never drops: when it is full (the
-//! reader stalled) logging waits, as a direct write would.
-//!
 //! What is logged is decided where it happens; nothing in this crate logs a token, password,
 //! key or `Authorization` header (spans on store methods skip their arguments).
 
@@ -23,29 +18,16 @@ pub const FILTER_ENV: &str = "SESSIONGATE_LOG";
 /// The installed filter's reload handle; `None` inside when `SESSIONGATE_LOG` decides.
 static FILTER: OnceLock<Option<reload::Handle<EnvFilter, Registry>>> = OnceLock::new();
 
-/// Keeps the log writer thread; dropping it writes out every queued line. Hold it until the
-/// process is done logging.
-#[must_use = "dropping the guard stops the log writer"]
-pub struct LogGuard(Option<tracing_appender::non_blocking::WorkerGuard>);
-
-/// Lines queued for the writer thread before logging waits for it.
-const LOG_QUEUE_LINES: usize = 64 * 1024;
-
 /// Installs the global subscriber (a second call is a no-op, as in tests).
-pub fn init(format: LogFormat, level: &str) -> LogGuard {
+pub fn init(format: LogFormat, level: &str) {
     let from_env = EnvFilter::try_from_env(FILTER_ENV).ok();
     let env_decides = from_env.is_some();
     let filter = from_env
         .or_else(|| EnvFilter::try_new(level).ok())
         .unwrap_or_else(|| EnvFilter::new("info"));
     let (filter, handle) = reload::Layer::new(filter);
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .buffered_lines_limit(LOG_QUEUE_LINES)
-        .thread_name("sessiongate-log")
-        .finish(std::io::stderr());
     let lines = fmt::layer()
-        .with_writer(writer)
+        .with_writer(std::io::stderr)
         // Colour codes only for a terminal, not for files and log collectors.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let registry = tracing_subscriber::registry().with(filter);
@@ -58,9 +40,6 @@ pub fn init(format: LogFormat, level: &str) -> LogGuard {
     };
     if installed {
         let _ = FILTER.set((!env_decides).then_some(handle));
-        LogGuard(Some(guard))
-    } else {
-        LogGuard(None)
     }
 }
 

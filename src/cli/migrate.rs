@@ -14,7 +14,7 @@ pub async fn run(
     dry_run: bool,
 ) -> Result<(), CliError> {
     let config = config::load(config_path, env)?;
-    let _log = telemetry::init(config.log.format, &config.log.level);
+    telemetry::init(config.log.format, &config.log.level);
     let options = store::Options {
         timeout: config.store.timeout,
     };

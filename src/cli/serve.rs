@@ -21,7 +21,7 @@ use crate::{config, metrics, server, telemetry};
 
 pub async fn run(path: &Path, env: &BTreeMap<String, String>) -> Result<(), CliError> {
     let config = config::load(path, env)?;
-    let _log = telemetry::init(config.log.format, &config.log.level);
+    telemetry::init(config.log.format, &config.log.level);
     let fd_limit = server::raise_fd_limit();
     tracing::debug!(?fd_limit, "file-descriptor limit");
     let scheme = if config.server.tls.is_some() {
