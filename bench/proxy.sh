@@ -20,6 +20,12 @@
 # default and logs a line per request), TARGETS (the targets to measure, default all four),
 # NO_BUILD=1 (use target/release/sessiongate as it is), GATEWAY_BIN (another binary to
 # measure, e.g. a copy of an earlier build; implies NO_BUILD).
+#
+# CALLGRIND=1 runs the gateway under valgrind's callgrind instead and prints the instructions it
+# executes per request on each gateway target (REQUESTS, default 2000, over one keep-alive
+# connection, after 200 untimed ones): a count that does not depend on what else the machine
+# does, for comparing two builds (build with CARGO_PROFILE_RELEASE_DEBUG=line-tables-only and
+# open the dumps with callgrind_annotate to see where they go; KEEP_DUMPS=DIR keeps them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,9 +43,12 @@ fail() {
   exit 1
 }
 
-for tool in wrk curl nginx python3; do
+CALLGRIND="${CALLGRIND:-0}"
+tools=(wrk curl nginx python3)
+[[ "$CALLGRIND" == 1 ]] && tools=(valgrind callgrind_control curl nginx python3)
+for tool in "${tools[@]}"; do
   command -v "$tool" >/dev/null ||
-    fail "$tool is not installed; on Debian: apt-get install -y wrk curl nginx-light python3"
+    fail "$tool is not installed; on Debian: apt-get install -y wrk curl nginx-light python3 valgrind"
 done
 
 BIN="${GATEWAY_BIN:-target/release/sessiongate}"
@@ -122,18 +131,24 @@ wait_ready "http://127.0.0.1:$nginx_port/ready"
 
 # Starts sessiongate with stdout on a FIFO and reads its ready line (no sleeps).
 mkfifo "$work/sessiongate.out"
+launcher=()
+[[ "$CALLGRIND" == 1 ]] &&
+  launcher=(valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" --dump-instr=no
+    # Only the async workers: not the start-up work that blocking threads finish meanwhile
+    # (the user-agent parser is built in the background after the ready line).
+    --toggle-collect='tokio::runtime::scheduler::multi_thread::worker::run')
 env SESSIONGATE_STORE__URL="sqlite://$work/sessiongate.db" \
   SESSIONGATE_UPSTREAM__URL="http://127.0.0.1:$upstream_port" \
   SESSIONGATE_SERVER__LISTEN=127.0.0.1:0 \
   SESSIONGATE_SERVER__ADMIN_LISTEN=127.0.0.1:0 \
   SESSIONGATE_SERVER__SHUTDOWN_GRACE=1s \
-  "$BIN" serve --config config/sessiongate.toml \
+  "${launcher[@]}" "$BIN" serve --config config/sessiongate.toml \
   >"$work/sessiongate.out" 2>"$work/sessiongate.log" &
 pids+=("$!")
 exec {fd}<"$work/sessiongate.out"
-IFS= read -r -t 60 line <&"$fd" || {
+IFS= read -r -t 300 line <&"$fd" || {
   cat "$work/sessiongate.log" >&2
-  fail "sessiongate exited or did not report ready within 60s"
+  fail "sessiongate exited or did not report ready within 300s"
 }
 # "sessiongate ready client=http://IP:PORT admin=http://IP:PORT"
 [[ "$line" == "sessiongate ready client="* ]] || fail "unexpected sessiongate output: $line"
@@ -163,6 +178,39 @@ for target in $TARGETS; do
 done
 status="$(curl -sS -o /dev/null -w '%{http_code}' "${url[gw_auth]}")"
 [[ "$status" == 401 ]] || fail "gw_auth without a token answered $status, not 401"
+
+if [[ "$CALLGRIND" == 1 ]]; then
+  REQUESTS="${REQUESTS:-2000}"
+  gateway_pid="${pids[-1]}"
+  # requests TARGET COUNT: COUNT keep-alive GETs, each must answer 200 with the 1 KiB body.
+  requests() {
+    python3 - "${url[$1]}" "$2" "${headers[$1]:-}" <<'PY'
+import http.client, sys, urllib.parse
+url, count, header = urllib.parse.urlsplit(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+headers = dict([header.split(": ", 1)]) if header else {}
+conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+for _ in range(count):
+    conn.request("GET", url.path, headers=headers)
+    response = conn.getresponse()
+    body = response.read()
+    if response.status != 200 or len(body) != 1024:
+        sys.exit(f"{sys.argv[1]}: {response.status}, {len(body)} bytes")
+PY
+  }
+  echo "callgrind: instructions the gateway executes per request, $REQUESTS requests per target"
+  for target in $TARGETS; do
+    [[ "$target" == gw_* ]] || continue
+    requests "$target" 200
+    callgrind_control --zero "$gateway_pid" >/dev/null
+    requests "$target" "$REQUESTS"
+    callgrind_control --dump="$target" "$gateway_pid" >/dev/null
+    dump="$(ls -t "$work"/callgrind.out.* | head -1)"
+    [[ -n "${KEEP_DUMPS:-}" ]] && cp "$dump" "$KEEP_DUMPS/callgrind.$target"
+    total="$(sed -n 's/^summary: //p; s/^totals: //p' "$dump" | head -1 | cut -d' ' -f1)"
+    printf '%-9s %10d instructions per request\n' "$target" "$((total / REQUESTS))"
+  done
+  exit 0
+fi
 
 # wrk reports through this script: requests/s and exact percentiles in microseconds, plus
 # every kind of error so a run full of 401s or resets cannot pass for a fast one.

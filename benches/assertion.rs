@@ -50,14 +50,14 @@ fn ring() -> Arc<KeyRing> {
 
 /// A caller shaped like an anonymous login's.
 fn caller(now: i64) -> Verified {
-    Verified {
-        user_id: ids::object_id(),
-        session_id: ids::object_id(),
-        provider: "anon-user".to_owned(),
-        device_id: ids::object_id(),
-        iat: now,
-        exp: now + 1_800,
-    }
+    Verified::new(
+        ids::object_id(),
+        ids::object_id(),
+        "anon-user".to_owned(),
+        ids::object_id(),
+        now,
+        now + 1_800,
+    )
 }
 
 fn bench_assertion(c: &mut Criterion) {

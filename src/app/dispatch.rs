@@ -105,7 +105,11 @@ async fn answer_client(
                     class = RouteClass::Proxy;
                     let (response, caller) = state.proxy.handle(&state.auth, request, &ctx).await;
                     if let Some(caller) = &caller {
-                        if caller.session_id != crate::proxy::data_api::SESSION_ID {
+                        // Noted once per second per token: `last_used_at` is kept to
+                        // `activity::FLUSH_EVERY` anyway, and the map is shared by every core.
+                        if caller.session_id != crate::proxy::data_api::SESSION_ID
+                            && caller.first_use_in(ctx.now)
+                        {
                             state.activity.note(&caller.session_id, ctx.now);
                         }
                     }

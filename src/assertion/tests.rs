@@ -21,14 +21,14 @@ fn config(extra: &str) -> Config {
 }
 
 fn caller(session: &str, exp: i64) -> Verified {
-    Verified {
-        user_id: "u1".into(),
-        session_id: session.into(),
-        provider: "anon-user".into(),
-        device_id: "d".into(),
-        iat: 0,
+    Verified::new(
+        "u1".into(),
+        session.into(),
+        "anon-user".into(),
+        "d".into(),
+        0,
         exp,
-    }
+    )
 }
 
 async fn ring(store: &dyn Store, now: i64) -> Arc<KeyRing> {

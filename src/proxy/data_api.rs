@@ -163,14 +163,14 @@ impl DataApi {
                 return Err(ApiError::invalid_session());
             }
         };
-        let caller = Arc::new(Verified {
-            user_id: user.id,
-            session_id: SESSION_ID.to_owned(),
-            provider: provider.to_owned(),
-            device_id: String::new(),
-            iat: now,
-            exp: now.saturating_add(i64::try_from(TTL.as_secs()).unwrap_or(0)),
-        });
+        let caller = Arc::new(Verified::new(
+            user.id,
+            SESSION_ID.to_owned(),
+            provider.to_owned(),
+            String::new(),
+            now,
+            now.saturating_add(i64::try_from(TTL.as_secs()).unwrap_or(0)),
+        ));
         self.cache.insert(
             key,
             Entry {

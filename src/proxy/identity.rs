@@ -5,7 +5,7 @@
 //! whatever their case (HTTP names are case-insensitive) and in the underscore spelling that
 //! CGI-style servers (nginx, PHP, WSGI) fold into the same variable.
 
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::{HeaderMap, HeaderName};
 
 use crate::config::IdentityHeaders;
 use crate::tokens::Verified;
@@ -62,16 +62,17 @@ impl Identity {
         }
     }
 
-    /// Sets the identity of a verified caller.
+    /// Sets the identity of a verified caller (values made once per verified token).
     pub fn set(&self, headers: &mut HeaderMap, caller: &Verified) {
-        for (name, value) in [
-            (&self.names.user_id, &caller.user_id),
-            (&self.names.session_id, &caller.session_id),
-            (&self.names.provider, &caller.provider),
-        ] {
+        let names = [
+            &self.names.user_id,
+            &self.names.session_id,
+            &self.names.provider,
+        ];
+        for (name, value) in names.into_iter().zip(caller.header_values()) {
             // Our own ids are ASCII; a value that is not (impossible) is left out, not forged.
-            if let Ok(value) = HeaderValue::from_str(value) {
-                headers.insert(name.clone(), value);
+            if let Some(value) = value {
+                headers.insert(name.clone(), value.clone());
             }
         }
     }
@@ -80,6 +81,7 @@ impl Identity {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::HeaderValue;
 
     fn identity() -> Identity {
         Identity::new(IdentityHeaders {
@@ -123,14 +125,14 @@ mod tests {
 
     #[test]
     fn verified_identity_is_set() {
-        let caller = Verified {
-            user_id: "u1".into(),
-            session_id: "s1".into(),
-            provider: "anon-user".into(),
-            device_id: "d".into(),
-            iat: 0,
-            exp: 1,
-        };
+        let caller = Verified::new(
+            "u1".into(),
+            "s1".into(),
+            "anon-user".into(),
+            "d".into(),
+            0,
+            1,
+        );
         let mut headers = HeaderMap::new();
         identity().set(&mut headers, &caller);
         assert_eq!(headers["x-user-id"], "u1");

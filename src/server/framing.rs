@@ -100,9 +100,11 @@ impl<T> ScannedIo<T> {
             self.prev_cr = false;
             self.framing_seen = [0; 2];
         }
-        for &byte in bytes {
+        let mut rest = bytes;
+        while let Some(&byte) = rest.first() {
             match byte {
                 b'\n' => {
+                    rest = &rest[1..];
                     if !self.prev_cr {
                         self.scan.bare_lf.store(true, Ordering::Release);
                     }
@@ -114,13 +116,22 @@ impl<T> ScannedIo<T> {
                     self.seen_line |= self.line_len > 0;
                     self.end_line();
                 }
-                b'\r' => self.prev_cr = true,
+                b'\r' => {
+                    rest = &rest[1..];
+                    self.prev_cr = true;
+                }
                 _ => {
-                    self.prev_cr = false;
-                    if let Some(slot) = self.line_start.get_mut(self.line_len) {
+                    // The run of other bytes up to the next CR or LF in one step (memchr):
+                    // header values (a 400-byte token) are most of a head.
+                    let run = memchr::memchr2(b'\r', b'\n', rest).unwrap_or(rest.len());
+                    let (text, after) = rest.split_at(run);
+                    let start = self.line_len.min(LINE_START);
+                    for (slot, byte) in self.line_start[start..].iter_mut().zip(text) {
                         *slot = byte.to_ascii_lowercase();
                     }
-                    self.line_len += 1;
+                    self.line_len = self.line_len.saturating_add(run);
+                    self.prev_cr = false;
+                    rest = after;
                 }
             }
         }
@@ -283,6 +294,86 @@ mod tests {
         assert!(!scanned(&[
             b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\n\x04"
         ]));
+    }
+
+    /// The scanner byte at a time, as it was written first: the oracle of the one that skips
+    /// ahead to the next CR or LF.
+    #[derive(Default)]
+    struct Reference {
+        in_head_done: bool,
+        line: Vec<u8>,
+        seen_line: bool,
+        prev_cr: bool,
+        framing_seen: [u8; 2],
+        bare_lf: bool,
+        length_and_chunked: bool,
+        length_twice: bool,
+    }
+
+    impl Reference {
+        fn observe(&mut self, bytes: &[u8]) {
+            for &byte in bytes {
+                if self.in_head_done {
+                    return;
+                }
+                match byte {
+                    b'\n' => {
+                        self.bare_lf |= !self.prev_cr;
+                        self.prev_cr = false;
+                        if self.line.is_empty() && self.seen_line {
+                            self.in_head_done = true;
+                            return;
+                        }
+                        self.seen_line |= !self.line.is_empty();
+                        let line = self.line.to_ascii_lowercase();
+                        for (seen, name) in self.framing_seen.iter_mut().zip(FRAMING_HEADERS) {
+                            *seen += u8::from(line.starts_with(name));
+                        }
+                        let [lengths, encodings] = self.framing_seen;
+                        self.length_and_chunked |= lengths > 0 && encodings > 0;
+                        self.length_twice |= lengths > 1;
+                        self.line.clear();
+                    }
+                    b'\r' => self.prev_cr = true,
+                    _ => {
+                        self.prev_cr = false;
+                        self.line.push(byte);
+                    }
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn skipping_ahead_finds_what_a_byte_at_a_time_scan_finds(
+            pieces in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    &b"\r"[..], b"\n", b"\r\n", b"Content-Length: 3", b"transfer-encoding: x",
+                    b"CONTENT-LENGTH:", b"x", b"Host: a", b"Authorization: Bearer eyJhbGciOi",
+                    b" ", b"content-lengt", b"h:",
+                ]),
+                0..40,
+            ),
+            cuts in proptest::collection::vec(0usize..200, 0..6),
+        ) {
+            let bytes: Vec<u8> = pieces.concat();
+            let scan = Arc::new(HeadScan::default());
+            let mut io = ScannedIo::new((), scan.clone());
+            let mut reference = Reference::default();
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(bytes.len())).collect();
+            cuts.push(0);
+            cuts.push(bytes.len());
+            cuts.sort_unstable();
+            for window in cuts.windows(2) {
+                io.observe(&bytes[window[0]..window[1]]);
+                reference.observe(&bytes[window[0]..window[1]]);
+            }
+            proptest::prop_assert_eq!(scan.saw_bare_lf(), reference.bare_lf);
+            proptest::prop_assert_eq!(scan.saw_length_and_chunked(), reference.length_and_chunked);
+            proptest::prop_assert_eq!(scan.saw_length_twice(), reference.length_twice);
+            proptest::prop_assert_eq!(!io.in_head, reference.in_head_done);
+        }
     }
 
     #[test]

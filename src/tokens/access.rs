@@ -3,8 +3,11 @@
 //!
 //! Does not cache or check revocation; `Tokens::authenticate` does.
 
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http::HeaderValue;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Header, decode};
 use serde::{Deserialize, Serialize};
@@ -39,7 +42,11 @@ pub struct AccessClaims {
 }
 
 /// The part of a verified token the request path needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Built once when a token is verified and shared (the cache hands out the same `Arc`) by every
+/// request that presents the token, so what the request path derives from it is derived here
+/// once: the identity header values, and when its session's activity was last noted.
+#[derive(Debug)]
 pub struct Verified {
     pub user_id: String,
     pub session_id: String,
@@ -47,18 +54,58 @@ pub struct Verified {
     pub device_id: String,
     pub iat: i64,
     pub exp: i64,
+    /// `user_id`, `session_id` and `provider` as header values (`None`: not a valid value).
+    header_values: [Option<HeaderValue>; 3],
+    /// The last second [`Verified::first_use_in`] answered true for.
+    noted_at: AtomicI64,
+}
+
+impl Verified {
+    pub fn new(
+        user_id: String,
+        session_id: String,
+        provider: String,
+        device_id: String,
+        iat: i64,
+        exp: i64,
+    ) -> Self {
+        let header_values =
+            [&user_id, &session_id, &provider].map(|value| HeaderValue::from_str(value).ok());
+        Self {
+            user_id,
+            session_id,
+            provider,
+            device_id,
+            iat,
+            exp,
+            header_values,
+            noted_at: AtomicI64::new(i64::MIN),
+        }
+    }
+
+    /// `user_id`, `session_id` and `provider` as header values, in that order; `None` for one
+    /// that is not a valid header value (our own ids always are).
+    pub fn header_values(&self) -> &[Option<HeaderValue>; 3] {
+        &self.header_values
+    }
+
+    /// Whether this is the first use of the token in second `now` (later than any before):
+    /// the session's activity needs noting once per second, not on every request.
+    pub fn first_use_in(&self, now: i64) -> bool {
+        self.noted_at.fetch_max(now, Ordering::Relaxed) < now
+    }
 }
 
 impl From<AccessClaims> for Verified {
     fn from(claims: AccessClaims) -> Self {
-        Self {
-            user_id: claims.sub,
-            session_id: claims.sid,
-            provider: claims.baas_provider,
-            device_id: claims.baas_device_id,
-            iat: claims.iat,
-            exp: claims.exp,
-        }
+        Self::new(
+            claims.sub,
+            claims.sid,
+            claims.baas_provider,
+            claims.baas_device_id,
+            claims.iat,
+            claims.exp,
+        )
     }
 }
 

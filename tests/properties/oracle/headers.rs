@@ -21,14 +21,14 @@ pub fn identity() -> Identity {
 }
 
 pub fn caller() -> Verified {
-    Verified {
-        user_id: "verified-user".into(),
-        session_id: "verified-session".into(),
-        provider: "anon-user".into(),
-        device_id: "device".into(),
-        iat: 0,
-        exp: i64::MAX,
-    }
+    Verified::new(
+        "verified-user".into(),
+        "verified-session".into(),
+        "anon-user".into(),
+        "device".into(),
+        0,
+        i64::MAX,
+    )
 }
 
 /// Whether a header name is an identity header once case and `_` are folded.
