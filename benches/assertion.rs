@@ -51,10 +51,10 @@ fn ring() -> Arc<KeyRing> {
 /// A caller shaped like an anonymous login's.
 fn caller(now: i64) -> Verified {
     Verified::new(
-        ids::object_id(),
-        ids::object_id(),
-        "anon-user".to_owned(),
-        ids::object_id(),
+        &ids::object_id(),
+        &ids::object_id(),
+        "anon-user",
+        &ids::object_id(),
         now,
         now + 1_800,
     )

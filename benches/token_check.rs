@@ -251,7 +251,7 @@ fn bench_proxy(c: &mut Criterion) {
         rewrite(&mut check, &identity, &caller);
         assert_eq!(
             check["x-user-id"],
-            caller.user_id.as_str(),
+            caller.user_id(),
             "forged identity replaced"
         );
         assert!(!check.contains_key(AUTHORIZATION) && !check.contains_key(CONNECTION));
@@ -306,5 +306,71 @@ fn bench_proxy(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_tokens, bench_proxy);
+/// Hits spread over a full cache (issue #13, P3): `N` distinct tokens are cached, and each
+/// iteration authenticates the next one in a fixed stride through them, so lookups go all over
+/// the cache's memory instead of hitting one hot entry. Also the hit with 100,000 other sessions
+/// on the revocation list instead of 1,000.
+fn bench_scale(c: &mut Criterion) {
+    let now = ids::now();
+    let mut group = c.benchmark_group("authenticate_at_scale");
+    for (name, count) in [
+        ("hit_spread/10k", 10_000usize),
+        ("hit_spread/1m", 1_000_000),
+    ] {
+        let tokens = Tokens::new(
+            KeySet::from_secret(SigningAlgorithm::HS256, SECRET),
+            ISSUER.to_owned(),
+            ACCESS_TTL,
+            u64::try_from(count + count / 10).unwrap_or(u64::MAX),
+        )
+        .with_fail_open_window(FAIL_OPEN_FOR);
+        tokens.revocations().mark_synced(now);
+        let pool: Vec<String> = (0..count)
+            .map(|_| mint(&tokens, &ids::object_id(), now))
+            .collect();
+        for token in &pool {
+            tokens
+                .authenticate(token, now)
+                .expect("fresh token is valid");
+        }
+        let checks_before = signature_checks(&tokens);
+        let mut at = 0usize;
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                // A stride coprime with both sizes: every token in turn, far apart in memory.
+                at = (at + 7_919) % count;
+                tokens.authenticate(black_box(&pool[at]), black_box(now))
+            })
+        });
+        assert_eq!(
+            signature_checks(&tokens),
+            checks_before,
+            "every call of {name} must be a cache hit"
+        );
+    }
+
+    let tokens = gateway(now);
+    let more: Vec<String> = (0..100_000).map(|_| ids::object_id()).collect();
+    tokens
+        .revocations()
+        .revoke(more.iter().map(String::as_str), now);
+    tokens.revocations().mark_synced(now);
+    let token = mint(&tokens, &ids::object_id(), now);
+    tokens
+        .authenticate(&token, now)
+        .expect("fresh token is valid");
+    group.bench_function("hit/revoked_list_101k", |b| {
+        b.iter(|| tokens.authenticate(black_box(&token), black_box(now)))
+    });
+    group.finish();
+}
+
+fn signature_checks(tokens: &Tokens) -> u64 {
+    tokens
+        .stats()
+        .signature_checks
+        .load(std::sync::atomic::Ordering::Relaxed)
+}
+
+criterion_group!(benches, bench_tokens, bench_proxy, bench_scale);
 criterion_main!(benches);

@@ -119,9 +119,9 @@ impl Assertions {
         };
         let window = now.div_euclid(self.window);
         let key = (
-            caller.session_id.clone(),
-            caller.user_id.clone(),
-            caller.provider.clone(),
+            caller.session_id().to_owned(),
+            caller.user_id().to_owned(),
+            caller.provider().to_owned(),
             audience.clone(),
         );
         if let Some(hit) = cache.get(&key) {
@@ -155,10 +155,10 @@ impl Assertions {
         let jti = hex::encode(ids::random_bytes::<16>());
         let claims = Claims {
             iss: &self.issuer,
-            sub: &caller.user_id,
+            sub: caller.user_id(),
             aud: audience,
-            sid: &caller.session_id,
-            provider: &caller.provider,
+            sid: caller.session_id(),
+            provider: caller.provider(),
             iat: now,
             exp: self.exp(caller, now),
             jti: &jti,

@@ -737,7 +737,7 @@ impl Auth {
     pub async fn profile(&self, caller: &Verified) -> Result<Profile, ApiError> {
         let user = self
             .store
-            .find_user(&caller.user_id)
+            .find_user(caller.user_id())
             .await?
             .ok_or_else(ApiError::invalid_session)?;
         let data = if user.data.is_object() {

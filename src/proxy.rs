@@ -454,7 +454,7 @@ fn stream_ticket(
     route: &Route,
     caller: Option<&Arc<Verified>>,
 ) -> Option<live::StreamTicket> {
-    let caller = caller.filter(|caller| caller.session_id != data_api::SESSION_ID)?;
+    let caller = caller.filter(|caller| caller.session_id() != data_api::SESSION_ID)?;
     Some(live::StreamTicket::new(
         auth.tokens().revocations().clone(),
         caller.clone(),

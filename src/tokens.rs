@@ -209,7 +209,7 @@ impl Tokens {
         if verified.exp <= now {
             return Err(TokenError::Expired);
         }
-        if self.revocations.is_revoked(&verified.session_id) {
+        if self.revocations.is_revoked(verified.session_id()) {
             return Err(TokenError::Revoked);
         }
         if let Some(window) = self.fail_open_for {

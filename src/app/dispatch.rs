@@ -107,13 +107,13 @@ async fn answer_client(
                     if let Some(caller) = &caller {
                         // Noted once per second per token: `last_used_at` is kept to
                         // `activity::FLUSH_EVERY` anyway, and the map is shared by every core.
-                        if caller.session_id != crate::proxy::data_api::SESSION_ID
+                        if caller.session_id() != crate::proxy::data_api::SESSION_ID
                             && caller.first_use_in(ctx.now)
                         {
-                            state.activity.note(&caller.session_id, ctx.now);
+                            state.activity.note(caller.session_id(), ctx.now);
                         }
                     }
-                    (response, caller.map(|c| c.user_id.clone()))
+                    (response, caller.map(|c| c.user_id().to_owned()))
                 }
             };
             if decorate {

@@ -21,14 +21,7 @@ fn config(extra: &str) -> Config {
 }
 
 fn caller(session: &str, exp: i64) -> Verified {
-    Verified::new(
-        "u1".into(),
-        session.into(),
-        "anon-user".into(),
-        "d".into(),
-        0,
-        exp,
-    )
+    Verified::new("u1", session, "anon-user", "d", 0, exp)
 }
 
 async fn ring(store: &dyn Store, now: i64) -> Arc<KeyRing> {
@@ -111,8 +104,7 @@ async fn the_cache_reuses_per_session_audience_and_window_only() {
         first
     );
     // Data API credential callers share one session id: never each other's assertion.
-    let mut other_user = caller("s1", now + 1800);
-    other_user.user_id = "u2".into();
+    let other_user = Verified::new("u2", "s1", "anon-user", "d", 0, now + 1800);
     let theirs = assertions.value(&other_user, &a, now).unwrap();
     assert_ne!(theirs, first);
     assert_eq!(verify(&theirs, &keys.current().jwks(), "a")["sub"], "u2");

@@ -43,7 +43,7 @@ impl Auth {
         let provider = self.registry.get(provider)?;
         let user = self
             .store
-            .find_user(&caller.user_id)
+            .find_user(caller.user_id())
             .await?
             .ok_or_else(ApiError::invalid_session)?;
         if user.disabled {

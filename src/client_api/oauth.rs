@@ -105,7 +105,7 @@ pub async fn start(
     let discovered = provider.discovered().await?;
     let verifier = redirect::random_token();
     let nonce = redirect::random_token();
-    let user = link.as_ref().map(|(caller, _)| caller.user_id.clone());
+    let user = link.as_ref().map(|(caller, _)| caller.user_id().to_owned());
     let pending = PendingLogin {
         provider: crate::auth::Provider::name(provider.as_ref()),
         app_state,

@@ -15,7 +15,7 @@ pub async fn get(
     let profile = state.auth.profile(&caller).await?;
     Ok((
         web::json(StatusCode::OK, &profile),
-        Some(caller.user_id.clone()),
+        Some(caller.user_id().to_owned()),
     ))
 }
 
@@ -27,9 +27,9 @@ pub async fn delete_user(
     ctx: &RequestContext,
 ) -> Result<(Response<Body>, Option<String>), ApiError> {
     let caller = super::access_caller(state, headers, ctx.now)?;
-    state.auth.delete_user(&caller.user_id).await?;
+    state.auth.delete_user(caller.user_id()).await?;
     Ok((
         web::status(StatusCode::NO_CONTENT),
-        Some(caller.user_id.clone()),
+        Some(caller.user_id().to_owned()),
     ))
 }

@@ -47,7 +47,7 @@ pub async fn handle(
         }
         (&Method::GET, ["current"]) => web::json(
             StatusCode::OK,
-            &list::get_mine(auth, &caller, &caller.session_id).await?,
+            &list::get_mine(auth, &caller, caller.session_id()).await?,
         ),
         (&Method::DELETE, ["current"]) => {
             signed_out(sign_out::sign_out(auth, &caller, Target::Current).await?)
@@ -67,7 +67,7 @@ pub async fn handle(
                 .map_or_else(ApiError::not_found, ApiError::method_not_allowed));
         }
     };
-    Ok((response, Some(caller.user_id.clone())))
+    Ok((response, Some(caller.user_id().to_owned())))
 }
 
 /// The methods `/auth/sessions/…` answers for the segments after `sessions` (the `Allow` of

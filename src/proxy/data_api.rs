@@ -164,10 +164,10 @@ impl DataApi {
             }
         };
         let caller = Arc::new(Verified::new(
-            user.id,
-            SESSION_ID.to_owned(),
-            provider.to_owned(),
-            String::new(),
+            &user.id,
+            SESSION_ID,
+            provider,
+            "",
             now,
             now.saturating_add(i64::try_from(TTL.as_secs()).unwrap_or(0)),
         ));

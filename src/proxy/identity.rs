@@ -125,14 +125,7 @@ mod tests {
 
     #[test]
     fn verified_identity_is_set() {
-        let caller = Verified::new(
-            "u1".into(),
-            "s1".into(),
-            "anon-user".into(),
-            "d".into(),
-            0,
-            1,
-        );
+        let caller = Verified::new("u1", "s1", "anon-user", "d", 0, 1);
         let mut headers = HeaderMap::new();
         identity().set(&mut headers, &caller);
         assert_eq!(headers["x-user-id"], "u1");

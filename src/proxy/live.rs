@@ -43,7 +43,7 @@ impl StreamTicket {
     /// Registers the stream now.
     pub fn register(&self, kind: StreamKind) -> StreamGuard {
         let expires_at = self.close_at_expiry.then_some(self.caller.exp);
-        self.list.watch(&self.caller.session_id, kind, expires_at)
+        self.list.watch(self.caller.session_id(), kind, expires_at)
     }
 }
 

@@ -85,11 +85,11 @@ impl From<User> for UserView {
 /// The caller's live sessions, newest first, the current one marked.
 pub async fn list_mine(auth: &Auth, caller: &Verified) -> Result<Vec<SessionView>, ApiError> {
     let now = ids::now();
-    let sessions = auth.store().list_sessions(&caller.user_id).await?;
+    let sessions = auth.store().list_sessions(caller.user_id()).await?;
     Ok(sessions
         .into_iter()
         .filter(|s| s.is_live(now))
-        .map(|s| SessionView::new(s, Some(&caller.session_id)))
+        .map(|s| SessionView::new(s, Some(caller.session_id())))
         .collect())
 }
 
@@ -103,16 +103,16 @@ pub async fn get_mine(
         .store()
         .find_session(session_id)
         .await?
-        .filter(|s| s.user_id == caller.user_id && s.revoked_at.is_none())
+        .filter(|s| s.user_id == caller.user_id() && s.revoked_at.is_none())
         .ok_or_else(session_not_found)?;
-    Ok(SessionView::new(session, Some(&caller.session_id)))
+    Ok(SessionView::new(session, Some(caller.session_id())))
 }
 
 /// The caller's user, read from the store.
 pub async fn current_user(auth: &Auth, caller: &Verified) -> Result<UserView, ApiError> {
     let user = auth
         .store()
-        .find_user(&caller.user_id)
+        .find_user(caller.user_id())
         .await?
         .ok_or_else(ApiError::invalid_session)?;
     Ok(user.into())

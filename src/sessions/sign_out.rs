@@ -24,16 +24,16 @@ pub async fn sign_out(
     target: Target<'_>,
 ) -> Result<usize, ApiError> {
     match target {
-        Target::Current => sign_out_one(auth, caller, &caller.session_id).await,
+        Target::Current => sign_out_one(auth, caller, caller.session_id()).await,
         Target::One(session_id) => sign_out_one(auth, caller, session_id).await,
         Target::All => {
-            auth.revoke_user(&caller.user_id, None, RevokeReason::SignOut)
+            auth.revoke_user(caller.user_id(), None, RevokeReason::SignOut)
                 .await
         }
         Target::AllButCurrent => {
             auth.revoke_user(
-                &caller.user_id,
-                Some(&caller.session_id),
+                caller.user_id(),
+                Some(caller.session_id()),
                 RevokeReason::SignOut,
             )
             .await
@@ -47,7 +47,7 @@ async fn sign_out_one(auth: &Auth, caller: &Verified, session_id: &str) -> Resul
         .store()
         .find_session(session_id)
         .await?
-        .filter(|s| s.user_id == caller.user_id)
+        .filter(|s| s.user_id == caller.user_id())
         .ok_or_else(session_not_found)?;
     if session.revoked_at.is_some() {
         return Ok(0);

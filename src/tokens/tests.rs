@@ -312,3 +312,28 @@ fn zero_window_fails_closed_as_soon_as_the_poll_slack_is_exceeded() {
     assert!(tokens.authenticate(&token, issued + 1).is_ok());
     assert!(tokens.authenticate(&token, issued + 10).is_err());
 }
+
+#[test]
+fn verified_gives_back_each_id_exactly_and_header_values_only_for_valid_ones() {
+    // Empty parts, a multi-byte device id and a provider that is no header value: the four
+    // ids share one buffer, so every boundary must come back exactly.
+    let verified = Verified::new("u1", "", "bad\nprovider", "gerät-ü", 1, 2);
+    assert_eq!(verified.user_id(), "u1");
+    assert_eq!(verified.session_id(), "");
+    assert_eq!(verified.provider(), "bad\nprovider");
+    assert_eq!(verified.device_id(), "gerät-ü");
+    let [user, session, provider] = verified.header_values();
+    assert_eq!(user.as_ref().map(|v| v.as_bytes()), Some(&b"u1"[..]));
+    assert_eq!(session.as_ref().map(|v| v.as_bytes()), Some(&b""[..]));
+    assert!(
+        provider.is_none(),
+        "a value with a line break is never a header value"
+    );
+
+    let ours = Verified::new("64a1f0c2e4b0a1b2c3d4e5f6", "sid", "anon-user", "", 0, 0);
+    assert_eq!(ours.session_id(), "sid");
+    assert_eq!(ours.provider(), "anon-user");
+    assert_eq!(ours.device_id(), "");
+    let values: Vec<_> = ours.header_values().iter().flatten().collect();
+    assert_eq!(values, ["64a1f0c2e4b0a1b2c3d4e5f6", "sid", "anon-user"]);
+}

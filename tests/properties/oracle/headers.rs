@@ -22,10 +22,10 @@ pub fn identity() -> Identity {
 
 pub fn caller() -> Verified {
     Verified::new(
-        "verified-user".into(),
-        "verified-session".into(),
-        "anon-user".into(),
-        "device".into(),
+        "verified-user",
+        "verified-session",
+        "anon-user",
+        "device",
         0,
         i64::MAX,
     )
@@ -55,7 +55,7 @@ pub fn check_header_rewrite(client: &HeaderMap, authenticated: bool) {
     if authenticated {
         identity.set(&mut headers, &caller);
     }
-    let expected = [&caller.user_id, &caller.session_id, &caller.provider];
+    let expected = [caller.user_id(), caller.session_id(), caller.provider()];
     for (name, value) in &headers {
         if folds_to_identity(name.as_str()) {
             let index = IDENTITY_NAMES
@@ -63,7 +63,7 @@ pub fn check_header_rewrite(client: &HeaderMap, authenticated: bool) {
                 .position(|n| *n == name.as_str())
                 .unwrap_or_else(|| panic!("client spelling {name} survived: {headers:?}"));
             assert!(authenticated, "identity header {name} without a caller");
-            assert_eq!(value, expected[index].as_str(), "forged {name}");
+            assert_eq!(value, expected[index], "forged {name}");
         }
     }
     for name in IDENTITY_NAMES {
