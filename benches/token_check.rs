@@ -18,8 +18,11 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use sessiongate::config::{IdentityHeaders, SigningAlgorithm};
 use sessiongate::proxy::identity::Identity;
 use sessiongate::proxy::{credential, hop_by_hop, path};
-use sessiongate::tokens::{KeySet, MintRequest, TokenError, Tokens, Verified};
+use sessiongate::tokens::{KeySet, TokenError, Tokens, Verified};
 use sessiongate::{ids, tokens};
+
+mod common;
+use common::{mint, tamper_signature};
 
 /// The shipped defaults (`config/sessiongate.toml`): 30 min tokens, 100 000 cached, the store
 /// allowed to be unreachable for 30 s.
@@ -50,23 +53,6 @@ fn gateway(now: i64) -> Tokens {
     tokens
 }
 
-/// An access token shaped like an anonymous login's (object ids, `anon-user`, empty user data).
-fn mint(tokens: &Tokens, session_id: &str, now: i64) -> String {
-    let user_id = ids::object_id();
-    let device_id = ids::object_id();
-    let user_data = serde_json::json!({});
-    let request = MintRequest {
-        user_id: &user_id,
-        session_id,
-        provider: "anon-user",
-        device_id: &device_id,
-        user_data: &user_data,
-    };
-    tokens
-        .mint(&request, now)
-        .expect("HS256 signing cannot fail")
-}
-
 fn bench_tokens(c: &mut Criterion) {
     let now = ids::now();
     let mut group = c.benchmark_group("authenticate");
@@ -80,11 +66,8 @@ fn bench_tokens(c: &mut Criterion) {
     group.bench_function("hit", |b| {
         b.iter(|| tokens.authenticate(black_box(&token), black_box(now)))
     });
-    let stats = tokens.stats();
     assert_eq!(
-        stats
-            .signature_checks
-            .load(std::sync::atomic::Ordering::Relaxed),
+        signature_checks(&tokens),
         1,
         "the hit bench must never reach the signature check"
     );
@@ -168,15 +151,6 @@ fn bench_miss(
             total
         })
     });
-}
-
-/// Changes one character in the middle of the signature (not the last one, whose low bits are
-/// padding and would make the token malformed rather than forged).
-fn tamper_signature(token: &str) -> String {
-    let mut bytes = token.as_bytes().to_vec();
-    let at = bytes.len() - 10;
-    bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
-    String::from_utf8(bytes).expect("base64url stays ASCII")
 }
 
 /// What a browser or SDK sends through the gateway: 16 headers, one of them a forged identity

@@ -17,7 +17,10 @@ use std::time::{Duration, Instant};
 
 use sessiongate::config::SigningAlgorithm;
 use sessiongate::ids;
-use sessiongate::tokens::{KeySet, MintRequest, TokenError, Tokens};
+use sessiongate::tokens::{KeySet, TokenError, Tokens};
+
+mod common;
+use common::{mint, tamper_signature};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -42,7 +45,7 @@ fn main() {
     tokens.revocations().mark_synced(now);
     // Warm the allocator and the code paths with one token so that start-up allocations
     // (thread-local heaps, moka's housekeeper) land before the first reading.
-    let warm = mint(&tokens, now);
+    let warm = mint(&tokens, &ids::object_id(), now);
     tokens
         .authenticate(&warm, now)
         .expect("fresh token is valid");
@@ -51,7 +54,7 @@ fn main() {
     let empty = resident_bytes();
     let started = Instant::now();
     for _ in 0..count {
-        let token = mint(&tokens, now);
+        let token = mint(&tokens, &ids::object_id(), now);
         tokens
             .authenticate(&token, now)
             .expect("fresh token is valid");
@@ -66,7 +69,7 @@ fn main() {
 
     let started = Instant::now();
     for _ in 0..count {
-        let forged = forge(&mint(&tokens, now));
+        let forged = tamper_signature(&mint(&tokens, &ids::object_id(), now));
         assert!(matches!(
             tokens.authenticate(&forged, now),
             Err(TokenError::BadSignature)
@@ -97,32 +100,6 @@ fn main() {
         "growth over {count} forged tokens: {:+.1} MiB",
         mib(after_invalid - full)
     );
-}
-
-/// A token shaped like an anonymous login's, for a new user and session.
-fn mint(tokens: &Tokens, now: i64) -> String {
-    let user_id = ids::object_id();
-    let session_id = ids::object_id();
-    let device_id = ids::object_id();
-    let user_data = serde_json::json!({});
-    let request = MintRequest {
-        user_id: &user_id,
-        session_id: &session_id,
-        provider: "anon-user",
-        device_id: &device_id,
-        user_data: &user_data,
-    };
-    tokens
-        .mint(&request, now)
-        .expect("HS256 signing cannot fail")
-}
-
-/// One signature character changed (not the last, whose low bits are padding).
-fn forge(token: &str) -> String {
-    let mut bytes = token.as_bytes().to_vec();
-    let at = bytes.len() - 10;
-    bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
-    String::from_utf8(bytes).expect("base64url stays ASCII")
 }
 
 /// Resident set size of this process (`/proc/self/statm`, second field, in pages).
