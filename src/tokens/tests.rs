@@ -337,3 +337,23 @@ fn verified_gives_back_each_id_exactly_and_header_values_only_for_valid_ones() {
     let values: Vec<_> = ours.header_values().iter().flatten().collect();
     assert_eq!(values, ["64a1f0c2e4b0a1b2c3d4e5f6", "sid", "anon-user"]);
 }
+
+#[test]
+fn activity_is_due_once_per_token_and_second_and_never_for_an_earlier_second() {
+    let verified = Verified::new("u1", "s1", "anon-user", "d", 0, 100);
+    assert!(verified.first_use_in(10), "the first use is always due");
+    assert!(
+        !verified.first_use_in(10),
+        "a second use in the same second is not"
+    );
+    assert!(
+        !verified.first_use_in(9),
+        "a request stamped a second earlier (raced on another core) is not"
+    );
+    assert!(verified.first_use_in(11), "the next second is due again");
+    let other = Verified::new("u1", "s1", "anon-user", "d", 0, 100);
+    assert!(
+        other.first_use_in(11),
+        "each verified token keeps its own stamp"
+    );
+}
