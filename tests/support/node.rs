@@ -15,8 +15,13 @@ pub fn have(program: &str) -> bool {
 }
 
 /// `npm ci` in `dir` (its package-lock.json pins every package) unless `marker`, a file of the
-/// pinned package, is already there.
+/// pinned package, is already there. Tests of one binary run on parallel threads: one installs
+/// while the others wait, since two `npm ci` in one directory delete each other's files.
 pub fn npm_ci(dir: &Path, marker: &str) {
+    static INSTALLING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = INSTALLING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if dir.join(marker).exists() {
         return;
     }
