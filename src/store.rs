@@ -1,13 +1,25 @@
 //! `Store`: every persistent operation the gateway needs, one method each, and `connect(url)`
-//! which picks the backend by URL scheme.
+//! (in `open`), which picks the backend by URL scheme and applies its migrations.
 //!
-//! Does not hash, sign or decide policy: callers pass hashes and timestamps in. Each backend
-//! owns its SQL and migrations.
+//! Does not hash, sign or decide policy: callers pass hashes and timestamps in.
+//!
+//! One implementation serves SQLite and PostgreSQL alike: `SqlStore` (`store/sql.rs`, over
+//! sqlx's `Any` driver), its SQL split by aggregate under `store/sql/`. Queries are portable
+//! SQL with `$n` parameters; where the dialects differ, a `Dialect` branch says so in place,
+//! all of them about locking and notification (SQLite has one writer anyway): the user-row
+//! lock in `sql/users.rs`, the revocation lock and `NOTIFY` in `sql/revocations.rs`, the
+//! import lock in `sql/import.rs`, `FOR UPDATE SKIP LOCKED` in `sql/outbox.rs`. The rest
+//! differs per backend: opening (`sqlite`, `postgres` with its `LISTEN` task), the numbered
+//! migrations (`migrations`, one list per backend) and the backup (`backup`, SQLite only).
+//! Rows are mapped in `rows`, the types are in `model`, and every caller holds the store
+//! behind `deadline::Deadline`, which bounds each operation by `store.timeout`.
 
 mod backup;
 mod deadline;
+mod error;
 mod migrations;
 pub mod model;
+mod open;
 mod outbox;
 mod postgres;
 mod rows;
@@ -21,60 +33,17 @@ use tokio::sync::Notify;
 
 pub use backup::{Backup, BackupError, backup};
 pub use deadline::{CLOSE_BOUND, Options};
+pub use error::StoreError;
 pub use migrations::MigrationStatus;
 pub use model::{
     ApiKeyRecord, ImportOutcome, ImportUser, LocalAccount, NewIdentity, NewSession, NewUser,
     OnLimit, Revocation, RotatedToken, Session, SessionCap, SessionStart, SigningKeyRecord, User,
     UserIdentity, UserQuery, UserTokenKind, UserTokenRecord,
 };
+pub use open::{connect, connect_with, migrate};
 pub use outbox::{ClaimedEvent, OutboxEvent};
 pub use sql::throttle::{ThrottleHit, ThrottleRules, ThrottleState};
 pub use sql::{Dialect, SqlStore};
-
-/// What can go wrong in the store, in the store's words.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("not found")]
-    NotFound,
-    /// A unique value (an email, an identity) already belongs to someone.
-    #[error("{0} already exists")]
-    Conflict(&'static str),
-    /// The database cannot be reached or answered with an error. The message has any
-    /// password inside a URL masked (sqlx errors may echo the connection URL).
-    #[error("store unavailable: {}", crate::config::mask_urls(&.0.to_string()))]
-    Unavailable(#[source] sqlx::Error),
-    /// The operation did not finish within `store.timeout` (a stalled or overloaded
-    /// database); it was abandoned.
-    #[error("store did not answer within {}", crate::config::format_duration(*.0))]
-    TimedOut(std::time::Duration),
-    /// A row that the gateway wrote cannot be read back.
-    #[error("corrupt row: {0}")]
-    Corrupt(String),
-    /// The store was migrated by a newer release: its schema has migrations this binary does
-    /// not know, so it would misread what that release writes. Nothing was changed.
-    #[error(
-        "the store's schema is at version {found}, newer than this sessiongate knows (up to \
-         {known}): a newer release migrated it; run that release (or newer), or restore a \
-         backup taken before the upgrade"
-    )]
-    SchemaTooNew { found: i64, known: i64 },
-    /// A login would exceed `sessions.max_per_user` (the cap, carried here) and
-    /// `sessions.on_limit` is `reject`. Nothing was written.
-    #[error("the user already has {0} live sessions")]
-    SessionCapReached(u32),
-}
-
-impl From<sqlx::Error> for StoreError {
-    fn from(err: sqlx::Error) -> Self {
-        match err {
-            sqlx::Error::RowNotFound => StoreError::NotFound,
-            sqlx::Error::ColumnDecode { .. }
-            | sqlx::Error::Decode(_)
-            | sqlx::Error::ColumnNotFound(_) => StoreError::Corrupt(err.to_string()),
-            other => StoreError::Unavailable(other),
-        }
-    }
-}
 
 /// The store behind the gateway, held as `Arc<dyn Store>`.
 #[async_trait]
@@ -400,77 +369,4 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes at most `limit` events done before `done_before` (ms); returns how many.
     async fn purge_events(&self, done_before: i64, limit: i64) -> Result<u64, StoreError>;
-}
-
-/// Opens the store named by `url` — `sqlite://PATH` (embedded, created on first start) or
-/// `postgres://…` — and applies its migrations, with the default `Options`. A store whose
-/// schema is newer than this binary is refused (`SchemaTooNew`) before anything is written.
-pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
-    connect_with(url, Options::default()).await
-}
-
-/// Like `connect`, with every operation bounded by `options.timeout` (`store.timeout`).
-pub async fn connect_with(url: &str, options: Options) -> Result<Arc<dyn Store>, StoreError> {
-    let opened = async {
-        if url.starts_with("sqlite:") {
-            return Ok(Some(sqlite::open(url, &options).await?));
-        }
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Ok(Some(postgres::open(url, &options).await?));
-        }
-        Ok::<_, StoreError>(None)
-    };
-    // Opening (connect + migrations) gets a few deadlines' worth: migrations may take a while.
-    let bound = options
-        .timeout
-        .saturating_mul(4)
-        .max(std::time::Duration::from_secs(30));
-    let opened = tokio::time::timeout(bound, opened)
-        .await
-        .map_err(|_| StoreError::TimedOut(bound))?;
-    if let Some(store) = opened? {
-        return Ok(Arc::new(deadline::Deadline::new(store, options.timeout)));
-    }
-    Err(unsupported_scheme(url))
-}
-
-/// `sessiongate migrate`: the store's schema against this binary's migrations; unless
-/// `dry_run`, the pending ones are applied (the returned status is what was pending before).
-/// A dry run writes nothing (a SQLite file that does not exist yet is not created).
-pub async fn migrate(
-    url: &str,
-    options: Options,
-    dry_run: bool,
-) -> Result<MigrationStatus, StoreError> {
-    let (pool, dialect) = if url.starts_with("sqlite:") {
-        if dry_run && !sqlite::exists(url)? {
-            return Ok(migrations::status(Vec::new(), &migrations::sqlite()));
-        }
-        (sqlite::pool(url, &options).await?, Dialect::Sqlite)
-    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        (postgres::pool(url, &options).await?, Dialect::Postgres)
-    } else {
-        return Err(unsupported_scheme(url));
-    };
-    let result = if dry_run {
-        let status = migrations::status(
-            migrations::applied(&pool, dialect).await?,
-            &migrations::for_dialect(dialect),
-        );
-        migrations::refuse_newer(&status).map(|()| status)
-    } else {
-        migrations::apply(&pool, dialect).await
-    };
-    pool.close().await;
-    result
-}
-
-fn unsupported_scheme(url: &str) -> StoreError {
-    StoreError::Unavailable(sqlx::Error::Configuration(
-        format!(
-            "unsupported store url scheme in {:?}",
-            url.split(':').next().unwrap_or_default()
-        )
-        .into(),
-    ))
 }
