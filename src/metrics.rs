@@ -25,11 +25,15 @@
 //! - `process_cpu_seconds_total`, `process_resident_memory_bytes`, `process_open_fds`,
 //!   `process_max_fds`, `process_threads`, … (the `metrics-process` collector, read at each
 //!   [`Metrics::render`])
+//!
+//! The request, login, revocation, token-cache and reload series are here; the other groups live
+//! in submodules (`upstream`, `connections`, `hash_pool`, `build_info`, `throttle`, `events`,
+//! `sessions`, `streams`), their functions re-exported here.
 
 pub mod streams;
 
-use std::sync::{OnceLock, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::OnceLock;
+use std::time::Duration;
 
 use ::metrics::{
     Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
@@ -45,25 +49,28 @@ pub use events::{
     EventFailure, record_event_attempt_failed, record_event_dropped, record_event_emit_error,
     record_event_sent, set_events_pending,
 };
+mod upstream;
+pub use upstream::{
+    UpstreamErrorKind, record_upstream_duration, record_upstream_error, record_upstream_retry,
+};
+mod connections;
+pub use connections::{record_client_fault, record_connection_shed, record_connection_timed_out};
+mod hash_pool;
+use hash_pool::HASH_POOL_QUEUE_DEPTH;
+pub use hash_pool::{HashPoolQueued, hash_pool_admitted_at_once, hash_pool_queued};
+mod build_info;
+use build_info::render_build_info;
+pub use build_info::set_build_info;
 
 const REQUESTS_TOTAL: &str = "sessiongate_requests_total";
 const REQUEST_DURATION: &str = "sessiongate_request_duration_seconds";
 const LOGINS_TOTAL: &str = "sessiongate_logins_total";
 const REVOCATIONS_TOTAL: &str = "sessiongate_revocations_total";
-const UPSTREAM_ERRORS_TOTAL: &str = "sessiongate_upstream_errors_total";
 const TOKEN_CACHE_HITS: &str = "sessiongate_token_cache_hits_total";
 const TOKEN_CACHE_MISSES: &str = "sessiongate_token_cache_misses_total";
 const TOKEN_CACHE_ENTRIES: &str = "sessiongate_token_cache_entries";
 const REVOCATION_STALENESS: &str = "sessiongate_revocation_list_staleness_seconds";
-const UPSTREAM_RETRIES: &str = "sessiongate_upstream_retries_total";
-const CLIENT_FAULTS: &str = "sessiongate_client_faults_total";
-const CONNECTIONS_SHED: &str = "sessiongate_connections_shed_total";
-const CONNECTIONS_TIMED_OUT: &str = "sessiongate_connections_timed_out_total";
-const UPSTREAM_DURATION: &str = "sessiongate_upstream_duration_seconds";
-const HASH_POOL_QUEUE_DEPTH: &str = "sessiongate_hash_pool_queue_depth";
-const HASH_POOL_WAIT: &str = "sessiongate_hash_pool_wait_seconds";
 const CONFIG_RELOADS: &str = "sessiongate_config_reloads_total";
-const BUILD_INFO: &str = "sessiongate_build_info";
 
 /// Upper bounds of the latency histogram buckets, in seconds: a cache-hit proxy check is well
 /// under a millisecond, an argon2 login ~100 ms, an upstream call may take seconds.
@@ -90,9 +97,6 @@ const KNOWN_PROVIDERS: [&str; 8] = [
 /// The one recorder of this process. Tests start several gateways in one process; they all
 /// share it, so counts add up across them.
 static METRICS: OnceLock<Metrics> = OnceLock::new();
-
-/// The `config_hash` label of `sessiongate_build_info` ([`set_build_info`]); `None` until set.
-static CONFIG_HASH: RwLock<Option<String>> = RwLock::new(None);
 
 /// A handle to the installed recorder; cheap to clone (an `Arc` inside).
 #[derive(Clone, Debug)]
@@ -178,26 +182,8 @@ fn describe() {
         REVOCATIONS_TOTAL,
         "Sessions revoked, by where the revocation came from"
     );
-    describe_counter!(
-        UPSTREAM_ERRORS_TOTAL,
-        "Proxied requests the upstream failed, by kind"
-    );
-    describe_counter!(
-        UPSTREAM_RETRIES,
-        "Idempotent requests sent again after a pooled upstream connection died unanswered"
-    );
-    describe_counter!(
-        CLIENT_FAULTS,
-        "Requests refused for the client's own framing or body faults, by kind"
-    );
-    describe_counter!(
-        CONNECTIONS_SHED,
-        "Connections closed at accept because server.max_connections were open"
-    );
-    describe_counter!(
-        CONNECTIONS_TIMED_OUT,
-        "Connections closed for sending nothing within their deadline (preface, idle)"
-    );
+    upstream::describe();
+    connections::describe();
     describe_counter!(
         TOKEN_CACHE_HITS,
         "Access tokens accepted from the verified-token cache"
@@ -212,21 +198,7 @@ fn describe() {
         Unit::Seconds,
         "Age of the revocation list: time since it was last synced with the store"
     );
-    describe_histogram!(
-        UPSTREAM_DURATION,
-        Unit::Seconds,
-        "Time from sending a proxied request to the upstream's response head (or its failure), \
-         by outcome: status class, unavailable or timeout"
-    );
-    describe_gauge!(
-        HASH_POOL_QUEUE_DEPTH,
-        "Password hashes waiting for a slot of the hash pool (auth.password_hash_concurrency)"
-    );
-    describe_histogram!(
-        HASH_POOL_WAIT,
-        Unit::Seconds,
-        "Time a password hash waited for a slot of the hash pool"
-    );
+    hash_pool::describe();
     describe_counter!(
         CONFIG_RELOADS,
         "Configuration reloads, by result: ok (applied) or failed (refused, old config kept)"
@@ -298,25 +270,6 @@ impl RevocationSource {
     }
 }
 
-/// How the upstream failed a proxied request: the `kind` label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UpstreamErrorKind {
-    /// Could not connect, or the connection broke (the client got 502).
-    Unavailable,
-    /// No response in time (the client got 504).
-    Timeout,
-}
-
-impl UpstreamErrorKind {
-    /// The label value: `unavailable`, `timeout`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Unavailable => "unavailable",
-            Self::Timeout => "timeout",
-        }
-    }
-}
-
 /// Counts one answered request and records its latency. Call once per request, when the
 /// response head is ready: `record_request(RouteClass::Proxy, status.as_u16(), started.elapsed())`.
 ///
@@ -342,32 +295,6 @@ pub fn record_revocations(count: u64, source: RevocationSource) {
     counter!(REVOCATIONS_TOTAL, "source" => source.as_str()).increment(count);
 }
 
-/// Counts one proxied request that the upstream failed.
-pub fn record_upstream_error(kind: UpstreamErrorKind) {
-    counter!(UPSTREAM_ERRORS_TOTAL, "kind" => kind.as_str()).increment(1);
-}
-
-/// Counts one idempotent request retried on a fresh upstream connection.
-pub fn record_upstream_retry() {
-    counter!(UPSTREAM_RETRIES).increment(1);
-}
-
-/// Counts one request refused for a fault of the client's making: `kind` is a fixed label
-/// such as `malformed_body`, `body_timeout`, `framing`.
-pub fn record_client_fault(kind: &'static str) {
-    counter!(CLIENT_FAULTS, "kind" => kind).increment(1);
-}
-
-/// Counts one connection closed at accept because the listener was full.
-pub fn record_connection_shed(listener: &'static str) {
-    counter!(CONNECTIONS_SHED, "listener" => listener).increment(1);
-}
-
-/// Counts one connection closed for idling past its deadline.
-pub fn record_connection_timed_out() {
-    counter!(CONNECTIONS_TIMED_OUT).increment(1);
-}
-
 /// Publishes the verified-token cache's own totals: `hits` and `misses` since start-up (set as
 /// absolute counter values, so they must only grow) and the current number of `entries`. Call
 /// right before [`Metrics::render`].
@@ -382,113 +309,11 @@ pub fn set_revocation_staleness(seconds: f64) {
     gauge!(REVOCATION_STALENESS).set(seconds);
 }
 
-/// Records how long the upstream took to answer a proxied request (its response head), or to
-/// fail: `Ok(status)` for an answer, `Err(kind)` when there was none.
-pub fn record_upstream_duration(outcome: Result<u16, UpstreamErrorKind>, elapsed: Duration) {
-    let outcome = match outcome {
-        Ok(status) => status_class(status),
-        Err(kind) => kind.as_str(),
-    };
-    histogram!(UPSTREAM_DURATION, "outcome" => outcome).record(elapsed.as_secs_f64());
-}
-
-/// A password hash waiting for its slot in the hash pool: counted in
-/// `sessiongate_hash_pool_queue_depth` from [`hash_pool_queued`] until it is dropped.
-#[derive(Debug)]
-#[must_use = "the hash counts as queued until this is dropped"]
-pub struct HashPoolQueued {
-    since: Instant,
-}
-
-/// Counts one hash as waiting for the hash pool. Call [`HashPoolQueued::admitted`] when it got
-/// its slot (records the wait); dropping it without (the caller gave up) only uncounts it.
-pub fn hash_pool_queued() -> HashPoolQueued {
-    gauge!(HASH_POOL_QUEUE_DEPTH).increment(1.0);
-    HashPoolQueued {
-        since: Instant::now(),
-    }
-}
-
-/// A hash got its slot without waiting (a wait of zero, so the histogram counts every hash).
-pub fn hash_pool_admitted_at_once() {
-    histogram!(HASH_POOL_WAIT).record(0.0);
-}
-
-impl HashPoolQueued {
-    /// The hash got its slot: records how long it waited.
-    pub fn admitted(self) {
-        histogram!(HASH_POOL_WAIT).record(self.since.elapsed().as_secs_f64());
-    }
-}
-
-impl Drop for HashPoolQueued {
-    fn drop(&mut self) {
-        gauge!(HASH_POOL_QUEUE_DEPTH).decrement(1.0);
-    }
-}
-
 /// Counts one configuration reload: `ok` when the new config was applied, `failed` when it
 /// was refused and the old one kept serving.
 pub fn record_reload(ok: bool) {
     let result = if ok { "ok" } else { "failed" };
     counter!(CONFIG_RELOADS, "result" => result).increment(1);
-}
-
-/// Sets the `config_hash` label of `sessiongate_build_info` (`Config::fingerprint`): at start,
-/// and again after each reload. One series only: the previous hash's series is gone at once.
-///
-/// `build_info` is added to the text by [`Metrics::render`] rather than kept by the recorder,
-/// which cannot drop a series; a reload would otherwise leave the old hash behind. Several
-/// gateways in one process (tests) share it: the last one set wins.
-pub fn set_build_info(config_hash: &str) {
-    let mut current = CONFIG_HASH
-        .write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    *current = Some(config_hash.to_owned());
-}
-
-/// Appends the `sessiongate_build_info` family once a config hash is set. Both label values
-/// are escaped, though the version is ours and the hash hex.
-fn render_build_info(text: &mut String) {
-    use std::fmt::Write as _;
-    let current = CONFIG_HASH
-        .read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let Some(hash) = current.as_deref() else {
-        return;
-    };
-    if !text.is_empty() && !text.ends_with('\n') {
-        text.push('\n');
-    }
-    let _ = write!(
-        text,
-        "# HELP {BUILD_INFO} The running sessiongate: its version and the fingerprint of its \
-         effective config (sha256 of `config check --format toml`, first 12 hex digits)\n\
-         # TYPE {BUILD_INFO} gauge\n\
-         {BUILD_INFO}{{version=\"{}\",config_hash=\"{}\"}} 1\n",
-        label_value(env!("CARGO_PKG_VERSION")),
-        label_value(hash),
-    );
-}
-
-/// A label value escaped for the text format (`\\`, `\"`, newline).
-fn label_value(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
-/// `1xx` … `5xx`, else `other`.
-fn status_class(status: u16) -> &'static str {
-    match status {
-        100..=199 => "1xx",
-        200..=299 => "2xx",
-        300..=399 => "3xx",
-        400..=499 => "4xx",
-        500..=599 => "5xx",
-        _ => "other",
-    }
 }
 
 fn status_label(status: u16) -> String {

@@ -26,6 +26,7 @@
 //!
 //! Does not start sessions; `Auth::login` / `Auth::link` do.
 
+mod id_token;
 mod issuer;
 pub mod redirect;
 
@@ -34,9 +35,10 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use async_trait::async_trait;
 use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use url::Url;
 
+use self::id_token::profile;
 use self::issuer::Issuer;
 pub use self::issuer::{Discovered, error_code as sanitized_error};
 use super::custom_token::Refusal;
@@ -51,19 +53,6 @@ use crate::store::Store;
 const MAX_TOKEN_BYTES: usize = 16 * 1024;
 /// Longest `sub` accepted, in bytes.
 const MAX_SUB_BYTES: usize = 512;
-
-/// Signature algorithms an id token may use (asymmetric only).
-const ALGORITHMS: [Algorithm; 9] = [
-    Algorithm::RS256,
-    Algorithm::RS384,
-    Algorithm::RS512,
-    Algorithm::PS256,
-    Algorithm::PS384,
-    Algorithm::PS512,
-    Algorithm::ES256,
-    Algorithm::ES384,
-    Algorithm::EdDSA,
-];
 
 /// Why an OpenID Connect login failed (mapped to the wire in `crate::error`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -235,43 +224,6 @@ impl OidcProvider {
             .await
     }
 
-    /// Verifies `token`; returns its claims.
-    async fn verify(
-        &self,
-        token: &str,
-        nonce: Option<&str>,
-    ) -> Result<Map<String, Value>, OidcError> {
-        if token.len() > MAX_TOKEN_BYTES || token.split('.').count() != 3 {
-            return Err(OidcError::Token(Refusal::Malformed));
-        }
-        let alg = accepted_algorithm(token).map_err(OidcError::Token)?;
-        let header =
-            jsonwebtoken::decode_header(token).map_err(|_| OidcError::Token(Refusal::Malformed))?;
-        if header.alg != alg || header.crit.is_some() {
-            return Err(OidcError::Token(Refusal::Malformed));
-        }
-        let discovered = self.discovered().await?;
-        let key = discovered
-            .jwks
-            .select(alg, header.kid.as_deref())
-            .await
-            .map_err(|refusal| match refusal {
-                Refusal::KeysUnavailable => OidcError::Unavailable,
-                other => OidcError::Token(other),
-            })?;
-        let mut validation = self.validation.clone();
-        validation.algorithms = vec![alg];
-        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation)
-            .map_err(|err| OidcError::Token(super::custom_token::refusal(err.kind())))?;
-        let claims = data.claims;
-        if let Some(expected) = nonce {
-            if claims.get("nonce").and_then(Value::as_str) != Some(expected) {
-                return Err(OidcError::Nonce);
-            }
-        }
-        Ok(claims)
-    }
-
     /// The identity a login body proves: its id token (or the one its code is exchanged
     /// for), verified.
     async fn authenticate(&self, body: &Value) -> Result<ProvenIdentity, ApiError> {
@@ -352,85 +304,5 @@ impl Provider for OidcProvider {
     }
 }
 
-/// The token's `alg`, read from the raw header, if it is one an id token may use.
-fn accepted_algorithm(token: &str) -> Result<Algorithm, Refusal> {
-    super::custom_token::accepted_algorithm(token, &ALGORITHMS)
-}
-
-/// The profile claims copied into the user's data.
-fn profile(claims: &Map<String, Value>) -> Map<String, Value> {
-    let mut data = Map::new();
-    let verified = matches!(claims.get("email_verified"), Some(Value::Bool(true)))
-        || claims.get("email_verified").and_then(Value::as_str) == Some("true");
-    if verified {
-        if let Some(email) = claims.get("email").and_then(Value::as_str) {
-            data.insert("email".to_owned(), Value::from(email));
-        }
-    }
-    for field in ["name", "picture"] {
-        if let Some(value) = claims.get(field).and_then(Value::as_str) {
-            data.insert(field.to_owned(), Value::from(value));
-        }
-    }
-    data
-}
-
 #[cfg(test)]
-mod tests {
-    use base64::Engine;
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    use serde_json::json;
-
-    use super::*;
-
-    fn map(value: Value) -> Map<String, Value> {
-        value.as_object().cloned().unwrap_or_default()
-    }
-
-    #[test]
-    fn email_is_copied_only_when_verified() {
-        let verified = profile(&map(
-            json!({"email": "a@b.c", "email_verified": true, "name": "A"}),
-        ));
-        assert_eq!(
-            Value::Object(verified),
-            json!({"email": "a@b.c", "name": "A"})
-        );
-        let apple = profile(&map(json!({"email": "a@b.c", "email_verified": "true"})));
-        assert_eq!(Value::Object(apple), json!({"email": "a@b.c"}));
-        for unverified in [json!(false), json!("false"), json!(null), json!(1)] {
-            let data = profile(&map(
-                json!({"email": "a@b.c", "email_verified": unverified}),
-            ));
-            assert!(data.is_empty(), "{data:?}");
-        }
-        assert!(profile(&map(json!({"email": "a@b.c"}))).is_empty());
-    }
-
-    #[test]
-    fn only_asymmetric_algorithms_are_accepted() {
-        let token =
-            |header: Value| format!("{}.e30.sig", URL_SAFE_NO_PAD.encode(header.to_string()));
-        assert_eq!(
-            accepted_algorithm(&token(json!({"alg": "RS256"}))),
-            Ok(Algorithm::RS256)
-        );
-        for alg in ["none", "None", "HS256", "HS512", "XX"] {
-            assert_eq!(
-                accepted_algorithm(&token(json!({ "alg": alg }))),
-                Err(Refusal::Algorithm),
-                "{alg}"
-            );
-        }
-        assert_eq!(accepted_algorithm("%%%.e30.sig"), Err(Refusal::Malformed));
-    }
-
-    #[test]
-    fn names_are_interned_once() {
-        let a = intern("oidc-interned-test");
-        let b = intern(&String::from("oidc-interned-test"));
-        assert!(std::ptr::eq(a, b));
-        assert!(is_oidc_name("oauth2-google") && is_oidc_name("oidc-corp"));
-        assert!(!is_oidc_name("anon-user"));
-    }
-}
+mod tests;

@@ -5,12 +5,17 @@
 //! (exit 1) if any failed; a refused key or an unreachable gateway stops them at once, as it
 //! would fail every call alike.
 
+mod each;
+mod import;
+
 use std::collections::BTreeMap;
 
 use clap::{Args, Subcommand};
-use http::{Method, StatusCode};
+use http::Method;
 use serde_json::{Value, json};
 
+use self::each::{Action, for_each};
+use self::import::import;
 use super::admin_client::AdminClient;
 use super::output::{self, Table};
 use super::{AdminArgs, CliError, USER_PASSWORD_ENV, read_stdin};
@@ -192,69 +197,6 @@ impl Ready {
     }
 }
 
-/// Time allowed for an import's answer: the gateway checks and writes the whole batch first.
-const IMPORT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
-
-/// `users import FILE`: sends the file as it is; prints the report (one line per refused
-/// entry, then the counts), or with --json the gateway's answer. Exit 1 if it was refused.
-async fn import(client: &AdminClient, json: bool, export: Vec<u8>) -> Result<(), CliError> {
-    let answer = client
-        .request_bytes(
-            Method::POST,
-            &["users", "import"],
-            export.into(),
-            IMPORT_TIMEOUT,
-        )
-        .await?;
-    let has_report = answer.body.get("refused").is_some();
-    if !answer.status.is_success() && !has_report {
-        return answer.into_result().map(drop);
-    }
-    let count = |list: &str| {
-        answer
-            .body
-            .get(list)
-            .and_then(Value::as_array)
-            .map_or(0, Vec::len)
-    };
-    if json {
-        output::json(&answer.body)?;
-    } else {
-        for entry in answer
-            .body
-            .get("refused")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            output::line(&format!(
-                "refused entry {} ({}): {}",
-                entry
-                    .get("index")
-                    .and_then(Value::as_u64)
-                    .unwrap_or_default(),
-                output::text_field(entry, "_id"),
-                output::text_field(entry, "reason"),
-            ))?;
-        }
-        output::line(&format!(
-            "created {}, skipped {} (exist identically), refused {}",
-            count("created"),
-            count("skipped"),
-            count("refused")
-        ))?;
-    }
-    if answer.status.is_success() {
-        return Ok(());
-    }
-    let (error, error_code) = answer.error();
-    Err(CliError::Api {
-        status: answer.status.as_u16(),
-        error,
-        error_code,
-    })
-}
-
 /// The password of `users create`: the argument, stdin, or the environment, in that order.
 fn password_from(
     argument: Option<String>,
@@ -315,146 +257,5 @@ fn email_of(user: &Value) -> String {
         .map_or_else(|| "-".to_owned(), |data| output::text_field(data, "email"))
 }
 
-/// A per-user admin call.
-#[derive(Debug, Clone, Copy)]
-enum Action {
-    Revoke,
-    Delete,
-    Enable,
-    Disable,
-}
-
-impl Action {
-    fn method(self) -> Method {
-        match self {
-            Action::Revoke | Action::Enable | Action::Disable => Method::PUT,
-            Action::Delete => Method::DELETE,
-        }
-    }
-
-    /// The path under `users/{id}`.
-    fn tail(self) -> Option<&'static str> {
-        match self {
-            Action::Revoke => Some("logout"),
-            Action::Delete => None,
-            Action::Enable => Some("enable"),
-            Action::Disable => Some("disable"),
-        }
-    }
-
-    fn done(self) -> &'static str {
-        match self {
-            Action::Revoke => "revoked every session of user",
-            Action::Delete => "deleted user",
-            Action::Enable => "enabled user",
-            Action::Disable => "disabled user",
-        }
-    }
-}
-
-/// Runs `action` for each user, reporting each; fails if any failed.
-async fn for_each(
-    client: &AdminClient,
-    json: bool,
-    ids: &[String],
-    action: Action,
-) -> Result<(), CliError> {
-    let mut ids: Vec<&str> = ids
-        .iter()
-        .map(|id| id.trim())
-        .filter(|id| !id.is_empty())
-        .collect();
-    let mut seen = std::collections::HashSet::new();
-    ids.retain(|id| seen.insert(*id));
-    if ids.is_empty() {
-        return Err(CliError::Usage("--user: no user id given".to_owned()));
-    }
-    let mut results = Vec::with_capacity(ids.len());
-    let mut failed = 0;
-    for id in &ids {
-        let mut segments = vec!["users", id];
-        segments.extend(action.tail());
-        let answer = client
-            .request(action.method(), &segments, &[], None)
-            .await?;
-        if answer.status == StatusCode::UNAUTHORIZED {
-            return answer.into_result().map(drop);
-        }
-        if answer.status.is_success() {
-            results.push(json!({ "user_id": id, "ok": true }));
-            if !json {
-                output::line(&format!("{} {id}", action.done()))?;
-            }
-            continue;
-        }
-        failed += 1;
-        let (error, error_code) = answer.error();
-        results.push(json!({
-            "user_id": id,
-            "ok": false,
-            "status": answer.status.as_u16(),
-            "error": error,
-            "error_code": error_code,
-        }));
-        let err = CliError::Api {
-            status: answer.status.as_u16(),
-            error,
-            error_code,
-        };
-        eprintln!("sessiongate: user {id}: {err}");
-    }
-    if json {
-        output::json(&Value::Array(results))?;
-    }
-    if failed > 0 {
-        return Err(CliError::Partial {
-            failed,
-            total: ids.len(),
-        });
-    }
-    Ok(())
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_table_shows_providers_email_and_rfc3339_dates() {
-        let users = vec![json!({
-            "_id": "u1",
-            "type": "normal",
-            "identities": [{"id": "i", "provider_type": "local-userpass", "provider_id": "p"}],
-            "creation_date": 1_700_000_000,
-            "disabled": true,
-            "data": {"email": "a@example.com"},
-        })];
-        let text = users_table(&users);
-        let mut lines = text.lines();
-        assert_eq!(
-            lines.next().unwrap().split_whitespace().collect::<Vec<_>>(),
-            ["ID", "TYPE", "PROVIDERS", "EMAIL", "DISABLED", "CREATED"]
-        );
-        assert_eq!(
-            lines.next().unwrap().split_whitespace().collect::<Vec<_>>(),
-            [
-                "u1",
-                "normal",
-                "local-userpass",
-                "a@example.com",
-                "yes",
-                "2023-11-14T22:13:20Z"
-            ]
-        );
-    }
-
-    #[test]
-    fn the_password_argument_wins_and_none_is_a_usage_error() {
-        let from_arg = password_from(Some("p1".into()), false, Some("p2".into()));
-        assert_eq!(from_arg.unwrap(), "p1");
-        let from_env = password_from(None, false, Some("p2".into()));
-        assert_eq!(from_env.unwrap(), "p2");
-        let none = password_from(None, false, None).unwrap_err();
-        assert_eq!(none.exit_code(), 2);
-    }
-}
+mod tests;

@@ -5,6 +5,9 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use super::build_info::BUILD_INFO;
+use super::hash_pool::HASH_POOL_WAIT;
+use super::upstream::{UPSTREAM_DURATION, UPSTREAM_ERRORS_TOTAL};
 use super::*;
 
 /// One sample line: `name{labels} value`.

@@ -6,12 +6,17 @@
 //! keep verifying until the last token they signed has expired, then drop out of the set.
 //! Retirement (`retire`: a compromised key) removes a key from the store at once.
 
+mod pem;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Validation};
 use sha2::{Digest, Sha256};
 
+use self::pem::pem_key;
+#[cfg(test)]
+pub use self::pem::pem_key_for_tests;
 use super::signer::Signer;
 use crate::config::{SigningAlgorithm, SigningKeySource, TokensConfig};
 use crate::ids;
@@ -282,68 +287,6 @@ fn hmac_key(kid: String, active_from: i64, secret: &[u8]) -> SigningKey {
     }
 }
 
-fn pem_key(
-    algorithm: SigningAlgorithm,
-    private_pem: &[u8],
-    public_pem: &[u8],
-) -> Result<SigningKey, KeyError> {
-    let bad = |err: jsonwebtoken::errors::Error| {
-        KeyError::BadKey(format!("not a usable {algorithm:?} PEM key: {err}"))
-    };
-    let (encoding, decoding) = match algorithm {
-        // ring, not the `rsa` crate, signs RS256: see `signer`.
-        SigningAlgorithm::RS256 => (
-            Signer::rs256_from_pem(private_pem).map_err(|reason| {
-                KeyError::BadKey(format!("not a usable {algorithm:?} PEM key: {reason}"))
-            })?,
-            DecodingKey::from_rsa_pem(public_pem).map_err(bad)?,
-        ),
-        SigningAlgorithm::ES256 => (
-            EncodingKey::from_ec_pem(private_pem).map_err(bad)?.into(),
-            DecodingKey::from_ec_pem(public_pem).map_err(bad)?,
-        ),
-        SigningAlgorithm::EdDSA => (
-            EncodingKey::from_ed_pem(private_pem).map_err(bad)?.into(),
-            DecodingKey::from_ed_pem(public_pem).map_err(bad)?,
-        ),
-        SigningAlgorithm::HS256 | SigningAlgorithm::HS384 | SigningAlgorithm::HS512 => {
-            return Err(KeyError::BadKey(
-                "HMAC algorithms take a secret, not a PEM key pair".to_owned(),
-            ));
-        }
-    };
-    check_pair(algorithm, &encoding, &decoding)?;
-    Ok(SigningKey {
-        kid: derive_kid(public_pem),
-        active_from: 0,
-        encoding,
-        decoding,
-    })
-}
-
-/// Signs a probe with the private key and verifies it with the public one: a pair that does
-/// not belong together would sign tokens that every replica refuses.
-fn check_pair(
-    algorithm: SigningAlgorithm,
-    encoding: &Signer,
-    decoding: &DecodingKey,
-) -> Result<(), KeyError> {
-    let alg = jwt_algorithm(algorithm);
-    let token = encoding
-        .sign(
-            &jsonwebtoken::Header::new(alg),
-            &serde_json::json!({"probe": true}),
-        )
-        .map_err(|reason| KeyError::BadKey(format!("cannot sign with the key: {reason}")))?;
-    let (message, signature) = token.rsplit_once('.').unwrap_or_default();
-    match jsonwebtoken::crypto::verify(signature, message.as_bytes(), decoding, alg) {
-        Ok(true) => Ok(()),
-        _ => Err(KeyError::BadKey(
-            "the private key does not belong to tokens.verifying_key_file".to_owned(),
-        )),
-    }
-}
-
 /// A key id derived from key material: stable across restarts and replicas, reveals nothing.
 fn derive_kid(material: &[u8]) -> String {
     let digest = Sha256::new()
@@ -364,72 +307,5 @@ fn jwt_algorithm(algorithm: SigningAlgorithm) -> Algorithm {
     }
 }
 
-/// Builds a key from PEM halves (tests of other modules).
 #[cfg(test)]
-pub fn pem_key_for_tests(
-    algorithm: SigningAlgorithm,
-    private_pem: &[u8],
-    public_pem: &[u8],
-) -> SigningKey {
-    pem_key(algorithm, private_pem, public_pem).expect("test fixture keys are valid")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn record(kid: &str, active_from: i64) -> SigningKeyRecord {
-        SigningKeyRecord {
-            kid: kid.into(),
-            algorithm: "HS256".into(),
-            secret: vec![1; 64],
-            created_at: 0,
-            active_from,
-        }
-    }
-
-    #[test]
-    fn newest_active_key_signs_and_future_keys_only_verify() {
-        let set = from_records(
-            SigningAlgorithm::HS256,
-            vec![record("old", 0), record("next", 1_000)],
-            500,
-            Duration::from_secs(60),
-        );
-        assert_eq!(set.signing_key(500).kid, "old");
-        assert!(set.find("next").is_some(), "a key verifies before it signs");
-        assert_eq!(set.signing_key(1_000).kid, "next");
-    }
-
-    #[test]
-    fn superseded_keys_verify_until_their_tokens_have_expired() {
-        let ttl = Duration::from_secs(1800);
-        let keys = || vec![record("old", 0), record("new", 10_000)];
-        let set = from_records(SigningAlgorithm::HS256, keys(), 10_000 + 1800, ttl);
-        assert!(set.find("old").is_some());
-        let set = from_records(SigningAlgorithm::HS256, keys(), 10_000 + 1800 + 61, ttl);
-        assert!(set.find("old").is_none());
-        assert!(set.find("new").is_some());
-    }
-
-    fn fixture(name: &str) -> Vec<u8> {
-        let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-        std::fs::read(&path).unwrap_or_else(|err| panic!("{path}: {err}"))
-    }
-
-    #[test]
-    fn rs256_key_pairs_sign_with_ring_and_must_belong_together() {
-        let pair = |private: &str, public: &str| {
-            pem_key(SigningAlgorithm::RS256, &fixture(private), &fixture(public))
-        };
-        let key = pair("rsa_private.pem", "rsa_public.pem").unwrap();
-        assert!(
-            matches!(key.encoding, Signer::Rs256(_)),
-            "not the rsa crate"
-        );
-        let Err(KeyError::BadKey(reason)) = pair("rsa2_private.pem", "rsa_public.pem") else {
-            panic!("a private key of another pair was accepted");
-        };
-        assert!(reason.contains("does not belong"), "{reason}");
-    }
-}
+mod tests;
