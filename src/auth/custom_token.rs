@@ -33,10 +33,10 @@ use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use self::keys::Keys;
+use self::keys::{ConfiguredKeys, Keys};
 use super::external_user;
 use super::provider::{LoginOutcome, ProvenIdentity, Provider};
-use crate::config::{CustomTokenConfig, MetadataField};
+use crate::config::{CustomTokenConfig, CustomTokenKey, MetadataField};
 use crate::error::{ApiError, ErrorCode};
 use crate::outbound::Fetcher;
 use crate::store::Store;
@@ -92,10 +92,11 @@ impl From<Refusal> for ApiError {
     }
 }
 
-/// Checks that the configured key file or JWKS file holds usable keys (config validation
-/// calls this, so a bad key stops start-up). A JWKS URL is not fetched.
-pub fn check_keys(config: &CustomTokenConfig) -> Result<(), String> {
-    Keys::check(config)
+/// Loads the configured key file or JWKS file, refusing one without usable keys (config
+/// validation calls this, so a bad key stops start-up, and keeps the result for the
+/// provider). A JWKS URL is only parsed; it is fetched at the first login.
+pub fn load_keys(algorithms: &[String], key: &CustomTokenKey) -> Result<ConfiguredKeys, String> {
+    ConfiguredKeys::load(algorithms, key)
 }
 
 pub struct CustomTokenProvider {
@@ -114,14 +115,10 @@ struct LoginBody {
 }
 
 impl CustomTokenProvider {
-    /// Loads the keys (a JWKS URL is fetched at the first login). Config validation has
-    /// already loaded them once; should that fail now, the error is logged and every token
-    /// is refused.
+    /// Verifies with the keys config validation loaded (a JWKS URL is fetched at the first
+    /// login).
     pub fn new(config: &CustomTokenConfig, store: Arc<dyn Store>, fetcher: Fetcher) -> Self {
-        let keys = Keys::load(config, fetcher).unwrap_or_else(|reason| {
-            tracing::error!(provider = NAME, %reason, "custom-token keys unusable");
-            Keys::Fixed(Vec::new())
-        });
+        let keys = Keys::new(&config.keys, fetcher);
         let mut validation = Validation::new(Algorithm::RS256);
         validation.leeway = config.leeway.as_secs();
         validation.validate_exp = true;

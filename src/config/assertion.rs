@@ -8,7 +8,8 @@ use std::time::Duration;
 use http::HeaderName;
 use serde::Serialize;
 
-use super::{ConfigError, duration, format_duration, raw::RawIdentityHeaders, ser_duration};
+use super::fields::{duration, ser_duration};
+use super::{ConfigError, format_duration, raw::RawIdentityHeaders};
 
 /// Longest assertion lifetime: a stolen assertion (read from an upstream's log, say) is good
 /// for at most this long.

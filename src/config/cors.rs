@@ -9,7 +9,8 @@ use std::time::Duration;
 use http::HeaderName;
 use serde::Serialize;
 
-use super::{ConfigError, duration, raw::RawCors, ser_duration};
+use super::fields::{duration, ser_duration};
+use super::{ConfigError, raw::RawCors};
 
 /// Longest `cors.max_age` (browsers cap it lower still: Chromium at 2h, Firefox at 24h).
 const MAX_AGE_MAX: Duration = Duration::from_secs(86_400);

@@ -1,6 +1,6 @@
 //! Human durations in config values (`30m`, `60d`, `500ms`), parsed with `humantime`.
 //!
-//! Does not decide which durations are allowed for a key; `config::validate` does.
+//! Does not decide which durations are allowed for a key; the section modules of `config` do.
 
 use std::time::Duration;
 

@@ -10,7 +10,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::{ConfigError, Secret, duration, format_duration, mask_urls, raw::flex, ser_duration};
+use super::fields::{duration, ser_duration};
+use super::{ConfigError, Secret, format_duration, mask_urls, raw::flex};
 
 /// Shortest secret accepted: an HMAC key shorter than this is guessable offline from one
 /// signed body.
@@ -73,7 +74,7 @@ impl EventsConfig {
 pub(super) fn validate(raw: RawEvents) -> Result<EventsConfig, ConfigError> {
     let url = match raw.url.as_deref().map(str::trim) {
         None | Some("") => None,
-        Some(text) => Some(super::url("events.url", text)?),
+        Some(text) => Some(super::fields::url("events.url", text)?),
     };
     let (secret, secret_file) = match (raw.secret, raw.secret_file) {
         (Some(secret), _) if !secret.trim().is_empty() => (Some(Secret::new(secret.trim())), None),

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{ConfigError, duration, format_duration, raw::RawLoginLimits, ser_duration};
+use super::fields::{duration, ser_duration};
+use super::{ConfigError, format_duration, raw::RawLoginLimits};
 
 /// Longest `window`, `block`, `max_block` and `forget_after` (a day; longer only locks people
 /// out for longer).

@@ -9,9 +9,12 @@ use crate::config::{CustomTokenKey, Secret};
 const SECRET: &[u8] = b"custom-token-test-secret-0123456789";
 
 fn config(metadata: Vec<MetadataField>) -> CustomTokenConfig {
+    let algorithms = vec!["HS256".to_owned()];
+    let key = CustomTokenKey::Secret(Secret::new(SECRET));
     CustomTokenConfig {
-        algorithms: vec!["HS256".to_owned()],
-        key: CustomTokenKey::Secret(Secret::new(SECRET)),
+        keys: Arc::new(load_keys(&algorithms, &key).unwrap()),
+        algorithms,
+        key,
         audience: vec!["my-app".to_owned()],
         issuer: Some("https://issuer.example".to_owned()),
         leeway: Duration::from_secs(5),
@@ -245,19 +248,46 @@ fn unusable_key_files_are_reported_before_start() {
     let mut config = config(Vec::new());
     config.algorithms = vec!["RS256".to_owned()];
     config.key = CustomTokenKey::Pem(fixtures.join("rsa_public.pem"));
-    assert!(check_keys(&config).is_ok());
+    assert!(load_keys(&config.algorithms, &config.key).is_ok());
     config.key = CustomTokenKey::Pem(fixtures.join("ec_public.pem"));
-    let reason = check_keys(&config).unwrap_err();
+    let reason = load_keys(&config.algorithms, &config.key).unwrap_err();
     assert!(reason.contains("not a RSA public key"), "{reason}");
     config.algorithms = vec!["ES256".to_owned()];
-    assert!(check_keys(&config).is_ok());
+    assert!(load_keys(&config.algorithms, &config.key).is_ok());
 
     let dir = tempfile::tempdir().unwrap();
     let jwks = dir.path().join("jwks.json");
     std::fs::write(&jwks, r#"{"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}"#).unwrap();
     config.key = CustomTokenKey::JwksFile(jwks.clone());
-    let reason = check_keys(&config).unwrap_err();
+    let reason = load_keys(&config.algorithms, &config.key).unwrap_err();
     assert!(reason.contains("no usable signature key"), "{reason}");
     std::fs::write(&jwks, "not json").unwrap();
-    assert!(check_keys(&config).is_err());
+    assert!(load_keys(&config.algorithms, &config.key).is_err());
+}
+
+#[tokio::test]
+async fn the_provider_verifies_with_the_keys_config_validation_loaded() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let dir = tempfile::tempdir().unwrap();
+    let pem = dir.path().join("ec_public.pem");
+    std::fs::copy(fixtures.join("ec_public.pem"), &pem).unwrap();
+    let text = format!(
+        "[app]\nid = \"myapp-abcde\"\n[providers.custom_token]\nenabled = true\n\
+         algorithms = [\"ES256\"]\nkey_file = {pem:?}\naudience = [\"my-app\"]\n"
+    );
+    let config = crate::config::from_toml_str(&text, &Default::default(), dir.path()).unwrap();
+    // The file is gone by the time the provider is built: it must not be read again.
+    std::fs::remove_file(&pem).unwrap();
+    let store = crate::store::connect("sqlite::memory:").await.unwrap();
+    let fetcher = crate::outbound::Outbound::new(&Default::default()).fetcher(None);
+    let custom = config.providers.custom_token.as_ref().unwrap();
+    let provider = CustomTokenProvider::new(custom, store, fetcher);
+    let private = std::fs::read(fixtures.join("ec_private.pem")).unwrap();
+    let token = encode(
+        &Header::new(Algorithm::ES256),
+        &claims(),
+        &EncodingKey::from_ec_pem(&private).unwrap(),
+    )
+    .unwrap();
+    assert!(provider.verify(&token).await.is_ok());
 }
