@@ -1,8 +1,9 @@
 //! The App Services client API under `/api/client/v2.0`: routing and thin handlers that
 //! decode, call `auth`, encode.
 //!
-//! Paths that are not ours (e.g. `app/<id>/functions/call`) return `None` from `route` and
-//! go to the proxy.
+//! One table (`TABLE`) lists every endpoint: its path, its methods and their handlers. Paths
+//! that are not ours (e.g. `app/<id>/functions/call`) return `None` from `route` and go to the
+//! proxy.
 
 mod api_keys;
 mod jwks;
@@ -10,19 +11,20 @@ mod location;
 mod login;
 mod oauth;
 mod profile;
-mod session;
+mod refresh;
 mod sessions;
 mod userpass;
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
-use http::{HeaderMap, Method, Request, Response};
+use http::{HeaderMap, Request, Response};
 use hyper::body::Incoming;
 
 use crate::app::State;
 use crate::auth::userpass_flows::Flow;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ApiError;
 use crate::proxy::credential::{self, Credential};
+use crate::router::{self, Matched, Resource, Table, resource};
 use crate::tokens::Verified;
 use crate::web::{Body, RequestContext};
 
@@ -32,168 +34,237 @@ pub const BASE: &str = "/api/client/v2.0";
 /// Where the identity assertion keys are published (`identity_headers.assertion`).
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 
-/// A gateway endpoint of the client API.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Route {
-    Location,
-    Login {
-        provider: String,
-    },
-    /// `/auth/callback`: the OpenID Connect redirect flow back from the issuer.
-    OAuthCallback,
-    Register,
-    /// local-userpass confirmation and reset (`/confirm`, `/reset/send`, …).
-    Userpass(Flow),
-    Profile,
-    Session,
-    /// `DELETE /auth/delete`: the caller deletes their own user.
-    DeleteUser,
-    /// `/auth/sessions[/…]`: session management; the segments after `sessions`.
-    Sessions(Vec<String>),
-    /// `/auth/api_keys[/…]`: the caller's API keys; the segments after `api_keys`.
-    ApiKeys(Vec<String>),
-    /// One of our paths with another app id.
-    AppNotFound,
-    /// `/.well-known/jwks.json`: the identity assertion keys (ours only while assertions are
-    /// on; `app::dispatch` proxies the path otherwise).
-    Jwks,
+/// What a row of the table runs (`router::Handler` with the gateway's `State`).
+pub type Handler = router::Handler<State>;
+
+/// Response extension: the user a client API request acted for (the access line's user).
+#[derive(Debug, Clone)]
+pub struct ActingFor(pub String);
+
+/// `response`, marked as acting for `user_id`.
+pub fn acting_for(mut response: Response<Body>, user_id: impl Into<String>) -> Response<Body> {
+    response.extensions_mut().insert(ActingFor(user_id.into()));
+    response
 }
 
-impl Route {
-    /// The endpoint's name on the access line (`login`, `session`, …).
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Location => "location",
-            Self::Login { .. } => "login",
-            Self::OAuthCallback => "oauth_callback",
-            Self::Register => "register",
-            Self::Userpass(_) => "userpass",
-            Self::Profile => "profile",
-            Self::Session => "session",
-            Self::DeleteUser => "delete_user",
-            Self::Sessions(_) => "sessions",
-            Self::ApiKeys(_) => "api_keys",
-            Self::AppNotFound => "app_not_found",
-            Self::Jwks => "jwks",
-        }
+fn acting_for_any(response: Response<Body>, user_id: Option<String>) -> Response<Body> {
+    match user_id {
+        Some(user_id) => acting_for(response, user_id),
+        None => response,
     }
+}
+
+/// `/api/client/v2.0` + a literal path: a pattern of the table.
+macro_rules! v2 {
+    ($path:literal) => {
+        concat!("/api/client/v2.0", $path)
+    };
+}
+
+/// The client API: one row per resource. `{app}` must be the configured app id (another is
+/// 404 `AppNotFound`); paths no row matches go to the proxy. The `…/{*rest}` rows without
+/// methods keep the rest of `auth/sessions` and `auth/api_keys` ours (404), never proxied.
+static TABLE: LazyLock<Table<Handler>> = LazyLock::new(|| {
+    use api_keys::Action;
+    use sessions::Which;
+    Table::new(vec![
+        row("jwks", JWKS_PATH).get(|c| Box::pin(async move { Ok(jwks::get(c.state)) })),
+        row("location", v2!("/app/{app}/location"))
+            .get(|c| Box::pin(async move { Ok(location::get(c.state, host(&c.request), c.ctx)) })),
+        row("login", v2!("/app/{app}/auth/providers/{provider}/login"))
+            .post(|c| {
+                Box::pin(login::login(
+                    c.state,
+                    c.params.get("provider"),
+                    c.request,
+                    c.ctx,
+                ))
+            })
+            .get(|c| {
+                Box::pin(oauth::start(
+                    c.state,
+                    c.params.get("provider"),
+                    c.request,
+                    c.ctx,
+                ))
+            }),
+        row(
+            "register",
+            v2!("/app/{app}/auth/providers/local-userpass/register"),
+        )
+        .post(|c| Box::pin(userpass::register(c.state, c.request, c.ctx))),
+        row(
+            "userpass",
+            v2!("/app/{app}/auth/providers/local-userpass/confirm"),
+        )
+        .post(|c| Box::pin(userpass::flow(c.state, Flow::Confirm, c.request, c.ctx))),
+        row(
+            "userpass",
+            v2!("/app/{app}/auth/providers/local-userpass/confirm/send"),
+        )
+        .post(|c| Box::pin(userpass::flow(c.state, Flow::ConfirmSend, c.request, c.ctx))),
+        row(
+            "userpass",
+            v2!("/app/{app}/auth/providers/local-userpass/confirm/call"),
+        )
+        .post(|c| Box::pin(userpass::flow(c.state, Flow::ConfirmCall, c.request, c.ctx))),
+        row(
+            "userpass",
+            v2!("/app/{app}/auth/providers/local-userpass/reset"),
+        )
+        .post(|c| Box::pin(userpass::flow(c.state, Flow::Reset, c.request, c.ctx))),
+        row(
+            "userpass",
+            v2!("/app/{app}/auth/providers/local-userpass/reset/send"),
+        )
+        .post(|c| Box::pin(userpass::flow(c.state, Flow::ResetSend, c.request, c.ctx))),
+        row(
+            "userpass",
+            v2!("/app/{app}/auth/providers/local-userpass/reset/call"),
+        )
+        .post(|c| Box::pin(userpass::flow(c.state, Flow::ResetCall, c.request, c.ctx))),
+        row("oauth_callback", v2!("/auth/callback"))
+            .get(|c| Box::pin(oauth::callback(c.state, c.request, c.ctx)))
+            .post(|c| Box::pin(oauth::callback(c.state, c.request, c.ctx))),
+        row("profile", v2!("/auth/profile"))
+            .get(|c| Box::pin(profile::get(c.state, c.request, c.ctx))),
+        row("session", v2!("/auth/session"))
+            .post(|c| Box::pin(refresh::refresh(c.state, c.request, c.ctx)))
+            .delete(|c| Box::pin(refresh::logout(c.state, c.request))),
+        row("delete_user", v2!("/auth/delete"))
+            .delete(|c| Box::pin(profile::delete_user(c.state, c.request, c.ctx))),
+        row("sessions", v2!("/auth/sessions"))
+            .get(|c| Box::pin(sessions::get(c.state, Which::All, c.request, c.ctx)))
+            .delete(|c| Box::pin(sessions::sign_out(c.state, Which::All, c.request, c.ctx))),
+        row("sessions", v2!("/auth/sessions/others"))
+            .delete(|c| Box::pin(sessions::sign_out(c.state, Which::Others, c.request, c.ctx))),
+        row("sessions", v2!("/auth/sessions/current"))
+            .get(|c| Box::pin(sessions::get(c.state, Which::Current, c.request, c.ctx)))
+            .delete(|c| {
+                Box::pin(sessions::sign_out(
+                    c.state,
+                    Which::Current,
+                    c.request,
+                    c.ctx,
+                ))
+            }),
+        row("sessions", v2!("/auth/sessions/current/user"))
+            .get(|c| Box::pin(sessions::current_user(c.state, c.request, c.ctx))),
+        row("sessions", v2!("/auth/sessions/{id}"))
+            .get(|c| {
+                Box::pin(sessions::get(
+                    c.state,
+                    Which::One(c.params.get("id")),
+                    c.request,
+                    c.ctx,
+                ))
+            })
+            .delete(|c| {
+                Box::pin(sessions::sign_out(
+                    c.state,
+                    Which::One(c.params.get("id")),
+                    c.request,
+                    c.ctx,
+                ))
+            }),
+        row("sessions", v2!("/auth/sessions/{id}/{*rest}")),
+        row("api_keys", v2!("/auth/api_keys"))
+            .get(|c| Box::pin(api_keys::handle(c.state, Action::List, c.request)))
+            .post(|c| Box::pin(api_keys::handle(c.state, Action::Create, c.request))),
+        row("api_keys", v2!("/auth/api_keys/{id}"))
+            .get(|c| {
+                Box::pin(api_keys::handle(
+                    c.state,
+                    Action::Get(c.params.get("id")),
+                    c.request,
+                ))
+            })
+            .delete(|c| {
+                Box::pin(api_keys::handle(
+                    c.state,
+                    Action::Delete(c.params.get("id")),
+                    c.request,
+                ))
+            }),
+        row("api_keys", v2!("/auth/api_keys/{id}/enable")).put(|c| {
+            Box::pin(api_keys::handle(
+                c.state,
+                Action::SetDisabled(c.params.get("id"), false),
+                c.request,
+            ))
+        }),
+        row("api_keys", v2!("/auth/api_keys/{id}/disable")).put(|c| {
+            Box::pin(api_keys::handle(
+                c.state,
+                Action::SetDisabled(c.params.get("id"), true),
+                c.request,
+            ))
+        }),
+        row("api_keys", v2!("/auth/api_keys/{id}/{*rest}")),
+    ])
+});
+
+/// A row of `TABLE` (naming the handler type lets each closure take the handler's signature).
+fn row(name: &'static str, pattern: &'static str) -> Resource<Handler> {
+    resource(name, pattern)
+}
+
+fn host(request: &Request<Incoming>) -> Option<&str> {
+    request
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
 }
 
 /// The client API route of a normalized path, or `None` if the proxy should take it.
-pub fn route(path: &str, app_id: &str) -> Option<Route> {
-    if path == JWKS_PATH {
-        return Some(Route::Jwks);
+pub fn route(path: &str) -> Option<Matched<'static, '_, Handler>> {
+    // Every other path is the proxy's: one comparison, not a table walk, on the hot path.
+    if !path.starts_with(BASE) && path != JWKS_PATH {
+        return None;
     }
-    let rest = path.strip_prefix(BASE)?;
-    let segments: Vec<&str> = rest.split('/').skip(1).collect();
-    let route = match segments.as_slice() {
-        ["auth", "profile"] => Route::Profile,
-        ["auth", "session"] => Route::Session,
-        ["auth", "delete"] => Route::DeleteUser,
-        ["auth", "callback"] => Route::OAuthCallback,
-        ["auth", "sessions", rest @ ..] => {
-            Route::Sessions(rest.iter().map(|s| (*s).to_owned()).collect())
-        }
-        ["auth", "api_keys", rest @ ..] => {
-            Route::ApiKeys(rest.iter().map(|s| (*s).to_owned()).collect())
-        }
-        ["app", app, tail @ ..] => {
-            let route = match tail {
-                ["location"] => Route::Location,
-                ["auth", "providers", "local-userpass", "register"] => Route::Register,
-                ["auth", "providers", provider, "login"] => Route::Login {
-                    provider: (*provider).to_owned(),
-                },
-                ["auth", "providers", "local-userpass", flow @ ..] => {
-                    Route::Userpass(Flow::from_segments(flow)?)
-                }
-                _ => return None,
-            };
-            if *app != app_id {
-                Route::AppNotFound
-            } else {
-                route
-            }
-        }
-        _ => return None,
-    };
-    Some(route)
+    TABLE.at(path)
 }
 
-/// The methods a route answers (the `Allow` of its 405, and what `/openapi.json` describes),
+/// The endpoint's name on the access line (`login`, `session`, …; `app_not_found` for our
+/// path under another app id).
+pub fn route_name(route: &Matched<'static, '_, Handler>, app_id: &str) -> &'static str {
+    if other_app(route, app_id) {
+        "app_not_found"
+    } else {
+        route.name()
+    }
+}
+
+fn other_app(route: &Matched<'static, '_, Handler>, app_id: &str) -> bool {
+    let app = route.params().get("app");
+    !app.is_empty() && app != app_id
+}
+
+/// The methods a path answers (the `Allow` of its 405, and what `/openapi.json` describes),
 /// or `None` where no resource answers (another app id, an unknown `sessions/…` path).
-pub fn allowed_methods(route: &Route) -> Option<&'static str> {
-    fn segments(rest: &[String]) -> Vec<&str> {
-        rest.iter().map(String::as_str).collect()
+pub fn allowed_methods(path: &str, app_id: &str) -> Option<&'static str> {
+    let route = route(path)?;
+    if other_app(&route, app_id) {
+        return None;
     }
-    match route {
-        Route::Location | Route::Profile | Route::Jwks => Some("GET"),
-        // OpenID Connect providers also answer the redirect flow's GET.
-        Route::Login { provider } if crate::auth::oidc::is_oidc_name(provider) => Some("GET, POST"),
-        Route::OAuthCallback => Some("GET, POST"),
-        Route::Login { .. } | Route::Register | Route::Userpass(_) => Some("POST"),
-        Route::Session => Some("POST, DELETE"),
-        Route::DeleteUser => Some("DELETE"),
-        Route::Sessions(rest) => sessions::allowed_methods(&segments(rest)),
-        Route::ApiKeys(rest) => api_keys::allowed_methods(&segments(rest)),
-        Route::AppNotFound => None,
+    // Only OpenID Connect providers answer the redirect flow's GET (`oauth::start`).
+    if route.name() == "login" && !crate::auth::oidc::is_oidc_name(route.params().get("provider")) {
+        return Some("POST");
     }
+    route.allow()
 }
 
-/// Answers a client API request. Returns the response and the authenticated user, if any.
+/// Answers a client API request; the response carries `ActingFor` when it acted for a user.
 pub async fn handle(
-    route: Route,
+    route: Matched<'static, '_, Handler>,
     state: &State,
     request: Request<Incoming>,
     ctx: &RequestContext,
-) -> (Response<Body>, Option<String>) {
-    let method = request.method().clone();
-    let allow = allowed_methods(&route);
-    let result = match (route, method) {
-        (Route::AppNotFound, _) => Err(ApiError::new(
-            http::StatusCode::NOT_FOUND,
-            ErrorCode::AppNotFound,
-            "app not found",
-        )),
-        (Route::Location, Method::GET) => {
-            let host = request
-                .headers()
-                .get(http::header::HOST)
-                .and_then(|h| h.to_str().ok());
-            Ok((location::get(state, host, ctx), None))
-        }
-        (Route::Login { provider }, Method::POST) => {
-            login::login(state, &provider, request, ctx).await
-        }
-        (Route::Login { provider }, Method::GET) if crate::auth::oidc::is_oidc_name(&provider) => {
-            oauth::start(state, &provider, request, ctx).await
-        }
-        (Route::OAuthCallback, Method::GET | Method::POST) => {
-            oauth::callback(state, request, ctx).await
-        }
-        (Route::Jwks, Method::GET) => Ok((jwks::get(state), None)),
-        (Route::Register, Method::POST) => userpass::register(state, request, ctx)
-            .await
-            .map(|r| (r, None)),
-        (Route::Userpass(flow), Method::POST) => userpass::flow(state, flow, request, ctx)
-            .await
-            .map(|r| (r, None)),
-        (Route::Profile, Method::GET) => profile::get(state, request.headers(), ctx).await,
-        (Route::Session, Method::POST) => session::refresh(state, request.headers(), ctx).await,
-        (Route::Session, Method::DELETE) => session::logout(state, request.headers()).await,
-        (Route::DeleteUser, Method::DELETE) => {
-            profile::delete_user(state, request.headers(), ctx).await
-        }
-        (Route::Sessions(rest), method) => {
-            sessions::handle(state, &method, &rest, request.headers(), ctx).await
-        }
-        (Route::ApiKeys(rest), _) => api_keys::handle(state, &rest, request).await,
-        _ => Err(allow.map_or_else(ApiError::not_found, ApiError::method_not_allowed)),
-    };
-    match result {
-        Ok((response, user)) => (response, user),
-        Err(err) => (err.into_response(), None),
+) -> Response<Body> {
+    if other_app(&route, &state.config.app.id) {
+        return ApiError::app_not_found().into_response();
     }
+    route.call(state, request, ctx).await
 }
 
 /// The caller of an access-token endpoint (Bearer or `Session` header).
@@ -217,81 +288,4 @@ pub fn refresh_token(headers: &HeaderMap) -> Result<&str, ApiError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn our_paths_are_routed_and_others_left_to_the_proxy() {
-        let app = "myapp-abcde";
-        assert_eq!(
-            route("/api/client/v2.0/app/myapp-abcde/location", app),
-            Some(Route::Location)
-        );
-        assert_eq!(
-            route(
-                "/api/client/v2.0/app/myapp-abcde/auth/providers/anon-user/login",
-                app
-            ),
-            Some(Route::Login {
-                provider: "anon-user".into()
-            })
-        );
-        assert_eq!(
-            route(
-                "/api/client/v2.0/app/myapp-abcde/auth/providers/local-userpass/register",
-                app
-            ),
-            Some(Route::Register)
-        );
-        assert_eq!(
-            route("/api/client/v2.0/auth/session", app),
-            Some(Route::Session)
-        );
-        assert_eq!(
-            route("/api/client/v2.0/app/other/location", app),
-            Some(Route::AppNotFound)
-        );
-        assert_eq!(
-            route("/api/client/v2.0/app/myapp-abcde/functions/call", app),
-            None
-        );
-        assert_eq!(route("/data/items", app), None);
-        assert_eq!(route("/.well-known/jwks.json", app), Some(Route::Jwks));
-        assert_eq!(allowed_methods(&Route::Jwks), Some("GET"));
-        assert_eq!(
-            route("/api/client/v2.0/auth/sessions/current", app),
-            Some(Route::Sessions(vec!["current".into()]))
-        );
-        assert_eq!(
-            route("/api/client/v2.0/auth/sessions", app),
-            Some(Route::Sessions(vec![]))
-        );
-        assert_eq!(
-            route("/api/client/v2.0/auth/api_keys/k1/enable", app),
-            Some(Route::ApiKeys(vec!["k1".into(), "enable".into()]))
-        );
-        assert_eq!(
-            route(
-                "/api/client/v2.0/app/myapp-abcde/auth/providers/local-userpass/reset/call",
-                app
-            ),
-            Some(Route::Userpass(Flow::ResetCall))
-        );
-        assert_eq!(
-            route(
-                "/api/client/v2.0/app/myapp-abcde/auth/providers/local-userpass/login",
-                app
-            ),
-            Some(Route::Login {
-                provider: "local-userpass".into()
-            })
-        );
-        assert_eq!(
-            route(
-                "/api/client/v2.0/app/myapp-abcde/auth/providers/local-userpass/other",
-                app
-            ),
-            None
-        );
-    }
-}
+mod tests;

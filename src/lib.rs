@@ -15,6 +15,7 @@
 //! - `metrics`: Prometheus recorder (installed once per process), typed recording, `/metrics` text
 //! - `outbound`: the outbound HTTP clients (upstream, webhooks, JWKS, admin CLI), their TLS trust
 //! - `proxy`: route table, credential, identity headers, pooled streaming forwarder
+//! - `router`: the route tables of the gateway's own endpoints (matchit; 405 + `Allow` per row)
 //! - `server`: accept loop, rustls, HTTP/1.1 + HTTP/2, graceful shutdown
 //! - `sessions`: Agnost-style session listing, sign-out, grants, activity, live streams by session
 //! - `store`: `trait Store`, SQLite and PostgreSQL
@@ -38,6 +39,7 @@ pub mod ids;
 pub mod metrics;
 pub mod outbound;
 pub mod proxy;
+pub mod router;
 pub mod server;
 pub mod sessions;
 pub mod store;

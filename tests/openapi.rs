@@ -27,7 +27,7 @@ use std::collections::BTreeSet;
 use common::{ADMIN_KEY, APP_ID, TestGateway, assert_json_status};
 use described::{Credential, METHODS, Operation, method_set};
 use serde_json::{Value, json};
-use sessiongate::client_api::{self, Route};
+use sessiongate::client_api;
 
 /// The login providers the document describes, one path each. The code routes any provider
 /// name; the others answer 404 `AuthProviderNotFound` (described on every login) and are
@@ -58,13 +58,11 @@ async fn served_document(gw: &TestGateway) -> Value {
 /// `client_api::allowed_methods`, `admin::allowed_methods`), or `None` where nothing is routed.
 fn routed_methods(path: &str) -> Option<BTreeSet<String>> {
     let allow = if path.starts_with(client_api::BASE) {
-        let route = client_api::route(path, APP_ID)?;
-        if let Route::Login { provider } = &route {
-            if !PROVIDERS.contains(&provider.as_str()) {
-                return None;
-            }
+        let route = client_api::route(path)?;
+        if route.name() == "login" && !PROVIDERS.contains(&route.params().get("provider")) {
+            return None;
         }
-        client_api::allowed_methods(&route)?
+        client_api::allowed_methods(path, APP_ID)?
     } else {
         sessiongate::admin::allowed_methods(path, APP_ID)?
     };

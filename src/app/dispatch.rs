@@ -81,9 +81,8 @@ async fn answer_client(
             (response, None, client_info(state, &request, conn))
         }
         Ok(ctx) => {
-            let own = client_api::route(&ctx.path, &state.config.app.id).filter(|route| {
-                *route != client_api::Route::Jwks || state.proxy.assertions().is_some()
-            });
+            let own = client_api::route(&ctx.path)
+                .filter(|route| route.name() != "jwks" || state.proxy.assertions().is_some());
             // CORS is the gateway's on its own endpoints and on routes that do not leave it to
             // their upstream (with `[cors]` off there is nothing to do, not even a lookup).
             let gateway_cors = state.cors.enabled()
@@ -98,8 +97,13 @@ async fn answer_client(
                     (answer, None)
                 }
                 (None, Some(route)) => {
-                    endpoint = route.name();
-                    client_api::handle(route, state, request, &ctx).await
+                    endpoint = client_api::route_name(&route, &state.config.app.id);
+                    let response = client_api::handle(route, state, request, &ctx).await;
+                    let user_id = response
+                        .extensions()
+                        .get::<client_api::ActingFor>()
+                        .map(|acting| acting.0.clone());
+                    (response, user_id)
                 }
                 (None, None) => {
                     class = RouteClass::Proxy;

@@ -16,7 +16,7 @@
 //! `anon-user`: the key would outlive the user, deleted after `anon_user_ttl`) and for a
 //! session that was itself started with an API key (a key must not mint keys that outlive it).
 
-use http::{Method, Request, Response, StatusCode};
+use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use serde::Deserialize;
 
@@ -32,51 +32,46 @@ struct CreateBody {
     name: Option<String>,
 }
 
+/// What a request on the caller's keys acts on.
+#[derive(Debug, Clone, Copy)]
+pub enum Action<'a> {
+    Create,
+    List,
+    Get(&'a str),
+    Delete(&'a str),
+    /// `PUT …/{id}/enable` (false) or `…/disable` (true).
+    SetDisabled(&'a str, bool),
+}
+
+/// Answers one request on the caller's API keys (the table routes each path and method here
+/// with its `Action`).
 pub async fn handle(
     state: &State,
-    rest: &[String],
+    action: Action<'_>,
     request: Request<Incoming>,
-) -> Result<(Response<Body>, Option<String>), ApiError> {
+) -> Result<Response<Body>, ApiError> {
     let keys = state.auth.api_keys()?;
     let token = super::refresh_token(request.headers())?;
     let (session, user) = state.auth.refresh_session(token).await?;
-    let method = request.method().clone();
-    let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
-    let response = match (&method, rest.as_slice()) {
-        (&Method::POST, []) => {
+    let response = match action {
+        Action::Create => {
             may_create_keys(&session, &user)?;
             let body: CreateBody = web::read_json(request, &state.config.server).await?;
             let created = keys.create(&user.id, body.name.as_deref()).await?;
             web::json(StatusCode::CREATED, &created)
         }
-        (&Method::GET, []) => web::json(StatusCode::OK, &keys.list(&user.id).await?),
-        (&Method::GET, [id]) => web::json(StatusCode::OK, &keys.get(&user.id, id).await?),
-        (&Method::DELETE, [id]) => {
+        Action::List => web::json(StatusCode::OK, &keys.list(&user.id).await?),
+        Action::Get(id) => web::json(StatusCode::OK, &keys.get(&user.id, id).await?),
+        Action::Delete(id) => {
             keys.delete(&user.id, id).await?;
             web::status(StatusCode::NO_CONTENT)
         }
-        (&Method::PUT, [id, action @ ("enable" | "disable")]) => {
-            keys.set_disabled(&user.id, id, *action == "disable")
-                .await?;
+        Action::SetDisabled(id, disabled) => {
+            keys.set_disabled(&user.id, id, disabled).await?;
             web::status(StatusCode::NO_CONTENT)
         }
-        _ => {
-            return Err(allowed_methods(&rest)
-                .map_or_else(ApiError::not_found, ApiError::method_not_allowed));
-        }
     };
-    Ok((response, Some(user.id)))
-}
-
-/// The methods `/auth/api_keys/…` answers for the segments after `api_keys` (the `Allow` of
-/// its 405), or `None` for no such resource.
-pub fn allowed_methods(rest: &[&str]) -> Option<&'static str> {
-    Some(match rest {
-        [] => "GET, POST",
-        [_] => "GET, DELETE",
-        [_, "enable" | "disable"] => "PUT",
-        _ => return None,
-    })
+    Ok(super::acting_for(response, user.id))
 }
 
 fn may_create_keys(session: &Session, user: &User) -> Result<(), ApiError> {

@@ -15,7 +15,7 @@ pub async fn login(
     provider: &str,
     request: Request<Incoming>,
     ctx: &RequestContext,
-) -> Result<(Response<Body>, Option<String>), ApiError> {
+) -> Result<Response<Body>, ApiError> {
     let link = request
         .uri()
         .query()
@@ -48,7 +48,7 @@ pub async fn login(
         }
     };
     let user = answer.user_id.clone();
-    Ok((web::json(StatusCode::OK, &answer), Some(user)))
+    Ok(super::acting_for(web::json(StatusCode::OK, &answer), user))
 }
 
 /// Client mistakes (wrong password, refused token) versus our own or an upstream failure.

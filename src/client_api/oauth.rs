@@ -64,7 +64,11 @@ pub async fn start(
     provider: &str,
     request: Request<Incoming>,
     ctx: &RequestContext,
-) -> Result<(Response<Body>, Option<String>), ApiError> {
+) -> Result<Response<Body>, ApiError> {
+    // The login row answers GET for the redirect flow of OpenID Connect providers only.
+    if !crate::auth::oidc::is_oidc_name(provider) {
+        return Err(ApiError::method_not_allowed("POST"));
+    }
     let provider = state.auth.oidc(provider)?.clone();
     let params: StartQuery = query(request.uri().query().unwrap_or_default())?;
     let app_state = params
@@ -133,7 +137,7 @@ pub async fn start(
         response.headers_mut().insert(header::LOCATION, location);
         response
     };
-    Ok((no_store(response), user))
+    Ok(super::acting_for_any(no_store(response), user))
 }
 
 /// The SDK's `device` parameter (base64 of its device JSON), when it decodes to an object.
@@ -156,7 +160,7 @@ pub async fn callback(
     state: &State,
     request: Request<Incoming>,
     ctx: &RequestContext,
-) -> Result<(Response<Body>, Option<String>), ApiError> {
+) -> Result<Response<Body>, ApiError> {
     let params: CallbackQuery = if request.method() == Method::POST {
         let limits = &state.config.server;
         let (parts, body) = request.into_parts();
@@ -220,7 +224,7 @@ pub async fn callback(
     if let Some(reason) = refusal {
         response.extensions_mut().insert(Refusal(reason));
     }
-    Ok((no_store(response), user))
+    Ok(super::acting_for_any(no_store(response), user))
 }
 
 /// The code exchanged and the user logged in (or the identity linked).

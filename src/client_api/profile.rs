@@ -1,6 +1,7 @@
 //! `GET /auth/profile` with an access token.
 
-use http::{HeaderMap, Response, StatusCode};
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
 
 use crate::app::State;
 use crate::error::ApiError;
@@ -8,14 +9,14 @@ use crate::web::{self, Body, RequestContext};
 
 pub async fn get(
     state: &State,
-    headers: &HeaderMap,
+    request: Request<Incoming>,
     ctx: &RequestContext,
-) -> Result<(Response<Body>, Option<String>), ApiError> {
-    let caller = super::access_caller(state, headers, ctx.now)?;
+) -> Result<Response<Body>, ApiError> {
+    let caller = super::access_caller(state, request.headers(), ctx.now)?;
     let profile = state.auth.profile(&caller).await?;
-    Ok((
+    Ok(super::acting_for(
         web::json(StatusCode::OK, &profile),
-        Some(caller.user_id().to_owned()),
+        caller.user_id(),
     ))
 }
 
@@ -23,13 +24,13 @@ pub async fn get(
 /// every access token of the user is refused from the next request on. 204.
 pub async fn delete_user(
     state: &State,
-    headers: &HeaderMap,
+    request: Request<Incoming>,
     ctx: &RequestContext,
-) -> Result<(Response<Body>, Option<String>), ApiError> {
-    let caller = super::access_caller(state, headers, ctx.now)?;
+) -> Result<Response<Body>, ApiError> {
+    let caller = super::access_caller(state, request.headers(), ctx.now)?;
     state.auth.delete_user(caller.user_id()).await?;
-    Ok((
+    Ok(super::acting_for(
         web::status(StatusCode::NO_CONTENT),
-        Some(caller.user_id().to_owned()),
+        caller.user_id(),
     ))
 }

@@ -12,7 +12,8 @@
 //! | `GET /auth/sessions/{id}` | 200 one of the caller's sessions, else 404 |
 //! | `DELETE /auth/sessions/{id}` | 204: sign out one of the caller's sessions, else 404 |
 
-use http::{HeaderMap, Method, Response, StatusCode};
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
 use serde::Serialize;
 
 use crate::app::State;
@@ -26,62 +27,69 @@ struct SessionList {
     sessions: Vec<SessionView>,
 }
 
-pub async fn handle(
+/// What a sessions request targets: the caller's sessions, as the table's rows name them.
+#[derive(Debug, Clone, Copy)]
+pub enum Which<'a> {
+    All,
+    Others,
+    Current,
+    One(&'a str),
+}
+
+/// `GET /auth/sessions`, `/auth/sessions/current`, `/auth/sessions/{id}`.
+pub async fn get(
     state: &State,
-    method: &Method,
-    rest: &[String],
-    headers: &HeaderMap,
+    which: Which<'_>,
+    request: Request<Incoming>,
     ctx: &RequestContext,
-) -> Result<(Response<Body>, Option<String>), ApiError> {
-    let caller = super::access_caller(state, headers, ctx.now)?;
+) -> Result<Response<Body>, ApiError> {
+    let caller = super::access_caller(state, request.headers(), ctx.now)?;
     let auth = &state.auth;
-    let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
-    let response = match (method, rest.as_slice()) {
-        (&Method::GET, []) => {
+    let response = match which {
+        Which::All | Which::Others => {
             let sessions = list::list_mine(auth, &caller).await?;
             web::json(StatusCode::OK, &SessionList { sessions })
         }
-        (&Method::DELETE, []) => signed_out(sign_out::sign_out(auth, &caller, Target::All).await?),
-        (&Method::DELETE, ["others"]) => {
-            signed_out(sign_out::sign_out(auth, &caller, Target::AllButCurrent).await?)
-        }
-        (&Method::GET, ["current"]) => web::json(
+        Which::Current => web::json(
             StatusCode::OK,
             &list::get_mine(auth, &caller, caller.session_id()).await?,
         ),
-        (&Method::DELETE, ["current"]) => {
-            signed_out(sign_out::sign_out(auth, &caller, Target::Current).await?)
-        }
-        (&Method::GET, ["current", "user"]) => {
-            web::json(StatusCode::OK, &list::current_user(auth, &caller).await?)
-        }
-        (&Method::GET, ["others"]) => return Err(ApiError::method_not_allowed("DELETE")),
-        (&Method::GET, [id]) => {
-            web::json(StatusCode::OK, &list::get_mine(auth, &caller, id).await?)
-        }
-        (&Method::DELETE, [id]) => {
-            signed_out(sign_out::sign_out(auth, &caller, Target::One(id)).await?)
-        }
-        _ => {
-            return Err(allowed_methods(&rest)
-                .map_or_else(ApiError::not_found, ApiError::method_not_allowed));
-        }
+        Which::One(id) => web::json(StatusCode::OK, &list::get_mine(auth, &caller, id).await?),
     };
-    Ok((response, Some(caller.user_id().to_owned())))
+    Ok(super::acting_for(response, caller.user_id()))
 }
 
-/// The methods `/auth/sessions/…` answers for the segments after `sessions` (the `Allow` of
-/// its 405), or `None` for no such resource.
-pub fn allowed_methods(rest: &[&str]) -> Option<&'static str> {
-    Some(match rest {
-        [] | ["current"] => "GET, DELETE",
-        ["others"] => "DELETE",
-        ["current", "user"] => "GET",
-        [_] => "GET, DELETE",
-        _ => return None,
-    })
+/// `DELETE /auth/sessions[/others|/current|/{id}]`: sign out; 204.
+pub async fn sign_out(
+    state: &State,
+    which: Which<'_>,
+    request: Request<Incoming>,
+    ctx: &RequestContext,
+) -> Result<Response<Body>, ApiError> {
+    let caller = super::access_caller(state, request.headers(), ctx.now)?;
+    let target = match which {
+        Which::All => Target::All,
+        Which::Others => Target::AllButCurrent,
+        Which::Current => Target::Current,
+        Which::One(id) => Target::One(id),
+    };
+    sign_out::sign_out(&state.auth, &caller, target).await?;
+    Ok(super::acting_for(
+        web::status(StatusCode::NO_CONTENT),
+        caller.user_id(),
+    ))
 }
 
-fn signed_out(_count: usize) -> Response<Body> {
-    web::status(StatusCode::NO_CONTENT)
+/// `GET /auth/sessions/current/user`: the caller's user, read from the store.
+pub async fn current_user(
+    state: &State,
+    request: Request<Incoming>,
+    ctx: &RequestContext,
+) -> Result<Response<Body>, ApiError> {
+    let caller = super::access_caller(state, request.headers(), ctx.now)?;
+    let user = list::current_user(&state.auth, &caller).await?;
+    Ok(super::acting_for(
+        web::json(StatusCode::OK, &user),
+        caller.user_id(),
+    ))
 }

@@ -1,6 +1,7 @@
 //! `POST /auth/session` (refresh) and `DELETE /auth/session` (logout), with the refresh token.
 
-use http::{HeaderMap, Response, StatusCode};
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
 use serde::Serialize;
 
 use crate::app::State;
@@ -16,19 +17,19 @@ struct Refreshed {
     refresh_token: Option<String>,
 }
 
-/// Answers 201 with a new access token (and, with rotation on, a new refresh token); returns
-/// the session's user id with it. Refused refresh tokens are counted per client
+/// Answers 201 with a new access token (and, with rotation on, a new refresh token), acting
+/// for the session's user. Refused refresh tokens are counted per client
 /// (`[login_limits]`).
 pub async fn refresh(
     state: &State,
-    headers: &HeaderMap,
+    request: Request<Incoming>,
     ctx: &RequestContext,
-) -> Result<(Response<Body>, Option<String>), ApiError> {
+) -> Result<Response<Body>, ApiError> {
     let ticket = state
         .throttle
         .admit(Some(Attempt::refresh(ctx.client.ip)))
         .await?;
-    let result = match super::refresh_token(headers) {
+    let result = match super::refresh_token(request.headers()) {
         Ok(token) => state.auth.refresh(token).await,
         Err(err) => Err(err),
     };
@@ -41,15 +42,15 @@ pub async fn refresh(
             refresh_token: refreshed.refresh_token,
         },
     );
-    Ok((response, Some(refreshed.user_id)))
+    Ok(super::acting_for(response, refreshed.user_id))
 }
 
-/// Answers 204; returns the session's user id with it.
-pub async fn logout(
-    state: &State,
-    headers: &HeaderMap,
-) -> Result<(Response<Body>, Option<String>), ApiError> {
-    let token = super::refresh_token(headers)?;
+/// Answers 204, acting for the session's user.
+pub async fn logout(state: &State, request: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+    let token = super::refresh_token(request.headers())?;
     let user_id = state.auth.logout(token).await?;
-    Ok((web::status(StatusCode::NO_CONTENT), Some(user_id)))
+    Ok(super::acting_for(
+        web::status(StatusCode::NO_CONTENT),
+        user_id,
+    ))
 }
