@@ -1,18 +1,18 @@
 //! `ApiError`: the only place an error becomes a status and an App Services JSON body.
 //!
-//! Modules report what went wrong in their own words (`TokenError`, `StoreError`, …); the
-//! `From` impls below map each to the wire in one readable list. Our own faults become a
-//! generic 500 whose cause is logged here, never sent to the client.
+//! Modules report what went wrong in their own words (`AuthError`, `SessionError`,
+//! `WebhookError`, `TokenError`, `StoreError`, …); the `From` impls in `map` turn each into a
+//! status and an `ErrorCode` in one readable list, and the named constructors below are the
+//! only other place a status is chosen. Our own faults become a generic 500 whose cause is
+//! logged here, never sent to the client.
 
 use http::StatusCode;
 use serde::Serialize;
 
-use crate::auth::custom_token::Refusal as TokenRefusal;
-use crate::auth::oidc::OidcError;
-use crate::proxy::ForwardError;
-use crate::store::StoreError;
-use crate::tokens::{KeyError, TokenError};
-use crate::web::{self, Body};
+mod map;
+#[cfg(test)]
+mod tests;
+mod wire;
 
 /// App Services `error_code` values (plus the gateway's own for proxy faults).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -83,23 +83,6 @@ pub struct Refusal(pub &'static str);
 /// Response extension: close the (HTTP/1) connection after this response.
 #[derive(Debug, Clone, Copy)]
 pub struct CloseConnection;
-
-#[derive(Serialize)]
-struct WireError<'a> {
-    error: &'a str,
-    error_code: ErrorCode,
-    /// The request's id (`server.request_id_header`), when answered inside a request.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    request_id: Option<String>,
-}
-
-#[derive(Serialize)]
-struct WireErrorWith<'a, T> {
-    #[serde(flatten)]
-    error: WireError<'a>,
-    #[serde(flatten)]
-    details: &'a T,
-}
 
 impl ApiError {
     pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
@@ -282,7 +265,6 @@ impl ApiError {
         )
     }
 
-    /// Our own fault: the cause is logged, the client sees a generic message.
     /// 401: an imported account that has no password yet; the message says what to do.
     pub fn password_reset_required() -> Self {
         Self::new(
@@ -329,6 +311,43 @@ impl ApiError {
         .with_reason("session_limit")
     }
 
+    /// 403 `Forbidden`: the caller is known but may not do this (an anonymous user creating
+    /// an API key; a console request from another site).
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, message)
+    }
+
+    /// 404 `AppNotFound`: a path naming another app id than this gateway's.
+    pub fn app_not_found() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::AppNotFound,
+            "app not found",
+        )
+    }
+
+    /// 409 `InvalidParameter`: a well-formed request the gateway's present state refuses
+    /// (rotating assertion keys while assertions are off, deleting a configured key).
+    pub fn state_conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, ErrorCode::InvalidParameter, message)
+    }
+
+    /// 413: the request body is over `limit` bytes.
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::PayloadTooLarge,
+            format!("request body is larger than {limit} bytes"),
+        )
+    }
+
+    /// Whether the error is the gateway's or a dependency's fault (a 5xx: store down,
+    /// webhook or issuer unreachable) rather than a refusal of the caller's request.
+    pub fn is_server_fault(&self) -> bool {
+        self.status.is_server_error()
+    }
+
+    /// Our own fault: the cause is logged, the client sees a generic message.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
         Self::new(
@@ -336,221 +355,5 @@ impl ApiError {
             ErrorCode::InternalServerError,
             "internal server error",
         )
-    }
-
-    pub fn into_response(self) -> http::Response<Body> {
-        self.into_response_with(&serde_json::Map::new())
-    }
-
-    /// The error body with the fields of `details` beside `error` and `error_code` (an
-    /// import's report).
-    pub fn into_response_with<T: Serialize>(self, details: &T) -> http::Response<Body> {
-        let request_id = web::REQUEST_ID
-            .try_with(|id| id.to_str().ok().map(str::to_owned))
-            .ok()
-            .flatten();
-        let body = WireErrorWith {
-            error: WireError {
-                error: &self.message,
-                error_code: self.code,
-                request_id,
-            },
-            details,
-        };
-        let mut response = web::json(self.status, &body);
-        if let Some(allow) = self.allow {
-            response
-                .headers_mut()
-                .insert(http::header::ALLOW, http::HeaderValue::from_static(allow));
-        }
-        if let Some(seconds) = self.retry_after {
-            response
-                .headers_mut()
-                .insert(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
-        }
-        if let Some(reason) = self.reason {
-            response.extensions_mut().insert(Refusal(reason));
-        }
-        if self.close {
-            response.extensions_mut().insert(CloseConnection);
-        }
-        response
-    }
-}
-
-impl From<TokenError> for ApiError {
-    fn from(err: TokenError) -> Self {
-        match err {
-            TokenError::Malformed => Self::invalid_session().with_reason("malformed"),
-            TokenError::Expired => Self::invalid_session().with_reason("expired"),
-            TokenError::BadSignature => Self::invalid_session().with_reason("bad_signature"),
-            TokenError::UnknownKey => Self::invalid_session().with_reason("unknown_key"),
-            TokenError::Revoked => Self::invalid_session().with_reason("revoked"),
-            TokenError::NotYetValid => Self::invalid_session().with_reason("not_yet_valid"),
-            TokenError::LifetimeTooLong => Self::invalid_session().with_reason("lifetime_too_long"),
-            TokenError::UnsupportedHeader => {
-                Self::invalid_session().with_reason("unsupported_header")
-            }
-            TokenError::UnsafeIdentity => Self::invalid_session().with_reason("unsafe_identity"),
-            TokenError::RevocationsStale => {
-                Self::service_unavailable().with_reason("stale_revocations")
-            }
-            TokenError::Signing(cause) => Self::internal(&cause),
-        }
-    }
-}
-
-impl From<KeyError> for ApiError {
-    fn from(err: KeyError) -> Self {
-        match err {
-            KeyError::NotFound(_) => {
-                Self::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, err.to_string())
-            }
-            KeyError::Configured | KeyError::StillSigning(_) => Self::new(
-                StatusCode::CONFLICT,
-                ErrorCode::InvalidParameter,
-                err.to_string(),
-            ),
-            KeyError::Store(err) => err.into(),
-            KeyError::BadKey(_) => Self::internal(&err),
-        }
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(err: StoreError) -> Self {
-        match err {
-            StoreError::NotFound => {
-                Self::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "not found")
-            }
-            StoreError::Conflict(what) => Self::new(
-                StatusCode::CONFLICT,
-                ErrorCode::AccountNameInUse,
-                format!("{what} already in use"),
-            ),
-            StoreError::Unavailable(_) | StoreError::TimedOut(_) => {
-                tracing::warn!(error = %err, "store call failed");
-                Self::service_unavailable()
-            }
-            StoreError::Corrupt(what) => Self::internal(&what),
-            // Refused at start-up; a request never meets it.
-            other @ StoreError::SchemaTooNew { .. } => Self::internal(&other),
-            StoreError::SessionCapReached(max) => Self::session_limit_reached(max),
-        }
-    }
-}
-
-/// OpenID Connect logins. A refused id token or code is `401 AuthError` (realm-web shows the
-/// message; it does not refresh on it, as it would on `InvalidSession`); a request the
-/// gateway cannot act on (a redirect URL not allowed, a callback `state` unknown) is
-/// `400 InvalidParameter`; an issuer that cannot be reached is `502 UpstreamUnavailable`.
-impl From<OidcError> for ApiError {
-    fn from(err: OidcError) -> Self {
-        let message = err.to_string();
-        let unauthorized = |reason| {
-            Self::new(
-                StatusCode::UNAUTHORIZED,
-                ErrorCode::AuthError,
-                message.clone(),
-            )
-            .with_reason(reason)
-        };
-        match &err {
-            OidcError::Token(TokenRefusal::Expired) => unauthorized("id_token_expired"),
-            OidcError::Token(TokenRefusal::Audience) => unauthorized("id_token_audience"),
-            OidcError::Token(TokenRefusal::Issuer) => unauthorized("id_token_issuer"),
-            OidcError::Token(TokenRefusal::BadSignature) => unauthorized("id_token_signature"),
-            OidcError::Token(TokenRefusal::Algorithm) => unauthorized("id_token_algorithm"),
-            OidcError::Token(TokenRefusal::UnknownKey) => unauthorized("id_token_unknown_key"),
-            OidcError::Token(TokenRefusal::KeysUnavailable) | OidcError::Unavailable => Self::new(
-                StatusCode::BAD_GATEWAY,
-                ErrorCode::UpstreamUnavailable,
-                "identity provider unavailable",
-            )
-            .with_reason("issuer_unavailable"),
-            OidcError::Token(_) => unauthorized("id_token_invalid"),
-            OidcError::Nonce => unauthorized("id_token_nonce"),
-            OidcError::CodeRefused(_) => unauthorized("code_refused"),
-            OidcError::AuthorizationRefused(_) => unauthorized("authorization_refused"),
-            OidcError::RedirectNotAllowed => {
-                Self::invalid_parameter(message).with_reason("redirect_not_allowed")
-            }
-            OidcError::UnknownState => Self::invalid_parameter(message).with_reason("oauth_state"),
-        }
-    }
-}
-
-/// Logs nothing: the cause goes on the request's access line (`proxy::Proxied::error`).
-impl From<ForwardError> for ApiError {
-    fn from(err: ForwardError) -> Self {
-        match err {
-            ForwardError::Unavailable(_) => Self::new(
-                StatusCode::BAD_GATEWAY,
-                ErrorCode::UpstreamUnavailable,
-                "upstream unavailable",
-            ),
-            ForwardError::Timeout(_) => Self::new(
-                StatusCode::GATEWAY_TIMEOUT,
-                ErrorCode::UpstreamTimeout,
-                "upstream timed out",
-            ),
-            ForwardError::UnaskedUpgrade => Self::new(
-                StatusCode::BAD_GATEWAY,
-                ErrorCode::UpstreamUnavailable,
-                "upstream unavailable",
-            )
-            .closing(),
-            ForwardError::ClientBodyMalformed => {
-                { Self::bad_request("request body is malformed").with_reason("malformed_body") }
-                    .closing()
-            }
-            ForwardError::ClientBodyStalled => Self::request_timeout(),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use http_body_util::BodyExt;
-
-    #[tokio::test]
-    async fn error_body_has_error_and_error_code() {
-        let response = ApiError::invalid_session().into_response();
-        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-        assert_eq!(value["error_code"], "InvalidSession");
-        assert_eq!(value["error"], "invalid session");
-    }
-
-    #[test]
-    fn method_not_allowed_names_the_allowed_methods() {
-        let response = ApiError::method_not_allowed("GET, DELETE").into_response();
-        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
-        assert_eq!(response.headers()[http::header::ALLOW], "GET, DELETE");
-        let response = ApiError::not_found().into_response();
-        assert!(!response.headers().contains_key(http::header::ALLOW));
-    }
-
-    #[test]
-    fn every_token_failure_is_invalid_session() {
-        for err in [
-            TokenError::Malformed,
-            TokenError::Expired,
-            TokenError::BadSignature,
-            TokenError::UnknownKey,
-            TokenError::Revoked,
-            TokenError::NotYetValid,
-            TokenError::LifetimeTooLong,
-            TokenError::UnsupportedHeader,
-            TokenError::UnsafeIdentity,
-        ] {
-            let api = ApiError::from(err);
-            assert_eq!(
-                (api.status, api.code),
-                (StatusCode::UNAUTHORIZED, ErrorCode::InvalidSession)
-            );
-        }
     }
 }

@@ -39,7 +39,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::{ClientConfig, RootCertStore};
 
-pub use fetch::{Answer, FetchError, Fetcher};
+pub use fetch::{Answer, FetchError, Fetcher, StatusClass, WebhookError};
 pub use roots::RootsOrigin;
 
 use crate::config::{ClientIdentity, OutboundConfig, UpstreamConfig};

@@ -5,8 +5,11 @@
 //! Does not route HTTP; `client_api::sessions` and `admin` call these functions.
 
 pub mod activity;
+mod error;
 pub mod grants;
 pub mod list;
 pub mod sign_out;
 pub mod streams;
 pub mod user_agent;
+
+pub use error::SessionError;

@@ -11,7 +11,7 @@ use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ApiError;
 
 /// Boxed error of every body the gateway sends.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -90,23 +90,15 @@ where
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > limit as u64) {
-        return Err(payload_too_large(limit));
+        return Err(ApiError::payload_too_large(limit));
     }
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => {
-            Err(payload_too_large(limit))
+            Err(ApiError::payload_too_large(limit))
         }
         Err(_) => Err(ApiError::bad_request("request body could not be read")),
     }
-}
-
-fn payload_too_large(limit: usize) -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        ErrorCode::PayloadTooLarge,
-        format!("request body is larger than {limit} bytes"),
-    )
 }
 
 /// Parses a JSON body whatever its `Content-Type` says: the App Services docs' own curls send
@@ -186,6 +178,7 @@ pub fn header_bytes(headers: &HeaderMap) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorCode;
 
     #[derive(serde::Deserialize, Debug)]
     struct Login {

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::app::{self, State};
 use crate::assertion::{Assertions, keys};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ApiError;
 use crate::ids;
 use crate::web::{self, Body};
 
@@ -30,9 +30,7 @@ struct Rotated {
 
 fn assertions(state: &State) -> Result<&Assertions, ApiError> {
     state.proxy.assertions().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::CONFLICT,
-            ErrorCode::InvalidParameter,
+        ApiError::state_conflict(
             "identity assertions are off (identity_headers.assertion is empty)",
         )
     })

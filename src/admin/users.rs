@@ -5,9 +5,9 @@ use hyper::body::Incoming;
 use serde::{Deserialize, Serialize};
 
 use crate::app::State;
+use crate::auth::AuthError;
 use crate::auth::userpass::{RegisterBody, normalize_email};
 use crate::error::ApiError;
-use crate::error::ErrorCode;
 use crate::events::RevokeReason;
 use crate::sessions::list::UserView;
 use crate::store::UserQuery;
@@ -167,9 +167,5 @@ pub async fn set_disabled(
 }
 
 fn user_not_found() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        ErrorCode::UserNotFound,
-        "user not found",
-    )
+    AuthError::UserNotFound.into()
 }

@@ -15,11 +15,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
-use http::StatusCode;
 use serde::{Deserialize, Serialize};
 
+use super::AuthError;
 use super::provider::{LoginOutcome, ProvenIdentity, Provider};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ApiError;
 use crate::ids;
 use crate::store::{ApiKeyRecord, NewIdentity, NewUser, Store, StoreError, UserQuery};
 
@@ -82,31 +82,6 @@ fn check_name(name: Option<&str>) -> Result<String, ApiError> {
     Ok(name.to_owned())
 }
 
-fn key_not_found() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        ErrorCode::ApiKeyNotFound,
-        "api key not found",
-    )
-}
-
-fn name_taken() -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
-        ErrorCode::ApiKeyAlreadyExists,
-        "an api key with that name already exists",
-    )
-}
-
-/// The answer to an unknown, disabled or deleted key: one answer for all three.
-fn invalid_key() -> ApiError {
-    ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        ErrorCode::InvalidPassword,
-        "invalid api key",
-    )
-}
-
 impl ApiKeys {
     pub fn new(store: Arc<dyn Store>, epoch: Arc<AtomicU64>) -> Self {
         Self { store, epoch }
@@ -126,7 +101,7 @@ impl ApiKeys {
         };
         match self.store.create_api_key(&record).await {
             Ok(()) => {}
-            Err(StoreError::Conflict(_)) => return Err(name_taken()),
+            Err(StoreError::Conflict(_)) => return Err(AuthError::ApiKeyNameTaken.into()),
             Err(other) => return Err(other.into()),
         }
         tracing::info!(user_id, key_id = %record.id, "api key created");
@@ -149,7 +124,7 @@ impl ApiKeys {
             .into_iter()
             .find(|k| k.id == key_id)
             .map(ApiKeyView::from)
-            .ok_or_else(key_not_found)
+            .ok_or_else(|| AuthError::ApiKeyNotFound.into())
     }
 
     /// Enables or disables one of the user's keys.
@@ -164,7 +139,7 @@ impl ApiKeys {
             .set_api_key_disabled(user_id, key_id, disabled)
             .await?
         {
-            return Err(key_not_found());
+            return Err(AuthError::ApiKeyNotFound.into());
         }
         self.epoch.fetch_add(1, Ordering::AcqRel);
         tracing::info!(user_id, key_id, disabled, "api key updated");
@@ -174,7 +149,7 @@ impl ApiKeys {
     /// Deletes one of the user's keys.
     pub async fn delete(&self, user_id: &str, key_id: &str) -> Result<(), ApiError> {
         if !self.store.delete_api_key(user_id, key_id).await? {
-            return Err(key_not_found());
+            return Err(AuthError::ApiKeyNotFound.into());
         }
         self.epoch.fetch_add(1, Ordering::AcqRel);
         tracing::info!(user_id, key_id, "api key deleted");
@@ -182,15 +157,15 @@ impl ApiKeys {
     }
 
     /// The enabled key with this value, if any.
-    async fn find_enabled(&self, key: &str) -> Result<ApiKeyRecord, ApiError> {
+    async fn find_enabled(&self, key: &str) -> Result<ApiKeyRecord, AuthError> {
         if key.is_empty() {
-            return Err(invalid_key());
+            return Err(AuthError::InvalidApiKey);
         }
         self.store
             .find_api_key_by_hash(&digest(key))
             .await?
             .filter(|record| !record.disabled)
-            .ok_or_else(invalid_key)
+            .ok_or(AuthError::InvalidApiKey)
     }
 
     /// Creates a server key with its own `server` user (data `{name}`, one `api-key` identity
@@ -203,7 +178,7 @@ impl ApiKeys {
             .iter()
             .any(|k| k.name == name)
         {
-            return Err(name_taken());
+            return Err(AuthError::ApiKeyNameTaken.into());
         }
         let now = ids::now();
         let key_id = ids::object_id();
@@ -249,13 +224,13 @@ impl ApiKeys {
             .store
             .find_identity(NAME, key_id)
             .await?
-            .ok_or_else(key_not_found)?;
+            .ok_or(AuthError::ApiKeyNotFound)?;
         let user = self
             .store
             .find_user(&owner)
             .await?
             .filter(|u| u.user_type == SERVER_USER_TYPE)
-            .ok_or_else(key_not_found)?;
+            .ok_or(AuthError::ApiKeyNotFound)?;
         Ok(user.id)
     }
 

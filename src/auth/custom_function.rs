@@ -27,15 +27,16 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use http::{Method, Request, StatusCode, header};
+use http::{Method, Request, header};
 use http_body_util::Full;
 use serde_json::{Map, Value};
 
+use super::AuthError;
 use super::external_user;
 use super::provider::{LoginOutcome, ProvenIdentity, Provider};
 use crate::config::CustomFunctionConfig;
-use crate::error::{ApiError, ErrorCode};
-use crate::outbound::{FetchError, Fetcher};
+use crate::error::ApiError;
+use crate::outbound::{FetchError, Fetcher, StatusClass, WebhookError};
 use crate::store::Store;
 
 pub const NAME: &str = "custom-function";
@@ -46,6 +47,10 @@ const MAX_ANSWER_BYTES: usize = 64 * 1024;
 const MAX_MESSAGE_CHARS: usize = 256;
 /// Longest external id accepted, in bytes.
 const MAX_ID_BYTES: usize = 512;
+
+/// What the client reads when the webhook is too slow, or broken.
+const TIMED_OUT: &str = "login webhook timed out";
+const UNAVAILABLE: &str = "login webhook unavailable";
 
 pub struct CustomFunctionProvider {
     store: Arc<dyn Store>,
@@ -96,19 +101,11 @@ impl CustomFunctionProvider {
             .send(request, self.timeout, MAX_ANSWER_BYTES)
             .await
         {
-            Ok(answer) => Ok(judge(answer.status, &answer.body)),
-            Err(err @ FetchError::Timeout(_)) => {
-                tracing::warn!(provider = NAME, error = %err, "login webhook failed");
-                Err(ApiError::new(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    ErrorCode::UpstreamTimeout,
-                    "login webhook timed out",
-                ))
-            }
+            Ok(answer) => Ok(judge(answer.class(), &answer.body)),
             Err(FetchError::TooLarge(_)) => Ok(Verdict::Fault("answer larger than 64 KiB")),
             Err(err) => {
                 tracing::warn!(provider = NAME, error = %err, "login webhook failed");
-                Err(webhook_unavailable())
+                Err(WebhookError::of(&err, TIMED_OUT, UNAVAILABLE).into())
             }
         }
     }
@@ -136,32 +133,20 @@ impl Provider for CustomFunctionProvider {
             }),
             Verdict::Refuse(message) => {
                 tracing::info!(provider = NAME, "login refused by webhook");
-                Err(ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    ErrorCode::AuthError,
-                    message,
-                ))
+                Err(AuthError::Refused(message).into())
             }
             Verdict::Fault(reason) => {
                 tracing::warn!(provider = NAME, reason, "login webhook answered badly");
-                Err(webhook_unavailable())
+                Err(AuthError::Webhook(WebhookError::Unavailable(UNAVAILABLE)).into())
             }
         }
     }
 }
 
-fn webhook_unavailable() -> ApiError {
-    ApiError::new(
-        StatusCode::BAD_GATEWAY,
-        ErrorCode::UpstreamUnavailable,
-        "login webhook unavailable",
-    )
-}
-
 /// Reads a complete webhook answer.
-fn judge(status: StatusCode, body: &[u8]) -> Verdict {
+fn judge(status: StatusClass, body: &[u8]) -> Verdict {
     let parsed: Option<Map<String, Value>> = serde_json::from_slice(body).ok();
-    if status.is_success() {
+    if status == StatusClass::Success {
         return match parsed {
             Some(fields) => accept(fields),
             None => Verdict::Fault("2xx answer is not a JSON object"),
@@ -175,7 +160,7 @@ fn judge(status: StatusCode, body: &[u8]) -> Verdict {
         .filter(|m| !m.is_empty());
     match message {
         Some(message) => Verdict::Refuse(message),
-        None if status.is_client_error() => Verdict::Refuse("login refused".to_owned()),
+        None if status == StatusClass::ClientError => Verdict::Refuse("login refused".to_owned()),
         None => Verdict::Fault("non-2xx answer without an error message"),
     }
 }
@@ -223,11 +208,12 @@ fn clean_message(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::StatusCode;
     use serde_json::json;
 
     fn judge_json(status: u16, body: Value) -> Verdict {
         judge(
-            StatusCode::from_u16(status).unwrap(),
+            StatusClass::of(StatusCode::from_u16(status).unwrap()),
             body.to_string().as_bytes(),
         )
     }
@@ -266,10 +252,13 @@ mod tests {
             );
         }
         assert!(matches!(
-            judge(StatusCode::OK, b"not json"),
+            judge(StatusClass::of(StatusCode::OK), b"not json"),
             Verdict::Fault(_)
         ));
-        assert!(matches!(judge(StatusCode::OK, b"[1]"), Verdict::Fault(_)));
+        assert!(matches!(
+            judge(StatusClass::of(StatusCode::OK), b"[1]"),
+            Verdict::Fault(_)
+        ));
     }
 
     #[test]
@@ -291,7 +280,7 @@ mod tests {
     #[test]
     fn non_2xx_without_message_is_refusal_for_4xx_fault_otherwise() {
         assert_eq!(
-            judge(StatusCode::UNAUTHORIZED, b""),
+            judge(StatusClass::of(StatusCode::UNAUTHORIZED), b""),
             Verdict::Refuse("login refused".to_owned())
         );
         assert_eq!(
@@ -299,10 +288,13 @@ mod tests {
             Verdict::Refuse("login refused".to_owned())
         );
         assert!(matches!(
-            judge(StatusCode::INTERNAL_SERVER_ERROR, b"oops"),
+            judge(StatusClass::of(StatusCode::INTERNAL_SERVER_ERROR), b"oops"),
             Verdict::Fault(_)
         ));
-        assert!(matches!(judge(StatusCode::FOUND, b""), Verdict::Fault(_)));
+        assert!(matches!(
+            judge(StatusClass::of(StatusCode::FOUND), b""),
+            Verdict::Fault(_)
+        ));
     }
 
     #[test]

@@ -27,7 +27,6 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use http::StatusCode;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
@@ -37,7 +36,7 @@ use self::keys::{ConfiguredKeys, Keys};
 use super::external_user;
 use super::provider::{LoginOutcome, ProvenIdentity, Provider};
 use crate::config::{CustomTokenConfig, CustomTokenKey, MetadataField};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ApiError;
 use crate::outbound::Fetcher;
 use crate::store::Store;
 
@@ -73,23 +72,6 @@ pub enum Refusal {
     /// The JWKS URL could not be fetched and no keys are cached.
     #[error("token signing keys are unavailable")]
     KeysUnavailable,
-}
-
-impl From<Refusal> for ApiError {
-    fn from(refusal: Refusal) -> Self {
-        match refusal {
-            Refusal::KeysUnavailable => ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                ErrorCode::UpstreamUnavailable,
-                refusal.to_string(),
-            ),
-            other => ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                ErrorCode::AuthError,
-                other.to_string(),
-            ),
-        }
-    }
 }
 
 /// Loads the configured key file or JWKS file, refusing one without usable keys (config

@@ -10,24 +10,14 @@
 //! and has never logged in is "pending", not a user yet, so linking it (its password proven)
 //! moves it to the signed-in user.
 
-use http::StatusCode;
 use serde_json::{Map, Value};
 
-use super::{
-    Auth, ClientInfo, LoginResponse, StartFailure, Writes, requested_device_id, user_disabled,
-};
-use crate::error::{ApiError, ErrorCode};
+use super::login::{StartFailure, Writes, requested_device_id};
+use super::{Auth, AuthError, ClientInfo, LoginResponse};
+use crate::error::ApiError;
 use crate::ids;
 use crate::store::NewIdentity;
 use crate::tokens::Verified;
-
-fn identity_taken() -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
-        ErrorCode::AccountNameInUse,
-        "identity already belongs to another user",
-    )
-}
 
 impl Auth {
     /// Links the identity `body` proves at `provider` to the caller's user and starts a
@@ -45,9 +35,9 @@ impl Auth {
             .store
             .find_user(caller.user_id())
             .await?
-            .ok_or_else(ApiError::invalid_session)?;
+            .ok_or(AuthError::InvalidSession)?;
         if user.disabled {
-            return Err(user_disabled());
+            return Err(AuthError::UserDisabled.into());
         }
         let proven = provider.identify(body).await?;
         let name = provider.name();
@@ -55,7 +45,7 @@ impl Auth {
         let owner = match proven.owner {
             // Owned by construction (an API key): only its owner may "link" it, a no-op.
             Some(owner) if owner == user.id => Some(owner),
-            Some(_) => return Err(identity_taken()),
+            Some(_) => return Err(AuthError::IdentityTaken.into()),
             None => self.store.find_identity(name, &proven.external_id).await?,
         };
         let mut writes = Writes::default();
@@ -77,11 +67,11 @@ impl Auth {
                     .find_user(&owner)
                     .await?
                     .filter(|p| p.last_login_at.is_none() && p.identities.len() == 1)
-                    .ok_or_else(identity_taken)?;
+                    .ok_or(AuthError::IdentityTaken)?;
                 // Its own transaction: a crash before the session leaves the identity moved,
                 // and linking again is then a plain new session.
                 if !self.store.adopt_pending_user(&pending.id, &user.id).await? {
-                    return Err(identity_taken());
+                    return Err(AuthError::IdentityTaken.into());
                 }
                 if let Value::Object(pending_data) = pending.data {
                     for (key, value) in pending_data {
@@ -100,7 +90,7 @@ impl Auth {
             .start_session(&user, name, writes, requested_device_id(body), client)
             .await
             .map_err(|failure| match failure {
-                StartFailure::IdentityTaken => identity_taken(),
+                StartFailure::IdentityTaken => AuthError::IdentityTaken.into(),
                 StartFailure::Other(err) => err,
             })?;
         tracing::info!(user_id = %user.id, provider = name, linked, "identity linked");

@@ -92,7 +92,7 @@ impl Registry {
     pub fn get(&self, name: &str) -> Result<&Arc<dyn Provider>, ApiError> {
         self.providers
             .get(name)
-            .ok_or_else(|| ApiError::provider_not_found(name))
+            .ok_or_else(|| super::AuthError::ProviderNotFound(name.to_owned()).into())
     }
 
     pub fn is_enabled(&self, name: &str) -> bool {

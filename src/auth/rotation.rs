@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use tokio::sync::OnceCell;
 
-use super::{Auth, Refreshed, refresh_token_not_found};
+use super::{Auth, AuthError, Refreshed};
 use crate::error::ApiError;
 use crate::events::{Event, EventName, RevokeReason};
 use crate::ids;
@@ -89,7 +89,7 @@ impl Auth {
             // Another refresh rotated it a moment ago: this one raced it (2).
         }
         let Some(rotated) = self.store.find_rotated_refresh_token(&hash).await? else {
-            return Err(refresh_token_not_found());
+            return Err(AuthError::RefreshTokenNotFound.into());
         };
         // 2. A rotated-out token whose successor is still current, within the grace.
         let successor_current = self
@@ -109,7 +109,7 @@ impl Auth {
         }
         // 3. Reuse.
         self.revoke_for_theft(&rotated.session_id).await?;
-        Err(refresh_token_not_found().with_reason("refresh_token_reused"))
+        Err(ApiError::from(AuthError::RefreshTokenNotFound).with_reason("refresh_token_reused"))
     }
 
     /// The rotation secret all replicas share: read from the store, or generated and stored
@@ -168,13 +168,13 @@ impl Auth {
     ) -> Result<(Session, crate::store::User), ApiError> {
         let session = session
             .filter(|session| session.is_live(ids::now()))
-            .ok_or_else(refresh_token_not_found)?;
+            .ok_or(AuthError::RefreshTokenNotFound)?;
         let user = self
             .store
             .find_user(&session.user_id)
             .await?
             .filter(|user| !user.disabled)
-            .ok_or_else(refresh_token_not_found)?;
+            .ok_or(AuthError::RefreshTokenNotFound)?;
         Ok((session, user))
     }
 }

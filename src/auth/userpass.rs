@@ -8,12 +8,12 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use http::StatusCode;
 use serde::Deserialize;
 
+use super::AuthError;
 use super::password::{PasswordError, Passwords, needs_rehash};
 use super::provider::{LoginOutcome, ProvenIdentity, Provider};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ApiError;
 use crate::ids;
 use crate::store::{LocalAccount, NewIdentity, NewUser, Store, StoreError};
 
@@ -121,11 +121,7 @@ impl UserpassProvider {
             .await
         {
             Ok(()) => Ok(user.id),
-            Err(StoreError::Conflict(_)) => Err(ApiError::new(
-                StatusCode::CONFLICT,
-                ErrorCode::AccountNameInUse,
-                "name already in use",
-            )),
+            Err(StoreError::Conflict(_)) => Err(AuthError::NameInUse.into()),
             Err(other) => Err(other.into()),
         }
     }
@@ -166,17 +162,13 @@ impl UserpassProvider {
             .await
             .map_err(password_error)?;
         if account.as_ref().is_some_and(|a| a.password_reset_required) {
-            return Err(ApiError::password_reset_required());
+            return Err(AuthError::PasswordResetRequired.into());
         }
         let Some(account) = account.filter(|_| password_ok) else {
-            return Err(ApiError::invalid_password());
+            return Err(AuthError::InvalidPassword.into());
         };
         if !account.confirmed {
-            return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                ErrorCode::InvalidPassword,
-                "confirmation required",
-            ));
+            return Err(AuthError::ConfirmationRequired.into());
         }
         if needs_rehash(&account.password_hash) {
             self.rehash(&account, &password).await;

@@ -1,8 +1,9 @@
 //! `Fetcher`: one request, one complete answer — within a deadline, with a bounded body. For
 //! the login webhooks, a custom-token JWKS URL and the admin CLI.
 //!
-//! Does not interpret answers and never follows redirects; the callers decide what a status
-//! or body means.
+//! Does not interpret bodies and never follows redirects. A webhook caller reads an answer's
+//! status as a [`StatusClass`] and reports a webhook that gave no usable answer as a
+//! [`WebhookError`], which `crate::error` maps to 502 / 504 once for every webhook.
 
 use std::time::Duration;
 
@@ -31,6 +32,58 @@ pub enum FetchError {
 pub struct Answer {
     pub status: StatusCode,
     pub body: Bytes,
+}
+
+/// What an answer's status says to a webhook caller (redirects are never followed, so a 3xx
+/// is an answer like any other).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusClass {
+    /// 2xx.
+    Success,
+    /// 4xx: the webhook refused the request.
+    ClientError,
+    /// 1xx, 3xx, 5xx: the webhook is broken.
+    Other,
+}
+
+impl StatusClass {
+    pub fn of(status: StatusCode) -> Self {
+        if status.is_success() {
+            Self::Success
+        } else if status.is_client_error() {
+            Self::ClientError
+        } else {
+            Self::Other
+        }
+    }
+}
+
+impl Answer {
+    pub fn class(&self) -> StatusClass {
+        StatusClass::of(self.status)
+    }
+}
+
+/// A webhook (custom-function login, local-userpass confirmation and reset) that gave no
+/// usable answer, carrying the message the client sees; the caller logged the cause.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WebhookError {
+    /// No complete answer within the webhook's deadline.
+    #[error("{0}")]
+    TimedOut(&'static str),
+    /// Unreachable, a refusing or unusable answer, or a request that could not be built.
+    #[error("{0}")]
+    Unavailable(&'static str),
+}
+
+impl WebhookError {
+    /// The webhook error of a failed call: `timed_out` for a timeout, else `unavailable`.
+    pub fn of(err: &FetchError, timed_out: &'static str, unavailable: &'static str) -> Self {
+        match err {
+            FetchError::Timeout(_) => Self::TimedOut(timed_out),
+            FetchError::Unavailable(_) | FetchError::TooLarge(_) => Self::Unavailable(unavailable),
+        }
+    }
 }
 
 /// A pooled client; clones share the pool.

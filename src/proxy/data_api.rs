@@ -157,7 +157,7 @@ impl DataApi {
         }
         let (user, provider) = match auth.resolve(provider, &body).await {
             Ok(found) => found,
-            Err(err) if err.status.is_server_error() => return Err(err),
+            Err(err) if err.is_server_fault() => return Err(err),
             Err(err) => {
                 tracing::debug!(reason = %err.message, "data api credential refused");
                 return Err(ApiError::invalid_session());

@@ -12,11 +12,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use crate::auth::{LoginOutcome, Provider};
-use crate::error::{ApiError, ErrorCode};
+use super::SessionError;
+use crate::auth::{AuthError, LoginOutcome, Provider};
+use crate::error::ApiError;
 use crate::ids;
 use crate::store::Store;
 
@@ -36,26 +36,18 @@ pub struct Grant {
 }
 
 /// Mints a grant for an existing, enabled user.
-pub async fn mint(store: &dyn Store, user_id: &str, ttl: Duration) -> Result<Grant, ApiError> {
+pub async fn mint(store: &dyn Store, user_id: &str, ttl: Duration) -> Result<Grant, SessionError> {
     if ttl.is_zero() || ttl > MAX_TTL {
-        return Err(ApiError::invalid_parameter(format!(
-            "ttl_seconds must be between 1 and {}",
-            MAX_TTL.as_secs()
-        )));
+        return Err(SessionError::GrantTtl {
+            max: MAX_TTL.as_secs(),
+        });
     }
-    let user = store.find_user(user_id).await?.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            ErrorCode::UserNotFound,
-            "user not found",
-        )
-    })?;
+    let user = store
+        .find_user(user_id)
+        .await?
+        .ok_or(AuthError::UserNotFound)?;
     if user.disabled {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            ErrorCode::UserDisabled,
-            "user disabled",
-        ));
+        return Err(AuthError::UserDisabledConflict.into());
     }
     let token = URL_SAFE_NO_PAD.encode(ids::random_bytes::<32>());
     let now = ids::now();
@@ -107,13 +99,7 @@ impl Provider for GrantProvider {
             .store
             .consume_grant(&crate::tokens::refresh::hash(&token), ids::now())
             .await?
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    ErrorCode::InvalidSession,
-                    "invalid or used grant",
-                )
-            })?;
+            .ok_or(SessionError::GrantInvalid)?;
         Ok(LoginOutcome::existing(user_id))
     }
 }

@@ -2,9 +2,10 @@
 
 use serde::Serialize;
 
+use super::SessionError;
 use super::user_agent::{self, UserAgent};
-use crate::auth::Auth;
-use crate::error::{ApiError, ErrorCode};
+use crate::auth::{Auth, AuthError};
+use crate::error::ApiError;
 use crate::ids;
 use crate::store::{Session, User, UserIdentity};
 use crate::tokens::Verified;
@@ -114,18 +115,14 @@ pub async fn current_user(auth: &Auth, caller: &Verified) -> Result<UserView, Ap
         .store()
         .find_user(caller.user_id())
         .await?
-        .ok_or_else(ApiError::invalid_session)?;
+        .ok_or(AuthError::InvalidSession)?;
     Ok(user.into())
 }
 
 /// Every session of a user (admin API), revoked ones included.
 pub async fn list_for_admin(auth: &Auth, user_id: &str) -> Result<Vec<SessionView>, ApiError> {
     if auth.store().find_user(user_id).await?.is_none() {
-        return Err(ApiError::new(
-            http::StatusCode::NOT_FOUND,
-            ErrorCode::UserNotFound,
-            "user not found",
-        ));
+        return Err(AuthError::UserNotFound.into());
     }
     let sessions = auth.store().list_sessions(user_id).await?;
     Ok(sessions
@@ -134,10 +131,7 @@ pub async fn list_for_admin(auth: &Auth, user_id: &str) -> Result<Vec<SessionVie
         .collect())
 }
 
+/// The answer to a session the caller may not see, or that does not exist.
 pub fn session_not_found() -> ApiError {
-    ApiError::new(
-        http::StatusCode::NOT_FOUND,
-        ErrorCode::NotFound,
-        "session not found",
-    )
+    SessionError::NotFound.into()
 }

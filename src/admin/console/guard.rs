@@ -13,9 +13,9 @@
 //! send only after a CORS preflight that the admin listener never grants.
 
 use http::header::{COOKIE, HOST, ORIGIN};
-use http::{HeaderMap, Method, StatusCode};
+use http::{HeaderMap, Method};
 
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ApiError;
 use crate::web::RequestContext;
 
 /// The header every state-changing console request carries (value `1`).
@@ -104,13 +104,13 @@ pub fn same_origin(
 }
 
 fn cross_site(message: &str) -> ApiError {
-    ApiError::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, message).with_reason("cross_site")
+    ApiError::forbidden(message).with_reason("cross_site")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
+    use http::{HeaderValue, StatusCode};
 
     fn ctx() -> RequestContext {
         RequestContext {

@@ -5,6 +5,8 @@ use serde_json::json;
 
 use super::*;
 use crate::config::{CustomTokenKey, Secret};
+use crate::error::ErrorCode;
+use http::StatusCode;
 
 const SECRET: &[u8] = b"custom-token-test-secret-0123456789";
 
