@@ -195,15 +195,6 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "not found")
     }
 
-    /// One of the gateway's paths under another app id.
-    pub fn app_not_found() -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            ErrorCode::AppNotFound,
-            "app not found",
-        )
-    }
-
     /// 405 for a resource that answers only `allow` (e.g. `"GET, DELETE"`), sent as `Allow`.
     pub fn method_not_allowed(allow: &'static str) -> Self {
         let mut err = Self::new(

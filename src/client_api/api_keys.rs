@@ -22,7 +22,7 @@ use serde::Deserialize;
 
 use crate::app::State;
 use crate::auth::{anon, api_key};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ApiError;
 use crate::store::{Session, User};
 use crate::web::{self, Body};
 
@@ -80,16 +80,12 @@ fn may_create_keys(session: &Session, user: &User) -> Result<(), ApiError> {
         .iter()
         .all(|identity| identity.provider_type == anon::NAME);
     if anonymous {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            ErrorCode::Forbidden,
+        return Err(ApiError::forbidden(
             "anonymous users cannot create api keys",
         ));
     }
     if session.provider_type == api_key::NAME {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            ErrorCode::Forbidden,
+        return Err(ApiError::forbidden(
             "a session started with an api key cannot create api keys",
         ));
     }
