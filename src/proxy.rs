@@ -21,8 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http::header::{HOST, HeaderName};
-use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Uri, Version};
-use http_body_util::BodyExt;
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Version};
 use hyper::body::Incoming;
 
 use crate::assertion::{Assertions, KeyRing};
@@ -153,7 +152,7 @@ impl Proxy {
         Option<(UpstreamCall, Option<Arc<str>>)>,
     ) {
         let (mut parts, body) = request.into_parts();
-        let (browser, rewritten_query) = browser_credential(route, &mut parts);
+        let (browser, rewritten_query) = browser_token::credential(route, &mut parts);
         // A route that leaves CORS to its upstream gets the browser's preflight as it is: a
         // browser never sends a token with one.
         let preflight = route.cors == RouteCors::Upstream
@@ -190,13 +189,13 @@ impl Proxy {
             Some(query) => query.as_deref(),
             None => parts.uri.query(),
         };
-        parts.uri = match upstream_uri(upstream, &path, query) {
+        parts.uri = match forward::upstream_uri(upstream, &path, query) {
             Ok(uri) => uri,
             Err(err) => return (err.into_response(), caller, None),
         };
         parts.version = Version::HTTP_11;
         let (body, watch) = body::ClientBody::new(body, self.body_idle);
-        let mut ticket = stream_ticket(auth, route, caller.as_ref());
+        let mut ticket = live::StreamTicket::for_request(auth, route, caller.as_ref());
         let sent = Instant::now();
         let outcome = self
             .forwarder
@@ -212,7 +211,7 @@ impl Proxy {
                     elapsed,
                 };
                 (
-                    into_client_response(response, ticket),
+                    forward::into_client_response(response, ticket),
                     caller,
                     Some((call, None)),
                 )
@@ -398,90 +397,4 @@ impl Proxy {
             (_, Credential::Token(token)) => Ok(Some(auth.tokens().authenticate(token, now)?)),
         }
     }
-}
-
-/// The token a browser put where the route allows it (a `Sec-WebSocket-Protocol` entry, a query
-/// parameter), and, on a route with a token query parameter, the query to forward instead of
-/// the request's. Token entries leave `Sec-WebSocket-Protocol` on every route, and the route's
-/// query parameter leaves the query, so neither reaches the upstream.
-fn browser_credential(
-    route: &Route,
-    parts: &mut http::request::Parts,
-) -> (Found, Option<Option<String>>) {
-    let from_protocol = browser_token::take_from_protocol(&mut parts.headers);
-    let (from_query, query) = match &route.token_query_param {
-        Some(name) => {
-            let (found, rest) = browser_token::take_from_query(parts.uri.query(), name);
-            (found, Some(rest))
-        }
-        None => (Found::None, None),
-    };
-    let from_protocol = if route.websocket_token_protocol {
-        from_protocol
-    } else {
-        Found::None
-    };
-    let found = match (from_protocol, from_query) {
-        (Found::None, found) | (found, Found::None) => found,
-        (Found::Alone, _) | (_, Found::Alone) => Found::Alone,
-        (Found::Token(a), Found::Token(b)) if a == b => Found::Token(a),
-        _ => Found::Malformed,
-    };
-    (found, query)
-}
-
-fn upstream_uri(upstream: &url::Url, path: &str, query: Option<&str>) -> Result<Uri, ApiError> {
-    let authority = match upstream.port() {
-        Some(port) => format!("{}:{port}", upstream.host_str().unwrap_or_default()),
-        None => upstream.host_str().unwrap_or_default().to_owned(),
-    };
-    let path_and_query = match query {
-        Some(query) => format!("{path}?{query}"),
-        None => path.to_owned(),
-    };
-    Uri::builder()
-        .scheme(upstream.scheme())
-        .authority(authority)
-        .path_and_query(path_and_query)
-        .build()
-        .map_err(|_| ApiError::bad_request("request target cannot be forwarded"))
-}
-
-/// What a stream of this request needs to be closed on revocation: only for a caller with a
-/// session (not the Data API's session-less credentials).
-fn stream_ticket(
-    auth: &Auth,
-    route: &Route,
-    caller: Option<&Arc<Verified>>,
-) -> Option<live::StreamTicket> {
-    let caller = caller.filter(|caller| caller.session_id() != data_api::SESSION_ID)?;
-    Some(live::StreamTicket::new(
-        auth.tokens().revocations().clone(),
-        caller.clone(),
-        route.close_streams_at_expiry,
-    ))
-}
-
-/// The upstream's response for the client: hop-by-hop headers out; with a `ticket`, the body
-/// is one that a revocation cuts.
-fn into_client_response(
-    response: Response<Incoming>,
-    ticket: Option<live::StreamTicket>,
-) -> Response<Body> {
-    let (mut parts, body) = response.into_parts();
-    let upgrade = hop_by_hop::strip(&mut parts.headers);
-    if parts.status == http::StatusCode::SWITCHING_PROTOCOLS {
-        if let Some(upgrade) = upgrade {
-            parts.headers.insert(http::header::UPGRADE, upgrade);
-            parts.headers.insert(
-                http::header::CONNECTION,
-                HeaderValue::from_static("upgrade"),
-            );
-        }
-    }
-    let body = match ticket {
-        Some(ticket) => live::LiveBody::new(body, ticket).boxed(),
-        None => body.map_err(Into::into).boxed(),
-    };
-    Response::from_parts(parts, body)
 }

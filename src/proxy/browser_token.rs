@@ -123,6 +123,36 @@ fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> 
         .then(|| &text[prefix.len()..])
 }
 
+/// The token a browser put where the route allows it (a `Sec-WebSocket-Protocol` entry, a query
+/// parameter), and, on a route with a token query parameter, the query to forward instead of
+/// the request's. Token entries leave `Sec-WebSocket-Protocol` on every route, and the route's
+/// query parameter leaves the query, so neither reaches the upstream.
+pub(super) fn credential(
+    route: &super::Route,
+    parts: &mut http::request::Parts,
+) -> (Found, Option<Option<String>>) {
+    let from_protocol = take_from_protocol(&mut parts.headers);
+    let (from_query, query) = match &route.token_query_param {
+        Some(name) => {
+            let (found, rest) = take_from_query(parts.uri.query(), name);
+            (found, Some(rest))
+        }
+        None => (Found::None, None),
+    };
+    let from_protocol = if route.websocket_token_protocol {
+        from_protocol
+    } else {
+        Found::None
+    };
+    let found = match (from_protocol, from_query) {
+        (Found::None, found) | (found, Found::None) => found,
+        (Found::Alone, _) | (_, Found::Alone) => Found::Alone,
+        (Found::Token(a), Found::Token(b)) if a == b => Found::Token(a),
+        _ => Found::Malformed,
+    };
+    (found, query)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

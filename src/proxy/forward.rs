@@ -11,17 +11,21 @@
 
 use std::time::Duration;
 
-use http::{Method, Request, Response, StatusCode};
+use http::{HeaderValue, Method, Request, Response, StatusCode, Uri};
 use http_body::Body as _;
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tracing::Instrument;
 
 use super::body::{BodyEnd, BodyWatch, ClientBody};
 use super::live::StreamTicket;
+use super::{hop_by_hop, live};
 use crate::config::UpstreamConfig;
+use crate::error::ApiError;
 use crate::metrics::streams::StreamKind;
 use crate::outbound::{HttpsClient, Outbound};
+use crate::web::Body;
 
 /// Why the upstream gave no answer.
 #[derive(Debug, thiserror::Error)]
@@ -178,4 +182,51 @@ fn died_unanswered(err: &hyper_util::client::legacy::Error) -> bool {
         source = cause.source();
     }
     false
+}
+
+/// The upstream request target: the upstream's scheme and authority, the request's path and
+/// query.
+pub(super) fn upstream_uri(
+    upstream: &url::Url,
+    path: &str,
+    query: Option<&str>,
+) -> Result<Uri, ApiError> {
+    let authority = match upstream.port() {
+        Some(port) => format!("{}:{port}", upstream.host_str().unwrap_or_default()),
+        None => upstream.host_str().unwrap_or_default().to_owned(),
+    };
+    let path_and_query = match query {
+        Some(query) => format!("{path}?{query}"),
+        None => path.to_owned(),
+    };
+    Uri::builder()
+        .scheme(upstream.scheme())
+        .authority(authority)
+        .path_and_query(path_and_query)
+        .build()
+        .map_err(|_| ApiError::bad_request("request target cannot be forwarded"))
+}
+
+/// The upstream's response for the client: hop-by-hop headers out; with a `ticket`, the body
+/// is one that a revocation cuts.
+pub(super) fn into_client_response(
+    response: Response<Incoming>,
+    ticket: Option<live::StreamTicket>,
+) -> Response<Body> {
+    let (mut parts, body) = response.into_parts();
+    let upgrade = hop_by_hop::strip(&mut parts.headers);
+    if parts.status == http::StatusCode::SWITCHING_PROTOCOLS {
+        if let Some(upgrade) = upgrade {
+            parts.headers.insert(http::header::UPGRADE, upgrade);
+            parts.headers.insert(
+                http::header::CONNECTION,
+                HeaderValue::from_static("upgrade"),
+            );
+        }
+    }
+    let body = match ticket {
+        Some(ticket) => live::LiveBody::new(body, ticket).boxed(),
+        None => body.map_err(Into::into).boxed(),
+    };
+    Response::from_parts(parts, body)
 }

@@ -32,6 +32,21 @@ pub struct StreamTicket {
 }
 
 impl StreamTicket {
+    /// What a stream of this request needs to be closed on revocation: only for a caller with
+    /// a session (not the Data API's session-less credentials).
+    pub fn for_request(
+        auth: &crate::auth::Auth,
+        route: &super::Route,
+        caller: Option<&Arc<Verified>>,
+    ) -> Option<Self> {
+        let caller = caller.filter(|caller| caller.session_id() != super::data_api::SESSION_ID)?;
+        Some(Self::new(
+            auth.tokens().revocations().clone(),
+            caller.clone(),
+            route.close_streams_at_expiry,
+        ))
+    }
+
     pub fn new(list: Arc<RevocationList>, caller: Arc<Verified>, close_at_expiry: bool) -> Self {
         Self {
             list,
