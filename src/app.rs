@@ -41,6 +41,11 @@ use crate::tokens::{self, KeyError, Tokens};
 /// keeps the one it started with to its end.
 pub struct State {
     pub config: Config,
+    /// The store every part shares (users, sessions, keys, revocations, counters).
+    pub store: Arc<dyn Store>,
+    /// Access and refresh tokens: the token check, signing keys, the revocation list.
+    pub tokens: Arc<Tokens>,
+    /// Logins through every provider, refresh, logout, user administration.
     pub auth: Auth,
     pub proxy: Proxy,
     /// `[cors]`: the client listener's CORS policy.
@@ -72,6 +77,8 @@ impl State {
     fn build(config: Config, durable: &Durable, admin_key: AdminKey) -> Self {
         durable.events.configure(&config.events);
         Self {
+            store: durable.store.clone(),
+            tokens: durable.tokens.clone(),
             auth: Auth::new(
                 &config,
                 durable.store.clone(),
@@ -278,7 +285,7 @@ impl App {
         {
             tracing::warn!("session activity not flushed at shutdown: the store did not answer");
         }
-        state.auth.store().close().await;
+        state.store.close().await;
     }
 }
 

@@ -274,7 +274,7 @@ pub fn access_caller(
     now: i64,
 ) -> Result<Arc<Verified>, ApiError> {
     match credential::extract(headers) {
-        Credential::Token(token) => Ok(state.auth.tokens().authenticate(token, now)?),
+        Credential::Token(token) => Ok(state.tokens.authenticate(token, now)?),
         Credential::Absent | Credential::Malformed => Err(ApiError::invalid_session()),
     }
 }

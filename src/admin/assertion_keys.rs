@@ -61,7 +61,7 @@ pub fn list(state: &State) -> Response<Body> {
 /// are off.
 pub async fn rotate(state: &State) -> Result<Response<Body>, ApiError> {
     assertions(state)?;
-    let (kid, active_from) = keys::rotate(state.auth.store().as_ref(), ids::now()).await?;
+    let (kid, active_from) = keys::rotate(state.store.as_ref(), ids::now()).await?;
     app::reload_assertion_keys(state).await;
     tracing::info!(kid, active_from, "assertion key rotated");
     Ok(web::json(

@@ -16,7 +16,7 @@ pub fn healthz() -> Response<Body> {
 /// `store.timeout`. A store that reads but cannot write (SQLite locked by another writer, disk
 /// full, read-only file) is not ready.
 pub async fn readyz(state: &State) -> Response<Body> {
-    match state.auth.store().probe_write(crate::ids::now()).await {
+    match state.store.probe_write(crate::ids::now()).await {
         Ok(()) => web::json(StatusCode::OK, &serde_json::json!({ "status": "ready" })),
         Err(err) => {
             tracing::warn!(error = %err, "not ready");
@@ -30,7 +30,7 @@ pub async fn readyz(state: &State) -> Response<Body> {
 
 /// `GET /metrics`: Prometheus text exposition.
 pub fn metrics(state: &State) -> Response<Body> {
-    let tokens = state.auth.tokens();
+    let tokens = &state.tokens;
     let stats = tokens.stats();
     crate::metrics::set_token_cache(
         stats.cache_hits.load(Ordering::Relaxed),

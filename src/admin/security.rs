@@ -74,7 +74,7 @@ struct Rotated {
 
 /// `GET security/signing_keys`: the key ids this replica verifies with.
 pub fn list_keys(state: &State) -> Response<Body> {
-    let keys = state.auth.tokens().keys();
+    let keys = state.tokens.keys();
     let signing = keys.signing_key(ids::now()).kid.clone();
     let list: Vec<KeyInfo> = keys
         .kids()
@@ -89,7 +89,7 @@ pub fn list_keys(state: &State) -> Response<Body> {
 /// `POST security/signing_keys`: adds a generated key that signs after the propagation delay;
 /// older keys keep verifying until their last token expires. 201.
 pub async fn rotate_key(state: &State) -> Result<Response<Body>, ApiError> {
-    let kid = keys::rotate(&state.config.tokens, state.auth.store().as_ref()).await?;
+    let kid = keys::rotate(&state.config.tokens, state.store.as_ref()).await?;
     app::reload_keys(state).await;
     let delay = i64::try_from(KEY_PROPAGATION.as_secs()).unwrap_or(0);
     Ok(web::json(
@@ -116,8 +116,8 @@ struct Retired {
 /// applied yet (its reload failed) applies it.
 pub async fn retire_key(state: &State, kid: &str) -> Result<Response<Body>, ApiError> {
     let config = &state.config.tokens;
-    let store = state.auth.store();
-    let tokens = state.auth.tokens();
+    let store = &state.store;
+    let tokens = &state.tokens;
     match keys::retire(config, store.as_ref(), kid, ids::now()).await {
         Ok(()) => {}
         Err(KeyError::NotFound(_)) if tokens.keys().find(kid).is_some() => {}

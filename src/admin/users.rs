@@ -42,7 +42,7 @@ pub async fn verify_token(
         .token
         .filter(|t| !t.is_empty())
         .ok_or_else(|| ApiError::bad_request("token is required"))?;
-    match state.auth.tokens().decode(&token) {
+    match state.tokens.decode(&token) {
         Ok(claims) => Ok(web::json(
             StatusCode::OK,
             &Decoded {
@@ -67,7 +67,7 @@ pub async fn verify_token(
 
 /// `PUT users/{userId}/logout`: every session of the user is revoked. 204.
 pub async fn logout(state: &State, user_id: &str) -> Result<Response<Body>, ApiError> {
-    if state.auth.store().find_user(user_id).await?.is_none() {
+    if state.store.find_user(user_id).await?.is_none() {
         return Err(user_not_found());
     }
     state

@@ -40,8 +40,8 @@ pub(super) async fn catch_up_revocations(
 
 /// Re-reads the signing keys from the store (a rotation on any replica).
 pub async fn reload_keys(state: &State) {
-    match tokens::keys::reload(&state.config.tokens, state.auth.store().as_ref()).await {
-        Ok(Some(keys)) => state.auth.tokens().replace_keys(keys),
+    match tokens::keys::reload(&state.config.tokens, state.store.as_ref()).await {
+        Ok(Some(keys)) => state.tokens.replace_keys(keys),
         Ok(None) => {}
         Err(err) => tracing::warn!(error = %err, "signing key reload failed; retrying"),
     }
@@ -55,7 +55,7 @@ pub async fn reload_assertion_keys(state: &State) {
         return;
     };
     let rotation = state.config.assertion.key_rotation;
-    match assertion::keys::load(state.auth.store().as_ref(), rotation, ids::now()).await {
+    match assertion::keys::load(state.store.as_ref(), rotation, ids::now()).await {
         Ok(keys) => assertions.keys().replace(keys),
         Err(err) => tracing::warn!(error = %err, "assertion key reload failed; retrying"),
     }
@@ -75,7 +75,7 @@ const KEY_RELOAD_EVERY: u32 = 5;
 pub(super) async fn poll_revocations(live: Arc<Live>, mut stop: watch::Receiver<bool>) {
     let mut interval = tokio::time::interval(REVOCATION_POLL);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let signal = live.current().auth.store().revocation_signal();
+    let signal = live.current().store.revocation_signal();
     let mut polls: u32 = 0;
     loop {
         let pushed = async {
@@ -92,8 +92,8 @@ pub(super) async fn poll_revocations(live: Arc<Live>, mut stop: watch::Receiver<
         };
         let state = live.current();
         let round = async {
-            let tokens = state.auth.tokens();
-            if let Err(err) = catch_up_revocations(state.auth.store().as_ref(), tokens).await {
+            let tokens = &state.tokens;
+            if let Err(err) = catch_up_revocations(state.store.as_ref(), tokens).await {
                 tracing::warn!(error = %err, staleness_s = tokens.revocations().staleness(ids::now()), "revocation catch-up failed; retrying");
             }
             tokens.revocations().purge(ids::now());
@@ -150,7 +150,7 @@ pub(super) async fn run_chores(live: Arc<Live>, mut stop: watch::Receiver<bool>)
 }
 
 pub(super) async fn flush_activity(state: &State) {
-    if let Err(err) = state.activity.flush(state.auth.store().as_ref()).await {
+    if let Err(err) = state.activity.flush(state.store.as_ref()).await {
         tracing::warn!(error = %err, "session activity flush failed; kept for the next one");
     }
 }

@@ -247,7 +247,7 @@ async fn finish(
     // A linking user whose session ended meanwhile links nothing (checked before the code is
     // spent).
     let caller = match &pending.link {
-        Some(token) => Some(state.auth.tokens().authenticate(token, ctx.now)?),
+        Some(token) => Some(state.tokens.authenticate(token, ctx.now)?),
         None => None,
     };
     let id_token = provider

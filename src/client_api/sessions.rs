@@ -44,17 +44,19 @@ pub async fn get(
     ctx: &RequestContext,
 ) -> Result<Response<Body>, ApiError> {
     let caller = super::access_caller(state, request.headers(), ctx.now)?;
-    let auth = &state.auth;
     let response = match which {
         Which::All | Which::Others => {
-            let sessions = list::list_mine(auth, &caller).await?;
+            let sessions = list::list_mine(state.store.as_ref(), &caller).await?;
             web::json(StatusCode::OK, &SessionList { sessions })
         }
         Which::Current => web::json(
             StatusCode::OK,
-            &list::get_mine(auth, &caller, caller.session_id()).await?,
+            &list::get_mine(state.store.as_ref(), &caller, caller.session_id()).await?,
         ),
-        Which::One(id) => web::json(StatusCode::OK, &list::get_mine(auth, &caller, id).await?),
+        Which::One(id) => web::json(
+            StatusCode::OK,
+            &list::get_mine(state.store.as_ref(), &caller, id).await?,
+        ),
     };
     Ok(super::acting_for(response, caller.user_id()))
 }
@@ -87,7 +89,7 @@ pub async fn current_user(
     ctx: &RequestContext,
 ) -> Result<Response<Body>, ApiError> {
     let caller = super::access_caller(state, request.headers(), ctx.now)?;
-    let user = list::current_user(&state.auth, &caller).await?;
+    let user = list::current_user(state.store.as_ref(), &caller).await?;
     Ok(super::acting_for(
         web::json(StatusCode::OK, &user),
         caller.user_id(),

@@ -4,10 +4,10 @@ use serde::Serialize;
 
 use super::SessionError;
 use super::user_agent::{self, UserAgent};
-use crate::auth::{Auth, AuthError};
+use crate::auth::AuthError;
 use crate::error::ApiError;
 use crate::ids;
-use crate::store::{Session, User, UserIdentity};
+use crate::store::{Session, Store, User, UserIdentity};
 use crate::tokens::Verified;
 
 /// One session as the API shows it.
@@ -84,9 +84,9 @@ impl From<User> for UserView {
 }
 
 /// The caller's live sessions, newest first, the current one marked.
-pub async fn list_mine(auth: &Auth, caller: &Verified) -> Result<Vec<SessionView>, ApiError> {
+pub async fn list_mine(store: &dyn Store, caller: &Verified) -> Result<Vec<SessionView>, ApiError> {
     let now = ids::now();
-    let sessions = auth.store().list_sessions(caller.user_id()).await?;
+    let sessions = store.list_sessions(caller.user_id()).await?;
     Ok(sessions
         .into_iter()
         .filter(|s| s.is_live(now))
@@ -96,12 +96,11 @@ pub async fn list_mine(auth: &Auth, caller: &Verified) -> Result<Vec<SessionView
 
 /// One of the caller's own sessions; another user's session is "not found", never "forbidden".
 pub async fn get_mine(
-    auth: &Auth,
+    store: &dyn Store,
     caller: &Verified,
     session_id: &str,
 ) -> Result<SessionView, ApiError> {
-    let session = auth
-        .store()
+    let session = store
         .find_session(session_id)
         .await?
         .filter(|s| s.user_id == caller.user_id() && s.revoked_at.is_none())
@@ -110,9 +109,8 @@ pub async fn get_mine(
 }
 
 /// The caller's user, read from the store.
-pub async fn current_user(auth: &Auth, caller: &Verified) -> Result<UserView, ApiError> {
-    let user = auth
-        .store()
+pub async fn current_user(store: &dyn Store, caller: &Verified) -> Result<UserView, ApiError> {
+    let user = store
         .find_user(caller.user_id())
         .await?
         .ok_or(AuthError::InvalidSession)?;
@@ -120,11 +118,14 @@ pub async fn current_user(auth: &Auth, caller: &Verified) -> Result<UserView, Ap
 }
 
 /// Every session of a user (admin API), revoked ones included.
-pub async fn list_for_admin(auth: &Auth, user_id: &str) -> Result<Vec<SessionView>, ApiError> {
-    if auth.store().find_user(user_id).await?.is_none() {
+pub async fn list_for_admin(
+    store: &dyn Store,
+    user_id: &str,
+) -> Result<Vec<SessionView>, ApiError> {
+    if store.find_user(user_id).await?.is_none() {
         return Err(AuthError::UserNotFound.into());
     }
-    let sessions = auth.store().list_sessions(user_id).await?;
+    let sessions = store.list_sessions(user_id).await?;
     Ok(sessions
         .into_iter()
         .map(|s| SessionView::new(s, None))
