@@ -17,7 +17,7 @@ mod userpass;
 
 use std::sync::{Arc, LazyLock};
 
-use http::{HeaderMap, Request, Response};
+use http::{HeaderMap, Method, Request, Response};
 use hyper::body::Incoming;
 
 use crate::app::State;
@@ -247,11 +247,16 @@ pub fn allowed_methods(path: &str, app_id: &str) -> Option<&'static str> {
     if other_app(&route, app_id) {
         return None;
     }
-    // Only OpenID Connect providers answer the redirect flow's GET (`oauth::start`).
-    if route.name() == "login" && !crate::auth::oidc::is_oidc_name(route.params().get("provider")) {
+    if post_only_login(&route) {
         return Some("POST");
     }
     route.allow()
+}
+
+/// Only OpenID Connect providers answer the login row's GET (the redirect flow,
+/// `oauth::start`); for every other provider the row is POST only.
+fn post_only_login(route: &Matched<'static, '_, Handler>) -> bool {
+    route.name() == "login" && !crate::auth::oidc::is_oidc_name(route.params().get("provider"))
 }
 
 /// Answers a client API request; the response carries `ActingFor` when it acted for a user.
@@ -263,6 +268,9 @@ pub async fn handle(
 ) -> Response<Body> {
     if other_app(&route, &state.config.app.id) {
         return ApiError::app_not_found().into_response();
+    }
+    if post_only_login(&route) && request.method() != Method::POST {
+        return ApiError::method_not_allowed("POST").into_response();
     }
     route.call(state, request, ctx).await
 }
