@@ -65,6 +65,7 @@ macro_rules! v2 {
 /// 404 `AppNotFound`); paths no row matches go to the proxy. The `…/{*rest}` rows without
 /// methods keep the rest of `auth/sessions` and `auth/api_keys` ours (404), never proxied.
 static TABLE: LazyLock<Table<Handler>> = LazyLock::new(|| {
+    use crate::sessions::sign_out::Target;
     use api_keys::Action;
     use sessions::Which;
     Table::new(vec![
@@ -135,15 +136,21 @@ static TABLE: LazyLock<Table<Handler>> = LazyLock::new(|| {
             .delete(|c| Box::pin(profile::delete_user(c.state, c.request, c.ctx))),
         row("sessions", v2!("/auth/sessions"))
             .get(|c| Box::pin(sessions::get(c.state, Which::All, c.request, c.ctx)))
-            .delete(|c| Box::pin(sessions::sign_out(c.state, Which::All, c.request, c.ctx))),
-        row("sessions", v2!("/auth/sessions/others"))
-            .delete(|c| Box::pin(sessions::sign_out(c.state, Which::Others, c.request, c.ctx))),
+            .delete(|c| Box::pin(sessions::sign_out(c.state, Target::All, c.request, c.ctx))),
+        row("sessions", v2!("/auth/sessions/others")).delete(|c| {
+            Box::pin(sessions::sign_out(
+                c.state,
+                Target::AllButCurrent,
+                c.request,
+                c.ctx,
+            ))
+        }),
         row("sessions", v2!("/auth/sessions/current"))
             .get(|c| Box::pin(sessions::get(c.state, Which::Current, c.request, c.ctx)))
             .delete(|c| {
                 Box::pin(sessions::sign_out(
                     c.state,
-                    Which::Current,
+                    Target::Current,
                     c.request,
                     c.ctx,
                 ))
@@ -162,7 +169,7 @@ static TABLE: LazyLock<Table<Handler>> = LazyLock::new(|| {
             .delete(|c| {
                 Box::pin(sessions::sign_out(
                     c.state,
-                    Which::One(c.params.get("id")),
+                    Target::One(c.params.get("id")),
                     c.request,
                     c.ctx,
                 ))

@@ -27,11 +27,11 @@ struct SessionList {
     sessions: Vec<SessionView>,
 }
 
-/// What a sessions request targets: the caller's sessions, as the table's rows name them.
+/// What a `GET` on the caller's sessions shows, as the table's rows name it (a sign-out names
+/// its `sign_out::Target` directly).
 #[derive(Debug, Clone, Copy)]
 pub enum Which<'a> {
     All,
-    Others,
     Current,
     One(&'a str),
 }
@@ -45,7 +45,7 @@ pub async fn get(
 ) -> Result<Response<Body>, ApiError> {
     let caller = super::access_caller(state, request.headers(), ctx.now)?;
     let response = match which {
-        Which::All | Which::Others => {
+        Which::All => {
             let sessions = list::list_mine(state.store.as_ref(), &caller).await?;
             web::json(StatusCode::OK, &SessionList { sessions })
         }
@@ -64,17 +64,11 @@ pub async fn get(
 /// `DELETE /auth/sessions[/others|/current|/{id}]`: sign out; 204.
 pub async fn sign_out(
     state: &State,
-    which: Which<'_>,
+    target: Target<'_>,
     request: Request<Incoming>,
     ctx: &RequestContext,
 ) -> Result<Response<Body>, ApiError> {
     let caller = super::access_caller(state, request.headers(), ctx.now)?;
-    let target = match which {
-        Which::All => Target::All,
-        Which::Others => Target::AllButCurrent,
-        Which::Current => Target::Current,
-        Which::One(id) => Target::One(id),
-    };
     sign_out::sign_out(&state.auth, &caller, target).await?;
     Ok(super::acting_for(
         web::status(StatusCode::NO_CONTENT),
