@@ -38,13 +38,20 @@ pub(super) async fn catch_up_revocations(
     }
 }
 
+/// One reload of each kind at a time: a poll's reload that read the store before a rotation
+/// must not replace the set the rotation's own reload read after it (a lost update).
+static SIGNING_RELOAD: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+static ASSERTION_RELOAD: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Re-reads the signing keys from the store (a rotation on any replica).
 pub async fn reload_keys(state: &State) {
+    let guard = SIGNING_RELOAD.lock().await;
     match tokens::keys::reload(&state.config.tokens, state.store.as_ref()).await {
         Ok(Some(keys)) => state.tokens.replace_keys(keys),
         Ok(None) => {}
         Err(err) => tracing::warn!(error = %err, "signing key reload failed; retrying"),
     }
+    drop(guard);
     reload_assertion_keys(state).await;
 }
 
@@ -55,6 +62,7 @@ pub async fn reload_assertion_keys(state: &State) {
         return;
     };
     let rotation = state.config.assertion.key_rotation;
+    let _guard = ASSERTION_RELOAD.lock().await;
     match assertion::keys::load(state.store.as_ref(), rotation, ids::now()).await {
         Ok(keys) => assertions.keys().replace(keys),
         Err(err) => tracing::warn!(error = %err, "assertion key reload failed; retrying"),
