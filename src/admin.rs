@@ -5,7 +5,6 @@
 
 mod api_keys;
 mod assertion_keys;
-mod auth;
 mod console;
 mod health;
 mod import;
@@ -13,7 +12,6 @@ mod login;
 mod openapi;
 mod security;
 mod sessions;
-mod token;
 mod users;
 
 use std::sync::LazyLock;
@@ -21,12 +19,10 @@ use std::sync::LazyLock;
 use http::{Request, Response};
 use hyper::body::Incoming;
 
-use crate::app::State;
 use crate::error::ApiError;
 use crate::router::{self, Matched, Resource, Table, resource};
+use crate::state::State;
 use crate::web::{Body, RequestContext};
-
-pub use auth::AdminKey;
 
 const BASE: &str = "/api/admin/v3.0/groups/";
 

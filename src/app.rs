@@ -16,11 +16,11 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
+pub use background::run_lifecycle;
 use background::{catch_up_revocations, flush_activity, poll_revocations, run_chores};
-pub use background::{reload_assertion_keys, reload_keys, run_lifecycle};
 pub use live::{Live, ReloadError, Reloaded};
 
-use crate::admin::AdminKey;
+use crate::admin_access::AdminKey;
 use crate::assertion::{self, KeyRing};
 use crate::auth::Auth;
 use crate::config::Config;
@@ -32,34 +32,10 @@ use crate::proxy::Proxy;
 use crate::proxy::forwarded::TrustedProxies;
 use crate::server::{self, HttpOptions};
 use crate::sessions::activity::Activity;
+use crate::state::State;
 use crate::store::{self, Store, StoreError};
 use crate::throttle::Throttle;
 use crate::tokens::{self, KeyError, Tokens};
-
-/// Everything a request handler may use, shared by both listeners: one snapshot of the
-/// config and what was built from it. A reload builds a new `State` (see `Live`); a request
-/// keeps the one it started with to its end.
-pub struct State {
-    pub config: Config,
-    /// The store every part shares (users, sessions, keys, revocations, counters).
-    pub store: Arc<dyn Store>,
-    /// Access and refresh tokens: the token check, signing keys, the revocation list.
-    pub tokens: Arc<Tokens>,
-    /// Logins through every provider, refresh, logout, user administration.
-    pub auth: Auth,
-    pub proxy: Proxy,
-    /// `[cors]`: the client listener's CORS policy.
-    pub cors: Cors,
-    pub admin_key: AdminKey,
-    pub activity: Arc<Activity>,
-    pub metrics: Metrics,
-    /// Session lifecycle events (`[events]`), shared across reloads.
-    pub events: Arc<Events>,
-    /// `server.trusted_proxies`: whose forwarding headers and request ids count.
-    pub trusted: TrustedProxies,
-    /// `[login_limits]`: failed attempts per account and client, counted in the store.
-    pub throttle: Throttle,
-}
 
 /// What every `State` of a process shares, across reloads.
 #[derive(Clone)]

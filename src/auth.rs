@@ -10,6 +10,7 @@ pub mod custom_function;
 pub mod custom_token;
 mod error;
 pub mod external_user;
+pub mod grants;
 pub mod import;
 mod link;
 mod login;
@@ -25,7 +26,6 @@ pub mod userpass;
 pub mod userpass_flows;
 pub mod users;
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -33,11 +33,12 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::error::ApiError;
+
 use crate::events::Events;
 use crate::outbound::{Fetcher, Outbound};
 use crate::store::{SessionCap, Store};
 use crate::tokens::Tokens;
+pub use crate::web::ClientInfo;
 
 pub use api_key::ApiKeys;
 pub use error::AuthError;
@@ -49,13 +50,6 @@ pub use users::UserAdmin;
 
 /// Settings key under which the admin API stores the refresh-token lifetime.
 pub const REFRESH_TTL_SETTING: &str = "refresh_token_expiration_seconds";
-
-/// Where a request came from, as recorded on its session.
-#[derive(Debug, Clone, Default)]
-pub struct ClientInfo {
-    pub ip: Option<IpAddr>,
-    pub user_agent: Option<String>,
-}
 
 /// The login answer, exactly as App Services sends it.
 #[derive(Debug, Serialize)]
@@ -159,7 +153,7 @@ impl Auth {
             registry.register(Arc::new(api_key::ApiKeyProvider::new(api_keys.clone())));
         }
         if config.providers.grant {
-            registry.register(Arc::new(crate::sessions::grants::GrantProvider::new(
+            registry.register(Arc::new(crate::auth::grants::GrantProvider::new(
                 store.clone(),
             )));
         }
@@ -217,10 +211,10 @@ impl Auth {
     }
 
     /// An enabled OpenID Connect provider (else 404 `AuthProviderNotFound`).
-    pub fn oidc(&self, name: &str) -> Result<&Arc<oidc::OidcProvider>, ApiError> {
+    pub fn oidc(&self, name: &str) -> Result<&Arc<oidc::OidcProvider>, AuthError> {
         self.oidc
             .get(name)
-            .ok_or_else(|| AuthError::ProviderNotFound(name.to_owned()).into())
+            .ok_or_else(|| AuthError::ProviderNotFound(name.to_owned()))
     }
 
     /// Redirect-flow logins awaiting their callback.
@@ -234,10 +228,10 @@ impl Auth {
     }
 
     /// API keys, if the `api-key` provider is enabled (else 404 `AuthProviderNotFound`).
-    pub fn api_keys(&self) -> Result<&Arc<ApiKeys>, ApiError> {
+    pub fn api_keys(&self) -> Result<&Arc<ApiKeys>, AuthError> {
         self.api_keys
             .as_ref()
-            .ok_or_else(|| AuthError::ProviderNotFound(api_key::NAME.to_owned()).into())
+            .ok_or_else(|| AuthError::ProviderNotFound(api_key::NAME.to_owned()))
     }
 
     /// Changes whenever a credential may have stopped working on this replica; caches of
@@ -274,9 +268,9 @@ impl Auth {
     }
 
     /// The local-userpass provider, if enabled (registration routes need it).
-    pub fn userpass(&self) -> Result<&Arc<UserpassProvider>, ApiError> {
+    pub fn userpass(&self) -> Result<&Arc<UserpassProvider>, AuthError> {
         self.userpass
             .as_ref()
-            .ok_or_else(|| AuthError::ProviderNotFound(userpass::NAME.to_owned()).into())
+            .ok_or_else(|| AuthError::ProviderNotFound(userpass::NAME.to_owned()))
     }
 }

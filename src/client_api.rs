@@ -20,11 +20,11 @@ use std::sync::{Arc, LazyLock};
 use http::{HeaderMap, Method, Request, Response};
 use hyper::body::Incoming;
 
-use crate::app::State;
 use crate::auth::userpass_flows::Flow;
 use crate::error::ApiError;
 use crate::proxy::credential::{self, Credential};
 use crate::router::{self, Matched, Resource, Table, resource};
+use crate::state::State;
 use crate::tokens::Verified;
 use crate::web::{Body, RequestContext};
 

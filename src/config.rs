@@ -47,13 +47,14 @@ pub use log::{LogConfig, LogFormat};
 pub use login_limits::LoginLimitsConfig;
 pub use outbound::{ClientIdentity, OutboundConfig};
 pub use providers::{
-    APPLE_ISSUER, CustomFunctionConfig, CustomTokenConfig, CustomTokenKey, GOOGLE_ISSUER,
-    MetadataField, OidcConfig, ProvidersConfig, UserpassConfig,
+    APPLE_ISSUER, ConfiguredKeys, CustomFunctionConfig, CustomTokenConfig, CustomTokenKey,
+    GOOGLE_ISSUER, JwkSet, KeyMiss, MetadataField, OidcConfig, ProvidersConfig, UserpassConfig,
+    key_family,
 };
 pub use routes::{AuthMode, RouteConfig};
 pub use secret::{Secret, mask_json, mask_urls};
 pub use server::{ServerConfig, TlsConfig};
-pub use sessions::SessionsConfig;
+pub use sessions::{OnLimit, SessionCap, SessionsConfig};
 pub use store::StoreConfig;
 pub use tokens::{
     REFRESH_TTL_MAX, REFRESH_TTL_MIN, SigningAlgorithm, SigningKeySource, TokensConfig,

@@ -332,6 +332,17 @@ impl ApiError {
         )
     }
 
+    /// Whether `[login_limits]` counts the answer as a failed attempt: refused credentials
+    /// (401, 403) and taken names (409), but not a login refused only by
+    /// `sessions.max_per_user` (the credentials were right).
+    pub fn is_failed_attempt(&self) -> bool {
+        self.code != ErrorCode::SessionLimitReached
+            && matches!(
+                self.status,
+                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::CONFLICT
+            )
+    }
+
     /// Whether the error is the gateway's or a dependency's fault (a 5xx: store down,
     /// webhook or issuer unreachable) rather than a refusal of the caller's request.
     pub fn is_server_fault(&self) -> bool {

@@ -1,31 +1,43 @@
 //! sessiongate: an authentication gateway that answers the App Services client auth API,
 //! manages sessions and guards an upstream API as a reverse proxy.
 //!
-//! - `admin`: admin listener — health, readiness, App Services Admin API v3 paths, `/openapi.json`
-//! - `assertion`: the signed identity assertion for the upstream, its keys and their JWKS
-//! - `app`: `App::build` (store, keys, listeners) and `App::run` (serve until shutdown)
-//! - `auth`: login providers, passwords, the login / refresh / logout lifecycle
-//! - `cli`: clap types and one file per subcommand
-//! - `client_api`: App Services client API routes
-//! - `config`: `Config`, `load()` — TOML + `SESSIONGATE_*` environment, validated
-//! - `cors`: CORS policy of the client listener — preflights, headers on every response
-//! - `error`: `ApiError`, the one mapping from errors to status + JSON body
-//! - `events`: session lifecycle events (`[events]`): what happened, for the app's backend
+//! Modules, lowest first: each uses only modules above it in this list (no cycles;
+//! `tests/module_order.rs` checks it).
+//!
+//! - `config`: `Config`, `load()` — TOML + `SESSIONGATE_*` environment, validated; custom-token
+//!   key files parsed once here
+//! - `web`: body type, JSON responses, bounded body reading (`BodyError`), `RequestContext`,
+//!   `ClientInfo`
 //! - `ids`: ObjectId-shaped ids, randomness, the clock
-//! - `metrics`: Prometheus recorder (installed once per process), typed recording, `/metrics` text
-//! - `outbound`: the outbound HTTP clients (upstream, webhooks, JWKS, admin CLI), their TLS trust
-//! - `proxy`: route table, credential, identity headers, pooled streaming forwarder
-//! - `router`: the route tables of the gateway's own endpoints (matchit; 405 + `Allow` per row)
-//! - `server`: accept loop, rustls, HTTP/1.1 + HTTP/2, graceful shutdown
-//! - `sessions`: Agnost-style session listing, sign-out, grants, activity, live streams by session
 //! - `store`: `trait Store`, SQLite and PostgreSQL
+//! - `metrics`: Prometheus recorder (installed once per process), typed recording, `/metrics` text
 //! - `telemetry`: log subscriber (text or JSON)
-//! - `throttle`: `[login_limits]` — failed attempts counted per account and client in the store
+//! - `outbound`: the outbound HTTP clients (upstream, webhooks, JWKS, admin CLI), their TLS
+//!   trust, and their errors (`WebhookError`, `ForwardError`)
+//! - `events`: session lifecycle events (`[events]`): what happened, for the app's backend
+//! - `streams`: proxied streams still open, by session, so a revocation can close them
 //! - `tokens`: access JWTs, refresh tokens, keys, verified-token cache, revocation list
-//! - `web`: body type, JSON responses, bounded body reading
+//! - `auth`: login providers (grants too), passwords, the login / refresh / logout lifecycle,
+//!   user administration; refusals are `AuthError`
+//! - `sessions`: Agnost-style session listing, sign-out, activity; refusals are `SessionError`
+//! - `throttle`: `[login_limits]` — failed attempts counted per account and client in the store
+//! - `error`: `ApiError`, the one mapping from every domain error to status + JSON body
+//! - `router`: the route tables of the gateway's own endpoints (matchit; 405 + `Allow` per row)
+//! - `admin_access`: who may use the admin listener — admin keys, admin tokens, console sessions
+//! - `assertion`: the signed identity assertion for the upstream, its keys and their JWKS
+//! - `cors`: CORS policy of the client listener — preflights, headers on every response
+//! - `proxy`: route table, credential, identity headers, pooled streaming forwarder
+//! - `state`: `State`, what every request handler may use, and the key reloads
+//! - `admin`: admin listener — health, readiness, App Services Admin API v3 paths, `/openapi.json`
+//! - `server`: accept loop, rustls, HTTP/1.1 + HTTP/2, graceful shutdown
+//! - `client_api`: App Services client API routes
+//! - `app`: `App::build` (store, keys, listeners), `App::run` (serve until shutdown), the
+//!   per-request dispatch and the background tasks
+//! - `cli`: clap types and one file per subcommand
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod admin_access;
 pub mod app;
 pub mod assertion;
 pub mod auth;
@@ -42,7 +54,9 @@ pub mod proxy;
 pub mod router;
 pub mod server;
 pub mod sessions;
+pub mod state;
 pub mod store;
+pub mod streams;
 pub mod telemetry;
 pub mod throttle;
 pub mod tokens;

@@ -28,6 +28,7 @@
 //! Does not decide what an answer means, follow redirects or retry; the callers do.
 
 mod fetch;
+mod forward_error;
 mod roots;
 
 use std::sync::Arc;
@@ -40,6 +41,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::{ClientConfig, RootCertStore};
 
 pub use fetch::{Answer, FetchError, Fetcher, StatusClass, WebhookError};
+pub use forward_error::ForwardError;
 pub use roots::RootsOrigin;
 
 use crate::config::{ClientIdentity, OutboundConfig, UpstreamConfig};

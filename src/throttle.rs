@@ -28,7 +28,6 @@ use std::sync::Arc;
 use serde_json::json;
 
 use crate::config::LoginLimitsConfig;
-use crate::error::ApiError;
 use crate::events::{Event, EventName, Events};
 use crate::ids;
 use crate::store::{Store, StoreError, ThrottleHit, ThrottleRules, ThrottleState};
@@ -45,17 +44,18 @@ pub enum Outcome {
     Neutral,
 }
 
-impl Outcome {
-    /// A handler's result: refused credentials (401, 403) and taken names (409) are failures;
-    /// a login refused only by `sessions.max_per_user` (right credentials) is not.
-    pub fn of<T>(result: &Result<T, ApiError>) -> Self {
-        match result {
-            Ok(_) => Self::Success,
-            Err(err) if err.code == crate::error::ErrorCode::SessionLimitReached => Self::Neutral,
-            Err(err) if matches!(err.status.as_u16(), 401 | 403 | 409) => Self::Failure,
-            Err(_) => Self::Neutral,
-        }
-    }
+/// Why an attempt was not admitted.
+#[derive(Debug, thiserror::Error)]
+pub enum ThrottleError {
+    /// A key of the attempt is blocked for `retry_after` more seconds; `reason` names the
+    /// key's scope for the access log.
+    #[error("too many failed attempts, try again later")]
+    TooManyAttempts {
+        retry_after: u64,
+        reason: &'static str,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// An attempt that was admitted, to be settled once it ended.
@@ -95,7 +95,7 @@ impl Throttle {
     /// Checks `attempt` against its keys: 429 `TooManyRequests` with `Retry-After` if one is
     /// blocked (the account's own only for clients it does not know), else a ticket to settle.
     /// `None` (a provider that is not limited) and disabled limits admit without a look-up.
-    pub async fn admit(&self, attempt: Option<Attempt>) -> Result<Ticket, ApiError> {
+    pub async fn admit(&self, attempt: Option<Attempt>) -> Result<Ticket, ThrottleError> {
         let Some(attempt) = attempt.filter(|_| self.config.enabled) else {
             return Ok(Ticket {
                 attempt: None,
@@ -135,10 +135,10 @@ impl Throttle {
                 retry_after_s = wait,
                 "attempt refused by login_limits"
             );
-            return Err(ApiError::too_many_attempts(
-                u64::try_from(wait).unwrap_or(1),
-                scope.reason(),
-            ));
+            return Err(ThrottleError::TooManyAttempts {
+                retry_after: u64::try_from(wait).unwrap_or(1),
+                reason: scope.reason(),
+            });
         }
         Ok(Ticket {
             attempt: Some(attempt),

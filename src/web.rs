@@ -11,13 +11,35 @@ use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::error::ApiError;
-
 /// Boxed error of every body the gateway sends.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The response body type of both listeners: our JSON or a streamed upstream body.
 pub type Body = BoxBody<Bytes, BoxError>;
+
+/// Where a request came from, as recorded on its session.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub ip: Option<std::net::IpAddr>,
+    pub user_agent: Option<String>,
+}
+
+/// Why a request body was not read or parsed (`crate::error` answers each: 413, 400, 408).
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// Larger than the limit, by its `Content-Length` or by what arrived.
+    #[error("request body is larger than {0} bytes")]
+    TooLarge(usize),
+    /// Broken framing, or the client hung up.
+    #[error("request body could not be read")]
+    Unreadable,
+    /// Not JSON, or not the JSON the operation takes.
+    #[error("invalid JSON body: {0}")]
+    InvalidJson(String),
+    /// Not received within `server.body_read_timeout`.
+    #[error("request body was not received in time")]
+    TimedOut,
+}
 
 /// What every handler knows about the request beyond its head and body.
 #[derive(Debug, Clone)]
@@ -33,7 +55,7 @@ pub struct RequestContext {
     /// `:authority` of HTTP/2 requests (HTTP/1 carries `Host`).
     pub authority: Option<String>,
     /// Client IP and user agent, as recorded on sessions.
-    pub client: crate::auth::ClientInfo,
+    pub client: ClientInfo,
     /// The TCP peer is one of `server.trusted_proxies`: its forwarding headers count.
     pub peer_trusted: bool,
     /// This request's id (`server.request_id_header`), also in `REQUEST_ID`.
@@ -80,7 +102,7 @@ pub fn status(status: StatusCode) -> Response<Body> {
 }
 
 /// Reads a body of at most `limit` bytes; larger is 413 before anything more is read.
-pub async fn read_body<B>(headers: &HeaderMap, body: B, limit: usize) -> Result<Bytes, ApiError>
+pub async fn read_body<B>(headers: &HeaderMap, body: B, limit: usize) -> Result<Bytes, BodyError>
 where
     B: http_body::Body<Data = Bytes>,
     B::Error: Into<BoxError>,
@@ -90,14 +112,14 @@ where
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > limit as u64) {
-        return Err(ApiError::payload_too_large(limit));
+        return Err(BodyError::TooLarge(limit));
     }
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => {
-            Err(ApiError::payload_too_large(limit))
+            Err(BodyError::TooLarge(limit))
         }
-        Err(_) => Err(ApiError::bad_request("request body could not be read")),
+        Err(_) => Err(BodyError::Unreadable),
     }
 }
 
@@ -105,14 +127,13 @@ where
 /// JSON with `--data-raw` and no JSON content type (curl then says
 /// `application/x-www-form-urlencoded`), and App Services read it as JSON. An empty body reads
 /// as `{}` (curl's bare `-X POST`); a body that is not JSON is 400 naming what is wrong.
-pub fn parse_json<T: DeserializeOwned>(_headers: &HeaderMap, bytes: &[u8]) -> Result<T, ApiError> {
+pub fn parse_json<T: DeserializeOwned>(_headers: &HeaderMap, bytes: &[u8]) -> Result<T, BodyError> {
     let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {
         b"{}".as_slice()
     } else {
         bytes
     };
-    serde_json::from_slice(bytes)
-        .map_err(|err| ApiError::bad_request(format!("invalid JSON body: {err}")))
+    serde_json::from_slice(bytes).map_err(|err| BodyError::InvalidJson(err.to_string()))
 }
 
 /// Deserializes an optional whole number a client may write as `1800` or `1800.0`: JSON Schema
@@ -158,12 +179,12 @@ where
 pub async fn read_json<T: DeserializeOwned>(
     request: http::Request<hyper::body::Incoming>,
     limits: &crate::config::ServerConfig,
-) -> Result<T, ApiError> {
+) -> Result<T, BodyError> {
     let (parts, body) = request.into_parts();
     let read = read_body(&parts.headers, body, limits.max_body_bytes);
     let bytes = tokio::time::timeout(limits.body_read_timeout, read)
         .await
-        .map_err(|_| ApiError::request_timeout())??;
+        .map_err(|_| BodyError::TimedOut)??;
     parse_json(&parts.headers, &bytes)
 }
 
@@ -178,7 +199,7 @@ pub fn header_bytes(headers: &HeaderMap) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::ErrorCode;
+    use crate::error::{ApiError, ErrorCode};
 
     #[derive(serde::Deserialize, Debug)]
     struct Login {
@@ -213,14 +234,17 @@ mod tests {
             Some("text/html"),
             None,
         ] {
-            let err = parse_json::<Login>(&headers(content_type), b"a=b").unwrap_err();
+            let err =
+                ApiError::from(parse_json::<Login>(&headers(content_type), b"a=b").unwrap_err());
             assert_eq!(err.status, StatusCode::BAD_REQUEST, "{content_type:?}");
         }
-        let err = parse_json::<Login>(
-            &headers(Some("application/json; charset=utf-8")),
-            b"{not json",
-        )
-        .unwrap_err();
+        let err = ApiError::from(
+            parse_json::<Login>(
+                &headers(Some("application/json; charset=utf-8")),
+                b"{not json",
+            )
+            .unwrap_err(),
+        );
         assert_eq!(err.status, StatusCode::BAD_REQUEST);
         assert_eq!(err.code, ErrorCode::BadRequest);
     }
@@ -253,7 +277,7 @@ mod tests {
     #[tokio::test]
     async fn oversized_body_is_413_even_without_content_length() {
         let body = Full::new(Bytes::from(vec![b'a'; 2048]));
-        let err = read_body(&HeaderMap::new(), body, 1024).await.unwrap_err();
+        let err = ApiError::from(read_body(&HeaderMap::new(), body, 1024).await.unwrap_err());
         assert_eq!(err.status, StatusCode::PAYLOAD_TOO_LARGE);
     }
 }

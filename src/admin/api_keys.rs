@@ -15,9 +15,9 @@ use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use serde::Deserialize;
 
-use crate::app::State;
 use crate::error::ApiError;
 use crate::events::RevokeReason;
+use crate::state::State;
 use crate::web::{self, Body};
 
 #[derive(Deserialize)]

@@ -6,10 +6,10 @@
 use http::{Response, StatusCode};
 use serde::Serialize;
 
-use crate::app::{self, State};
 use crate::assertion::{Assertions, keys};
 use crate::error::ApiError;
 use crate::ids;
+use crate::state::State;
 use crate::web::{self, Body};
 
 #[derive(Serialize)]
@@ -62,7 +62,7 @@ pub fn list(state: &State) -> Response<Body> {
 pub async fn rotate(state: &State) -> Result<Response<Body>, ApiError> {
     assertions(state)?;
     let (kid, active_from) = keys::rotate(state.store.as_ref(), ids::now()).await?;
-    app::reload_assertion_keys(state).await;
+    state.reload_assertion_keys().await;
     tracing::info!(kid, active_from, "assertion key rotated");
     Ok(web::json(
         StatusCode::CREATED,

@@ -3,7 +3,7 @@
 //! in with the admin key and out again.
 //!
 //! The console is only a client of the Admin API: every user, session and security action it
-//! offers is an Admin API call, authenticated by the console cookie (`auth.rs`). It has no
+//! offers is an Admin API call, authenticated by the console cookie (`crate::admin_access`). It has no
 //! powers of its own, and this module does not serve any admin data.
 //!
 //! # Security
@@ -12,16 +12,14 @@
 //! `no-store` caching and no referrer. The cookie is HttpOnly and `SameSite=Strict`; nothing
 //! secret is kept in the page's storage.
 
-pub mod guard;
-pub mod sessions;
-
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use serde::{Deserialize, Serialize};
 
-use crate::app::State;
+use crate::admin_access::{guard, sessions};
 use crate::error::ApiError;
+use crate::state::State;
 use crate::web::{self, Body, RequestContext};
 
 /// The group id the console puts in Admin API paths (any value is accepted there).

@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 
 use http::{Response, StatusCode};
 
-use crate::app::State;
+use crate::state::State;
 use crate::web::{self, Body};
 
 pub fn healthz() -> Response<Body> {

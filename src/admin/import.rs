@@ -6,8 +6,8 @@
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 
-use crate::app::State;
 use crate::error::ApiError;
+use crate::state::State;
 use crate::web::{self, Body};
 
 /// 200 with the report (`created`, `skipped`, `refused`: index, `_id`, reason); a refused
@@ -21,6 +21,8 @@ pub async fn import(state: &State, request: Request<Incoming>) -> Result<Respons
         .map_err(|_| ApiError::request_timeout())??;
     match state.auth.import_users(&bytes).await {
         Ok(report) => Ok(web::json(StatusCode::OK, &report)),
-        Err(refused) => Ok(refused.error.into_response_with(refused.report.as_ref())),
+        Err(refused) => {
+            Ok(ApiError::from(refused.error).into_response_with(refused.report.as_ref()))
+        }
     }
 }

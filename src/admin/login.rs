@@ -9,8 +9,8 @@ use hyper::body::Incoming;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::app::State;
 use crate::error::ApiError;
+use crate::state::State;
 use crate::web::{self, Body, RequestContext};
 
 /// The login path.

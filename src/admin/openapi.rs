@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 use http::{Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::app::State;
+use crate::state::State;
 use crate::web::{self, Body};
 
 /// The checked-in description (YAML, for comments and readable diffs).

@@ -5,11 +5,11 @@ use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use serde::{Deserialize, Serialize};
 
-use crate::app::{self, State};
 use crate::auth::REFRESH_TTL_SETTING;
 use crate::config::{REFRESH_TTL_MAX, REFRESH_TTL_MIN};
 use crate::error::ApiError;
 use crate::ids;
+use crate::state::State;
 use crate::tokens::KeyError;
 use crate::tokens::keys::{self, KEY_PROPAGATION};
 use crate::web::{self, Body};
@@ -90,7 +90,7 @@ pub fn list_keys(state: &State) -> Response<Body> {
 /// older keys keep verifying until their last token expires. 201.
 pub async fn rotate_key(state: &State) -> Result<Response<Body>, ApiError> {
     let kid = keys::rotate(&state.config.tokens, state.store.as_ref()).await?;
-    app::reload_keys(state).await;
+    state.reload_keys().await;
     let delay = i64::try_from(KEY_PROPAGATION.as_secs()).unwrap_or(0);
     Ok(web::json(
         StatusCode::CREATED,

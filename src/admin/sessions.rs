@@ -12,10 +12,11 @@ use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use serde::Deserialize;
 
-use crate::app::State;
+use crate::auth::grants;
 use crate::error::ApiError;
 use crate::events::RevokeReason;
-use crate::sessions::{grants, list};
+use crate::sessions::{SessionError, list};
+use crate::state::State;
 use crate::web::{self, Body};
 
 pub async fn list(state: &State, user_id: &str) -> Result<Response<Body>, ApiError> {
@@ -34,7 +35,7 @@ pub async fn revoke(
         .find_session(session_id)
         .await?
         .filter(|s| s.user_id == user_id)
-        .ok_or_else(list::session_not_found)?;
+        .ok_or(SessionError::NotFound)?;
     if session.revoked_at.is_none() {
         state
             .auth

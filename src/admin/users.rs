@@ -4,12 +4,12 @@ use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use serde::{Deserialize, Serialize};
 
-use crate::app::State;
 use crate::auth::AuthError;
 use crate::auth::userpass::{RegisterBody, normalize_email};
 use crate::error::ApiError;
 use crate::events::RevokeReason;
 use crate::sessions::list::UserView;
+use crate::state::State;
 use crate::store::UserQuery;
 use crate::tokens::TokenError;
 use crate::web::{self, Body};

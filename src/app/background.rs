@@ -1,5 +1,5 @@
 //! What runs beside the listeners: revocation sync (catch-up at start, then a poll woken by
-//! store pushes) with signing- and assertion-key reloads, and the chores task (activity
+//! store pushes) with signing- and assertion-key reloads (`State::reload_keys`), and the chores task (activity
 //! flushes, lifecycle purges), kept apart so no chore delays a revocation.
 
 use std::sync::Arc;
@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::{Live, REVOCATION_POLL, State};
-use crate::assertion;
+use super::{Live, REVOCATION_POLL};
 use crate::ids;
+use crate::state::State;
 use crate::store::{Store, StoreError};
-use crate::tokens::{self, Tokens};
+use crate::tokens::Tokens;
 
 /// Loads every revocation recorded since the last one applied, then marks the list current.
 pub(super) async fn catch_up_revocations(
@@ -35,37 +35,6 @@ pub(super) async fn catch_up_revocations(
             tokens.revocations().mark_synced(started);
             return Ok(applied);
         }
-    }
-}
-
-/// One reload of each kind at a time: a poll's reload that read the store before a rotation
-/// must not replace the set the rotation's own reload read after it (a lost update).
-static SIGNING_RELOAD: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-static ASSERTION_RELOAD: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// Re-reads the signing keys from the store (a rotation on any replica).
-pub async fn reload_keys(state: &State) {
-    let guard = SIGNING_RELOAD.lock().await;
-    match tokens::keys::reload(&state.config.tokens, state.store.as_ref()).await {
-        Ok(Some(keys)) => state.tokens.replace_keys(keys),
-        Ok(None) => {}
-        Err(err) => tracing::warn!(error = %err, "signing key reload failed; retrying"),
-    }
-    drop(guard);
-    reload_assertion_keys(state).await;
-}
-
-/// Re-reads the identity assertion keys (a rotation on any replica, an automatic rotation
-/// due, an expired key to drop); nothing when assertions are off.
-pub async fn reload_assertion_keys(state: &State) {
-    let Some(assertions) = state.proxy.assertions() else {
-        return;
-    };
-    let rotation = state.config.assertion.key_rotation;
-    let _guard = ASSERTION_RELOAD.lock().await;
-    match assertion::keys::load(state.store.as_ref(), rotation, ids::now()).await {
-        Ok(keys) => assertions.keys().replace(keys),
-        Err(err) => tracing::warn!(error = %err, "assertion key reload failed; retrying"),
     }
 }
 
@@ -107,7 +76,7 @@ pub(super) async fn poll_revocations(live: Arc<Live>, mut stop: watch::Receiver<
             tokens.revocations().purge(ids::now());
             // A push may announce a key retirement (`Store::delete_signing_key`): reload at once.
             if woken || polls % KEY_RELOAD_EVERY == 0 {
-                reload_keys(&state).await;
+                state.reload_keys().await;
             }
         };
         tokio::select! {
@@ -175,6 +144,6 @@ pub async fn run_lifecycle(state: &State) {
         Ok((anonymous_sessions, purged)) => {
             tracing::debug!(anonymous_sessions, purged, "lifecycle chores done");
         }
-        Err(err) => tracing::warn!(error = %err.message, "lifecycle chores failed; retrying later"),
+        Err(err) => tracing::warn!(error = %err, "lifecycle chores failed; retrying later"),
     }
 }

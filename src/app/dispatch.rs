@@ -11,7 +11,6 @@ use http::{HeaderValue, Request, Response};
 use hyper::body::Incoming;
 use tracing::Instrument;
 
-use super::State;
 use crate::auth::ClientInfo;
 use crate::client_api;
 use crate::error::{ApiError, Refusal};
@@ -19,6 +18,7 @@ use crate::ids;
 use crate::metrics::{self, RouteClass};
 use crate::proxy::{Proxied, path};
 use crate::server::ConnInfo;
+use crate::state::State;
 use crate::web::{self, Body, RequestContext};
 
 /// Longest path written to a log line.

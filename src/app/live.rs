@@ -11,9 +11,10 @@ use std::sync::{Arc, Mutex};
 use arc_swap::ArcSwap;
 use serde::Serialize;
 
-use super::{Durable, State};
+use super::Durable;
 use crate::config::{Config, ConfigError, SigningKeySource};
 use crate::server::{self, ServerCert};
+use crate::state::State;
 use crate::telemetry::{self, LevelChange};
 
 /// The gateway's current `State`, replaced whole by `reload`.

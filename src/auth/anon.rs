@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 
 use super::provider::{LoginOutcome, Provider};
-use crate::error::ApiError;
+use crate::auth::AuthError;
 use crate::ids;
 use crate::store::{NewIdentity, NewUser};
 
@@ -20,7 +20,7 @@ impl Provider for AnonProvider {
         NAME
     }
 
-    async fn login(&self, _body: &serde_json::Value) -> Result<LoginOutcome, ApiError> {
+    async fn login(&self, _body: &serde_json::Value) -> Result<LoginOutcome, AuthError> {
         let user_id = ids::object_id();
         let identity_id = ids::object_id();
         let user = NewUser {

@@ -19,7 +19,6 @@ use serde::{Deserialize, Serialize};
 
 use super::AuthError;
 use super::provider::{LoginOutcome, ProvenIdentity, Provider};
-use crate::error::ApiError;
 use crate::ids;
 use crate::store::{ApiKeyRecord, NewIdentity, NewUser, Store, StoreError, UserQuery};
 
@@ -71,11 +70,11 @@ fn digest(key: &str) -> Vec<u8> {
     crate::tokens::digest(key).to_vec()
 }
 
-fn check_name(name: Option<&str>) -> Result<String, ApiError> {
+fn check_name(name: Option<&str>) -> Result<String, AuthError> {
     let name = name.map(str::trim).unwrap_or_default();
     let len = name.chars().count();
     if len == 0 || len > MAX_NAME_LEN || name.chars().any(char::is_control) {
-        return Err(ApiError::invalid_parameter(format!(
+        return Err(AuthError::invalid_parameter(format!(
             "api key name must be 1 to {MAX_NAME_LEN} characters"
         )));
     }
@@ -88,7 +87,7 @@ impl ApiKeys {
     }
 
     /// Creates a key for `user_id`; the answer is the only time its value is visible.
-    pub async fn create(&self, user_id: &str, name: Option<&str>) -> Result<ApiKeyView, ApiError> {
+    pub async fn create(&self, user_id: &str, name: Option<&str>) -> Result<ApiKeyView, AuthError> {
         let name = check_name(name)?;
         let (key, key_hash) = generate();
         let record = ApiKeyRecord {
@@ -101,7 +100,7 @@ impl ApiKeys {
         };
         match self.store.create_api_key(&record).await {
             Ok(()) => {}
-            Err(StoreError::Conflict(_)) => return Err(AuthError::ApiKeyNameTaken.into()),
+            Err(StoreError::Conflict(_)) => return Err(AuthError::ApiKeyNameTaken),
             Err(other) => return Err(other.into()),
         }
         tracing::info!(user_id, key_id = %record.id, "api key created");
@@ -111,20 +110,20 @@ impl ApiKeys {
     }
 
     /// The user's keys, oldest first, without their values.
-    pub async fn list(&self, user_id: &str) -> Result<Vec<ApiKeyView>, ApiError> {
+    pub async fn list(&self, user_id: &str) -> Result<Vec<ApiKeyView>, AuthError> {
         let keys = self.store.list_api_keys(user_id).await?;
         Ok(keys.into_iter().map(ApiKeyView::from).collect())
     }
 
     /// One of the user's keys; another user's key is "not found".
-    pub async fn get(&self, user_id: &str, key_id: &str) -> Result<ApiKeyView, ApiError> {
+    pub async fn get(&self, user_id: &str, key_id: &str) -> Result<ApiKeyView, AuthError> {
         self.store
             .list_api_keys(user_id)
             .await?
             .into_iter()
             .find(|k| k.id == key_id)
             .map(ApiKeyView::from)
-            .ok_or_else(|| AuthError::ApiKeyNotFound.into())
+            .ok_or_else(|| AuthError::ApiKeyNotFound)
     }
 
     /// Enables or disables one of the user's keys.
@@ -133,13 +132,13 @@ impl ApiKeys {
         user_id: &str,
         key_id: &str,
         disabled: bool,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), AuthError> {
         if !self
             .store
             .set_api_key_disabled(user_id, key_id, disabled)
             .await?
         {
-            return Err(AuthError::ApiKeyNotFound.into());
+            return Err(AuthError::ApiKeyNotFound);
         }
         self.epoch.fetch_add(1, Ordering::AcqRel);
         tracing::info!(user_id, key_id, disabled, "api key updated");
@@ -147,9 +146,9 @@ impl ApiKeys {
     }
 
     /// Deletes one of the user's keys.
-    pub async fn delete(&self, user_id: &str, key_id: &str) -> Result<(), ApiError> {
+    pub async fn delete(&self, user_id: &str, key_id: &str) -> Result<(), AuthError> {
         if !self.store.delete_api_key(user_id, key_id).await? {
-            return Err(AuthError::ApiKeyNotFound.into());
+            return Err(AuthError::ApiKeyNotFound);
         }
         self.epoch.fetch_add(1, Ordering::AcqRel);
         tracing::info!(user_id, key_id, "api key deleted");
@@ -170,7 +169,7 @@ impl ApiKeys {
 
     /// Creates a server key with its own `server` user (data `{name}`, one `api-key` identity
     /// whose id is the key id).
-    pub async fn create_server_key(&self, name: Option<&str>) -> Result<ApiKeyView, ApiError> {
+    pub async fn create_server_key(&self, name: Option<&str>) -> Result<ApiKeyView, AuthError> {
         let name = check_name(name)?;
         if self
             .list_server_keys()
@@ -178,7 +177,7 @@ impl ApiKeys {
             .iter()
             .any(|k| k.name == name)
         {
-            return Err(AuthError::ApiKeyNameTaken.into());
+            return Err(AuthError::ApiKeyNameTaken);
         }
         let now = ids::now();
         let key_id = ids::object_id();
@@ -219,7 +218,7 @@ impl ApiKeys {
     }
 
     /// The server user behind a server key, or 404.
-    pub async fn server_key_owner(&self, key_id: &str) -> Result<String, ApiError> {
+    pub async fn server_key_owner(&self, key_id: &str) -> Result<String, AuthError> {
         let owner = self
             .store
             .find_identity(NAME, key_id)
@@ -235,13 +234,13 @@ impl ApiKeys {
     }
 
     /// One server key.
-    pub async fn get_server_key(&self, key_id: &str) -> Result<ApiKeyView, ApiError> {
+    pub async fn get_server_key(&self, key_id: &str) -> Result<ApiKeyView, AuthError> {
         let owner = self.server_key_owner(key_id).await?;
         self.get(&owner, key_id).await
     }
 
     /// Every server key, ordered by the id of its user.
-    pub async fn list_server_keys(&self) -> Result<Vec<ApiKeyView>, ApiError> {
+    pub async fn list_server_keys(&self) -> Result<Vec<ApiKeyView>, AuthError> {
         const PAGE: i64 = 1000;
         let mut keys = Vec::new();
         let mut after = None;
@@ -293,11 +292,11 @@ struct LoginBody {
     key: Option<String>,
 }
 
-fn presented_key(body: &serde_json::Value) -> Result<String, ApiError> {
+fn presented_key(body: &serde_json::Value) -> Result<String, AuthError> {
     LoginBody::deserialize(body)
-        .map_err(|_| ApiError::bad_request("expected {\"key\": <api key>}"))?
+        .map_err(|_| AuthError::bad_request("expected {\"key\": <api key>}"))?
         .key
-        .ok_or_else(|| ApiError::missing_field("key"))
+        .ok_or_else(|| AuthError::missing_field("key"))
 }
 
 #[async_trait]
@@ -306,14 +305,14 @@ impl Provider for ApiKeyProvider {
         NAME
     }
 
-    async fn login(&self, body: &serde_json::Value) -> Result<LoginOutcome, ApiError> {
+    async fn login(&self, body: &serde_json::Value) -> Result<LoginOutcome, AuthError> {
         let key = self.keys.find_enabled(&presented_key(body)?).await?;
         Ok(LoginOutcome::existing(key.user_id))
     }
 
     /// A key proves its own identity, owned by the key's user: linking it to anyone else is
     /// refused by `Auth::link`.
-    async fn identify(&self, body: &serde_json::Value) -> Result<ProvenIdentity, ApiError> {
+    async fn identify(&self, body: &serde_json::Value) -> Result<ProvenIdentity, AuthError> {
         let key = self.keys.find_enabled(&presented_key(body)?).await?;
         Ok(ProvenIdentity {
             external_id: key.id,

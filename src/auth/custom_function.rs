@@ -35,7 +35,6 @@ use super::AuthError;
 use super::external_user;
 use super::provider::{LoginOutcome, ProvenIdentity, Provider};
 use crate::config::CustomFunctionConfig;
-use crate::error::ApiError;
 use crate::outbound::{FetchError, Fetcher, StatusClass, WebhookError};
 use crate::store::Store;
 
@@ -87,15 +86,15 @@ impl CustomFunctionProvider {
         }
     }
 
-    async fn ask_webhook(&self, body: &Value) -> Result<Verdict, ApiError> {
-        let payload = serde_json::to_vec(body).map_err(|err| ApiError::internal(&err))?;
+    async fn ask_webhook(&self, body: &Value) -> Result<Verdict, AuthError> {
+        let payload = serde_json::to_vec(body).map_err(|err| AuthError::internal(&err))?;
         let request = Request::builder()
             .method(Method::POST)
             .uri(self.url.clone())
             .header(header::CONTENT_TYPE, "application/json")
             .header(header::ACCEPT, "application/json")
             .body(Full::new(Bytes::from(payload)))
-            .map_err(|err| ApiError::internal(&err))?;
+            .map_err(|err| AuthError::internal(&err))?;
         match self
             .fetcher
             .send(request, self.timeout, MAX_ANSWER_BYTES)
@@ -117,14 +116,14 @@ impl Provider for CustomFunctionProvider {
         NAME
     }
 
-    async fn login(&self, body: &Value) -> Result<LoginOutcome, ApiError> {
+    async fn login(&self, body: &Value) -> Result<LoginOutcome, AuthError> {
         let proven = self.identify(body).await?;
         external_user::resolve(self.store.as_ref(), NAME, &proven.external_id, proven.data).await
     }
 
     /// Asks the webhook like `login` and names the identity it vouches for, creating nothing
     /// (linking).
-    async fn identify(&self, body: &Value) -> Result<ProvenIdentity, ApiError> {
+    async fn identify(&self, body: &Value) -> Result<ProvenIdentity, AuthError> {
         match self.ask_webhook(body).await? {
             Verdict::Accept { id, data } => Ok(ProvenIdentity {
                 external_id: id,
@@ -133,11 +132,11 @@ impl Provider for CustomFunctionProvider {
             }),
             Verdict::Refuse(message) => {
                 tracing::info!(provider = NAME, "login refused by webhook");
-                Err(AuthError::Refused(message).into())
+                Err(AuthError::Refused(message))
             }
             Verdict::Fault(reason) => {
                 tracing::warn!(provider = NAME, reason, "login webhook answered badly");
-                Err(AuthError::Webhook(WebhookError::Unavailable(UNAVAILABLE)).into())
+                Err(AuthError::Webhook(WebhookError::Unavailable(UNAVAILABLE)))
             }
         }
     }

@@ -32,11 +32,11 @@ use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use self::keys::{ConfiguredKeys, Keys};
+use self::keys::Keys;
 use super::external_user;
 use super::provider::{LoginOutcome, ProvenIdentity, Provider};
-use crate::config::{CustomTokenConfig, CustomTokenKey, MetadataField};
-use crate::error::ApiError;
+use crate::auth::AuthError;
+use crate::config::{CustomTokenConfig, KeyMiss, MetadataField};
 use crate::outbound::Fetcher;
 use crate::store::Store;
 
@@ -74,11 +74,13 @@ pub enum Refusal {
     KeysUnavailable,
 }
 
-/// Loads the configured key file or JWKS file, refusing one without usable keys (config
-/// validation calls this, so a bad key stops start-up, and keeps the result for the
-/// provider). A JWKS URL is only parsed; it is fetched at the first login.
-pub fn load_keys(algorithms: &[String], key: &CustomTokenKey) -> Result<ConfiguredKeys, String> {
-    ConfiguredKeys::load(algorithms, key)
+impl From<KeyMiss> for Refusal {
+    fn from(miss: KeyMiss) -> Self {
+        match miss {
+            KeyMiss::UnknownKey => Refusal::UnknownKey,
+            KeyMiss::Algorithm => Refusal::Algorithm,
+        }
+    }
 }
 
 pub struct CustomTokenProvider {
@@ -180,19 +182,19 @@ impl Provider for CustomTokenProvider {
         NAME
     }
 
-    async fn login(&self, body: &Value) -> Result<LoginOutcome, ApiError> {
+    async fn login(&self, body: &Value) -> Result<LoginOutcome, AuthError> {
         let proven = self.identify(body).await?;
         external_user::resolve(self.store.as_ref(), NAME, &proven.external_id, proven.data).await
     }
 
     /// Verifies the token like `login` and names its `sub`, creating nothing (linking).
-    async fn identify(&self, body: &Value) -> Result<ProvenIdentity, ApiError> {
+    async fn identify(&self, body: &Value) -> Result<ProvenIdentity, AuthError> {
         let body =
-            LoginBody::deserialize(body).map_err(|_| ApiError::bad_request("expected {token}"))?;
+            LoginBody::deserialize(body).map_err(|_| AuthError::bad_request("expected {token}"))?;
         let token = body
             .token
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| ApiError::missing_field("token"))?;
+            .ok_or_else(|| AuthError::missing_field("token"))?;
         let (sub, data) = self.authenticate(&token).await.inspect_err(|refusal| {
             tracing::info!(provider = NAME, reason = %refusal, "token refused");
         })?;

@@ -1,8 +1,13 @@
 //! `AuthError`: why a login, a credential or a user operation was refused, in the auth
 //! domain's words. `crate::error` maps each variant to its status and `ErrorCode`.
 
+use std::fmt::Display;
+
+use super::custom_token::Refusal;
+use super::oidc::OidcError;
 use crate::outbound::WebhookError;
 use crate::store::StoreError;
+use crate::tokens::{KeyError, TokenError};
 
 /// A refusal of the auth domain (logins, API keys, local-userpass flows, user operations).
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +31,10 @@ pub enum AuthError {
     /// logged out").
     #[error("invalid session: failed to find refresh token")]
     RefreshTokenNotFound,
+    /// A refresh token that a rotation already replaced, presented again: the same answer as
+    /// `RefreshTokenNotFound` (the family is revoked), named apart for the access log.
+    #[error("invalid session: failed to find refresh token")]
+    RefreshTokenReused,
     /// No user with the id the request names.
     #[error("user not found")]
     UserNotFound,
@@ -66,9 +75,75 @@ pub enum AuthError {
     /// The `reset/call` webhook answered `fail`.
     #[error("password reset refused")]
     ResetRefused,
+    /// A one-time grant that is unknown, used or expired.
+    #[error("invalid or used grant")]
+    GrantInvalid,
+    /// A grant lifetime outside 1..=`max` seconds.
+    #[error("ttl_seconds must be between 1 and {max}")]
+    GrantTtl { max: u64 },
+    /// The request body lacks a field the operation needs (never a 401 that would read as
+    /// wrong credentials).
+    #[error("{0} is required")]
+    MissingField(String),
+    /// A malformed request; the message says what is wrong.
+    #[error("{0}")]
+    BadRequest(String),
+    /// A parameter outside its allowed form or range.
+    #[error("{0}")]
+    InvalidParameter(String),
+    /// The password hash pool and its queue are full (a login storm): shed at once.
+    #[error("too many logins at once, try again shortly")]
+    HashPoolFull,
+    /// An import refused whole, nothing written: `malformed` entries are the file's fault,
+    /// the rest conflict with users the store holds.
+    #[error("nothing was imported: {refused} entries are {} (see refused)", if *malformed { "malformed" } else { "in conflict with the store" })]
+    ImportRefused { malformed: bool, refused: usize },
+    /// Our own fault; the cause is logged when the error is answered, the client sees a
+    /// generic message.
+    #[error("{0}")]
+    Internal(String),
+    /// A custom token refused.
+    #[error(transparent)]
+    CustomToken(#[from] Refusal),
+    /// An OpenID Connect login that failed at the issuer or in its answer.
+    #[error(transparent)]
+    Oidc(#[from] OidcError),
+    /// An access or refresh token refused (linking, profile).
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// Signing keys unusable.
+    #[error(transparent)]
+    Key(#[from] KeyError),
     /// A login or local-userpass webhook gave no usable answer.
     #[error(transparent)]
     Webhook(#[from] WebhookError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl AuthError {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::BadRequest(message.into())
+    }
+
+    pub fn missing_field(field: &str) -> Self {
+        Self::MissingField(field.to_owned())
+    }
+
+    pub fn invalid_parameter(message: impl Into<String>) -> Self {
+        Self::InvalidParameter(message.into())
+    }
+
+    pub fn hash_pool_full() -> Self {
+        Self::HashPoolFull
+    }
+
+    pub fn import_refused(malformed: bool, refused: usize) -> Self {
+        Self::ImportRefused { malformed, refused }
+    }
+
+    /// Our own fault: `cause` is logged when the error is answered, never shown.
+    pub fn internal(cause: &dyn Display) -> Self {
+        Self::Internal(cause.to_string())
+    }
 }

@@ -8,7 +8,7 @@
 use serde_json::{Map, Value};
 
 use super::provider::LoginOutcome;
-use crate::error::ApiError;
+use crate::auth::AuthError;
 use crate::ids;
 use crate::store::{NewIdentity, NewUser, Store};
 
@@ -23,7 +23,7 @@ pub async fn resolve(
     provider: &'static str,
     external_id: &str,
     data: Map<String, Value>,
-) -> Result<LoginOutcome, ApiError> {
+) -> Result<LoginOutcome, AuthError> {
     if let Some(user_id) = store.find_identity(provider, external_id).await? {
         let user_data = refreshed_data(store, &user_id, data).await?;
         return Ok(LoginOutcome {
@@ -53,7 +53,7 @@ async fn refreshed_data(
     store: &dyn Store,
     user_id: &str,
     data: Map<String, Value>,
-) -> Result<Option<Value>, ApiError> {
+) -> Result<Option<Value>, AuthError> {
     if data.is_empty() {
         return Ok(None);
     }

@@ -28,7 +28,7 @@ use serde_json::value::RawValue;
 
 use self::entry::read_entry;
 use super::Auth;
-use crate::error::ApiError;
+use crate::auth::AuthError;
 use crate::store::{ImportOutcome, ImportUser};
 
 pub use self::entry::is_supported_hash;
@@ -57,12 +57,12 @@ pub struct ImportReport {
 /// A refused import: the error and the report that says why.
 #[derive(Debug)]
 pub struct ImportRefused {
-    pub error: ApiError,
+    pub error: AuthError,
     pub report: Box<ImportReport>,
 }
 
-impl From<ApiError> for ImportRefused {
-    fn from(error: ApiError) -> Self {
+impl From<AuthError> for ImportRefused {
+    fn from(error: AuthError) -> Self {
         Self {
             error,
             report: Box::default(),
@@ -82,7 +82,7 @@ fn refused(index: usize, id: Option<&str>, reason: impl Into<String>) -> ReportE
 /// batch), so one run shows everything to fix.
 fn read_batch(body: &[u8], now: i64) -> Result<Vec<ImportUser>, ImportRefused> {
     let entries: Vec<&RawValue> = serde_json::from_slice(body).map_err(|err| {
-        ApiError::bad_request(format!(
+        AuthError::bad_request(format!(
             "expected a JSON array of users (the App Services Admin API `GET users` answer): {err}"
         ))
     })?;
@@ -127,7 +127,7 @@ fn read_batch(body: &[u8], now: i64) -> Result<Vec<ImportUser>, ImportRefused> {
         return Ok(users);
     }
     Err(ImportRefused {
-        error: ApiError::import_refused(true, bad.len()),
+        error: AuthError::import_refused(true, bad.len()),
         report: Box::new(ImportReport {
             refused: bad,
             ..ImportReport::default()
@@ -157,7 +157,7 @@ impl Auth {
             .store()
             .import_users(&users)
             .await
-            .map_err(ApiError::from)?;
+            .map_err(AuthError::from)?;
         let mut report = ImportReport::default();
         for (index, (user, outcome)) in users.iter().zip(outcomes).enumerate() {
             let id = Some(user.user.id.clone());
@@ -195,7 +195,7 @@ impl Auth {
             "user import refused"
         );
         Err(ImportRefused {
-            error: ApiError::import_refused(false, report.refused.len()),
+            error: AuthError::import_refused(false, report.refused.len()),
             report: Box::new(report),
         })
     }

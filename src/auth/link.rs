@@ -14,7 +14,6 @@ use serde_json::{Map, Value};
 
 use super::login::{StartFailure, Writes, requested_device_id};
 use super::{Auth, AuthError, ClientInfo, LoginResponse};
-use crate::error::ApiError;
 use crate::ids;
 use crate::store::NewIdentity;
 use crate::tokens::Verified;
@@ -29,7 +28,7 @@ impl Auth {
         body: &Value,
         caller: &Verified,
         client: &ClientInfo,
-    ) -> Result<LoginResponse, ApiError> {
+    ) -> Result<LoginResponse, AuthError> {
         let provider = self.registry.get(provider)?;
         let user = self
             .store
@@ -37,7 +36,7 @@ impl Auth {
             .await?
             .ok_or(AuthError::InvalidSession)?;
         if user.disabled {
-            return Err(AuthError::UserDisabled.into());
+            return Err(AuthError::UserDisabled);
         }
         let proven = provider.identify(body).await?;
         let name = provider.name();
@@ -45,7 +44,7 @@ impl Auth {
         let owner = match proven.owner {
             // Owned by construction (an API key): only its owner may "link" it, a no-op.
             Some(owner) if owner == user.id => Some(owner),
-            Some(_) => return Err(AuthError::IdentityTaken.into()),
+            Some(_) => return Err(AuthError::IdentityTaken),
             None => self.store.find_identity(name, &proven.external_id).await?,
         };
         let mut writes = Writes::default();
@@ -71,7 +70,7 @@ impl Auth {
                 // Its own transaction: a crash before the session leaves the identity moved,
                 // and linking again is then a plain new session.
                 if !self.store.adopt_pending_user(&pending.id, &user.id).await? {
-                    return Err(AuthError::IdentityTaken.into());
+                    return Err(AuthError::IdentityTaken);
                 }
                 if let Value::Object(pending_data) = pending.data {
                     for (key, value) in pending_data {
@@ -90,7 +89,7 @@ impl Auth {
             .start_session(&user, name, writes, requested_device_id(body), client)
             .await
             .map_err(|failure| match failure {
-                StartFailure::IdentityTaken => AuthError::IdentityTaken.into(),
+                StartFailure::IdentityTaken => AuthError::IdentityTaken,
                 StartFailure::Other(err) => err,
             })?;
         tracing::info!(user_id = %user.id, provider = name, linked, "identity linked");

@@ -1,7 +1,6 @@
 //! Logging in: a provider's outcome becomes a user (created on a first login) and a session,
 //! written in one transaction, and the session's first access token.
 
-use crate::error::ApiError;
 use crate::events::{Event, EventName};
 use crate::ids;
 use crate::store::{
@@ -22,14 +21,14 @@ impl Auth {
         provider: &str,
         body: &serde_json::Value,
         client: &ClientInfo,
-    ) -> Result<LoginResponse, ApiError> {
+    ) -> Result<LoginResponse, AuthError> {
         let user = self
             .store
             .find_user(user_id)
             .await?
             .ok_or(AuthError::InvalidSession)?;
         if user.disabled {
-            return Err(AuthError::UserDisabled.into());
+            return Err(AuthError::UserDisabled);
         }
         self.start_session(
             &user,
@@ -49,7 +48,7 @@ impl Auth {
         provider: &str,
         body: &serde_json::Value,
         client: &ClientInfo,
-    ) -> Result<LoginResponse, ApiError> {
+    ) -> Result<LoginResponse, AuthError> {
         let provider = self.registry.get(provider)?;
         // A second round only after losing a first-login race for an external identity:
         // the other login's user exists now and is found.
@@ -71,7 +70,7 @@ impl Auth {
                 other => return other.map_err(StartFailure::into_api),
             }
         }
-        Err(ApiError::internal(&format_args!(
+        Err(AuthError::internal(&format_args!(
             "{} identity conflicts but cannot be found",
             provider.name()
         )))
@@ -84,7 +83,7 @@ impl Auth {
         &self,
         provider: &str,
         body: &serde_json::Value,
-    ) -> Result<(User, &'static str), ApiError> {
+    ) -> Result<(User, &'static str), AuthError> {
         let provider = self.registry.get(provider)?;
         let outcome = provider.login(body).await?;
         let (user, writes) = self.prepare(outcome).await?;
@@ -107,7 +106,7 @@ impl Auth {
     /// The user a login outcome names, as it will be once the login's writes are done (a new
     /// user built in memory, new data applied), and those writes. 401 for an unknown or
     /// disabled user.
-    async fn prepare(&self, outcome: LoginOutcome) -> Result<(User, Writes), ApiError> {
+    async fn prepare(&self, outcome: LoginOutcome) -> Result<(User, Writes), AuthError> {
         if let Some((new_user, identity)) = outcome.new_user {
             let user = User {
                 id: new_user.id.clone(),
@@ -134,7 +133,7 @@ impl Auth {
             .await?
             .ok_or(AuthError::InvalidPassword)?;
         if user.disabled {
-            return Err(AuthError::UserDisabled.into());
+            return Err(AuthError::UserDisabled);
         }
         if let Some(data) = &outcome.user_data {
             user.data = data.clone();
@@ -230,7 +229,7 @@ impl Auth {
         provider: &str,
         device_id: &str,
         now: i64,
-    ) -> Result<String, ApiError> {
+    ) -> Result<String, AuthError> {
         let request = MintRequest {
             user_id: &user.id,
             session_id,
@@ -254,11 +253,11 @@ pub(super) struct Writes {
 pub(super) enum StartFailure {
     /// An identity this login would create exists (a concurrent first login or link).
     IdentityTaken,
-    Other(ApiError),
+    Other(AuthError),
 }
 
 impl StartFailure {
-    pub(super) fn into_api(self) -> ApiError {
+    pub(super) fn into_api(self) -> AuthError {
         match self {
             Self::IdentityTaken => StoreError::Conflict("identity").into(),
             Self::Other(err) => err,
@@ -266,8 +265,8 @@ impl StartFailure {
     }
 }
 
-impl From<ApiError> for StartFailure {
-    fn from(err: ApiError) -> Self {
+impl From<AuthError> for StartFailure {
+    fn from(err: AuthError) -> Self {
         Self::Other(err)
     }
 }
@@ -277,7 +276,7 @@ impl From<StoreError> for StartFailure {
         match err {
             StoreError::Conflict(_) => Self::IdentityTaken,
             // The user was deleted while logging in.
-            StoreError::NotFound => Self::Other(AuthError::InvalidSession.into()),
+            StoreError::NotFound => Self::Other(AuthError::InvalidSession),
             other => Self::Other(other.into()),
         }
     }

@@ -44,8 +44,8 @@ pub use self::issuer::{Discovered, error_code as sanitized_error};
 use super::custom_token::Refusal;
 use super::external_user;
 use super::provider::{LoginOutcome, ProvenIdentity, Provider};
+use crate::auth::AuthError;
 use crate::config::{GOOGLE_ISSUER, OidcConfig, Secret};
-use crate::error::ApiError;
 use crate::outbound::Fetcher;
 use crate::store::Store;
 
@@ -226,16 +226,16 @@ impl OidcProvider {
 
     /// The identity a login body proves: its id token (or the one its code is exchanged
     /// for), verified.
-    async fn authenticate(&self, body: &Value) -> Result<ProvenIdentity, ApiError> {
+    async fn authenticate(&self, body: &Value) -> Result<ProvenIdentity, AuthError> {
         let body = LoginBody::deserialize(body)
-            .map_err(|_| ApiError::bad_request("expected {id_token} or {authCode}"))?;
-        let text = |field: &str, value: Option<Value>| -> Result<Option<String>, ApiError> {
+            .map_err(|_| AuthError::bad_request("expected {id_token} or {authCode}"))?;
+        let text = |field: &str, value: Option<Value>| -> Result<Option<String>, AuthError> {
             match value {
                 None | Some(Value::Null) => Ok(None),
                 Some(Value::String(s)) if !s.is_empty() && s.len() <= MAX_TOKEN_BYTES => {
                     Ok(Some(s))
                 }
-                Some(_) => Err(ApiError::bad_request(format!(
+                Some(_) => Err(AuthError::bad_request(format!(
                     "{field} must be a non-empty string"
                 ))),
             }
@@ -250,11 +250,11 @@ impl OidcProvider {
                     .await?
             }
             (Some(_), Some(_)) => {
-                return Err(ApiError::bad_request(
+                return Err(AuthError::bad_request(
                     "send either id_token or authCode, not both",
                 ));
             }
-            (None, None) => return Err(ApiError::bad_request("id_token or authCode is required")),
+            (None, None) => return Err(AuthError::bad_request("id_token or authCode is required")),
         };
         let claims = self
             .verify(&token, nonce.as_deref())
@@ -288,7 +288,7 @@ impl Provider for OidcProvider {
         self.name
     }
 
-    async fn login(&self, body: &Value) -> Result<LoginOutcome, ApiError> {
+    async fn login(&self, body: &Value) -> Result<LoginOutcome, AuthError> {
         let proven = self.authenticate(body).await?;
         external_user::resolve(
             self.store.as_ref(),
@@ -299,7 +299,7 @@ impl Provider for OidcProvider {
         .await
     }
 
-    async fn identify(&self, body: &Value) -> Result<ProvenIdentity, ApiError> {
+    async fn identify(&self, body: &Value) -> Result<ProvenIdentity, AuthError> {
         self.authenticate(body).await
     }
 }

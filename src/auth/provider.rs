@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::error::ApiError;
+use crate::auth::AuthError;
 use crate::store::{NewIdentity, NewUser};
 
 /// Who logged in, as a provider resolved it — and what the login must write for them, which
@@ -64,13 +64,13 @@ pub trait Provider: Send + Sync {
 
     /// Resolves the login body to a user — an existing one, or one to create (written by the
     /// caller, with the session).
-    async fn login(&self, body: &serde_json::Value) -> Result<LoginOutcome, ApiError>;
+    async fn login(&self, body: &serde_json::Value) -> Result<LoginOutcome, AuthError>;
 
     /// Verifies the login body like `login` and answers the identity it proves, creating and
     /// changing nothing (identity linking). Providers that cannot be linked keep this default,
     /// which refuses with 400.
-    async fn identify(&self, _body: &serde_json::Value) -> Result<ProvenIdentity, ApiError> {
-        Err(ApiError::invalid_parameter(format!(
+    async fn identify(&self, _body: &serde_json::Value) -> Result<ProvenIdentity, AuthError> {
+        Err(AuthError::invalid_parameter(format!(
             "{} identities cannot be linked to a user",
             self.name()
         )))
@@ -89,10 +89,10 @@ impl Registry {
     }
 
     /// A disabled and an unknown provider look the same: 404 `AuthProviderNotFound`.
-    pub fn get(&self, name: &str) -> Result<&Arc<dyn Provider>, ApiError> {
+    pub fn get(&self, name: &str) -> Result<&Arc<dyn Provider>, AuthError> {
         self.providers
             .get(name)
-            .ok_or_else(|| super::AuthError::ProviderNotFound(name.to_owned()).into())
+            .ok_or_else(|| super::AuthError::ProviderNotFound(name.to_owned()))
     }
 
     pub fn is_enabled(&self, name: &str) -> bool {

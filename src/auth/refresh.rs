@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use crate::error::ApiError;
 use crate::events::{Event, EventName, RevokeReason};
 use crate::ids;
 use crate::store::{Session, User};
@@ -13,7 +12,7 @@ use super::{Auth, AuthError, REFRESH_TTL_SETTING, Refreshed};
 
 impl Auth {
     /// The refresh-token lifetime for new sessions: the admin API's setting, else config.
-    pub async fn refresh_ttl(&self) -> Result<Duration, ApiError> {
+    pub async fn refresh_ttl(&self) -> Result<Duration, AuthError> {
         let stored = self.store.get_setting(REFRESH_TTL_SETTING).await?;
         Ok(stored
             .and_then(|s| s.parse().ok())
@@ -21,18 +20,18 @@ impl Auth {
     }
 
     /// The live session of a refresh token, or 401 with the text realm-web recognizes.
-    async fn live_session(&self, refresh_token: &str) -> Result<Session, ApiError> {
+    async fn live_session(&self, refresh_token: &str) -> Result<Session, AuthError> {
         let now = ids::now();
         self.store
             .find_session_by_refresh_hash(&refresh::hash(refresh_token))
             .await?
             .filter(|session| session.is_live(now))
-            .ok_or_else(|| AuthError::RefreshTokenNotFound.into())
+            .ok_or_else(|| AuthError::RefreshTokenNotFound)
     }
 
     /// The live session of a refresh token and its enabled user (the refresh-token endpoints:
     /// `POST /auth/session`, `/auth/api_keys`); else 401 `InvalidSession`.
-    pub async fn refresh_session(&self, refresh_token: &str) -> Result<(Session, User), ApiError> {
+    pub async fn refresh_session(&self, refresh_token: &str) -> Result<(Session, User), AuthError> {
         let session = self.live_session(refresh_token).await?;
         let user = self
             .store
@@ -45,7 +44,7 @@ impl Auth {
 
     /// `POST /auth/session`: a new access token for the session of `refresh_token` and, with
     /// rotation on, its new refresh token (see `rotation` for the rule).
-    pub async fn refresh(&self, refresh_token: &str) -> Result<Refreshed, ApiError> {
+    pub async fn refresh(&self, refresh_token: &str) -> Result<Refreshed, AuthError> {
         if let Some(rotation) = &self.rotation {
             return self.refresh_rotating(rotation, refresh_token).await;
         }
@@ -60,7 +59,7 @@ impl Auth {
         session: &Session,
         user: &User,
         refresh_token: Option<String>,
-    ) -> Result<Refreshed, ApiError> {
+    ) -> Result<Refreshed, AuthError> {
         let access_token = self.mint(
             user,
             &session.id,
@@ -80,7 +79,7 @@ impl Auth {
 
     /// `DELETE /auth/session`: the refresh token and every access token of its session die.
     /// Returns the session's user id (for the access line).
-    pub async fn logout(&self, refresh_token: &str) -> Result<String, ApiError> {
+    pub async fn logout(&self, refresh_token: &str) -> Result<String, AuthError> {
         let session = self.live_session(refresh_token).await?;
         self.revoke_session(&session, RevokeReason::Logout).await?;
         Ok(session.user_id)

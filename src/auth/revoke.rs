@@ -1,7 +1,7 @@
 //! Revoking sessions: one, every session of a user, or those the session cap evicted — in
 //! the store, at once on this replica, and announced as `session.revoked`.
 
-use crate::error::ApiError;
+use crate::auth::AuthError;
 use crate::events::{Event, Events, RevokeReason};
 use crate::ids;
 use crate::store::Session;
@@ -36,7 +36,7 @@ impl Auth {
         &self,
         session: &Session,
         reason: RevokeReason,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), AuthError> {
         let now = ids::now();
         let session_id = session.id.as_str();
         if self.store.revoke_session(session_id, now).await? {
@@ -58,7 +58,7 @@ impl Auth {
         user_id: &str,
         keep: Option<&str>,
         reason: RevokeReason,
-    ) -> Result<usize, ApiError> {
+    ) -> Result<usize, AuthError> {
         let now = ids::now();
         let revoked = self.store.revoke_user_sessions(user_id, keep, now).await?;
         revoked_here(&self.tokens, &revoked, now);

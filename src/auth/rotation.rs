@@ -30,7 +30,6 @@ use std::time::Duration;
 use tokio::sync::OnceCell;
 
 use super::{Auth, AuthError, Refreshed};
-use crate::error::ApiError;
 use crate::events::{Event, EventName, RevokeReason};
 use crate::ids;
 use crate::metrics::{RotationOutcome, record_refresh_rotation};
@@ -69,7 +68,7 @@ impl Auth {
         &self,
         rotation: &Rotation,
         token: &str,
-    ) -> Result<Refreshed, ApiError> {
+    ) -> Result<Refreshed, AuthError> {
         let secret = self.rotation_secret(rotation).await?;
         let hash = refresh::hash(token);
         let next = refresh::successor(secret, token);
@@ -89,7 +88,7 @@ impl Auth {
             // Another refresh rotated it a moment ago: this one raced it (2).
         }
         let Some(rotated) = self.store.find_rotated_refresh_token(&hash).await? else {
-            return Err(AuthError::RefreshTokenNotFound.into());
+            return Err(AuthError::RefreshTokenNotFound);
         };
         // 2. A rotated-out token whose successor is still current, within the grace.
         let successor_current = self
@@ -109,12 +108,12 @@ impl Auth {
         }
         // 3. Reuse.
         self.revoke_for_theft(&rotated.session_id).await?;
-        Err(ApiError::from(AuthError::RefreshTokenNotFound).with_reason("refresh_token_reused"))
+        Err(AuthError::RefreshTokenReused)
     }
 
     /// The rotation secret all replicas share: read from the store, or generated and stored
     /// by the first replica that needs it (the first one stored wins a race).
-    async fn rotation_secret<'a>(&self, rotation: &'a Rotation) -> Result<&'a [u8], ApiError> {
+    async fn rotation_secret<'a>(&self, rotation: &'a Rotation) -> Result<&'a [u8], AuthError> {
         let secret = rotation
             .secret
             .get_or_try_init(|| async {
@@ -124,7 +123,7 @@ impl Auth {
                     .ok()
                     .filter(|secret| secret.len() >= 32)
                     .ok_or_else(|| {
-                        ApiError::internal(&format_args!("settings.{SECRET_SETTING} is malformed"))
+                        AuthError::internal(&format_args!("settings.{SECRET_SETTING} is malformed"))
                     })
             })
             .await?;
@@ -133,7 +132,7 @@ impl Auth {
 
     /// Revokes a session whose rotated-out refresh token was reused, and says so. A session
     /// already revoked (a second reuse, a logout) is left as it is, without events.
-    async fn revoke_for_theft(&self, session_id: &str) -> Result<(), ApiError> {
+    async fn revoke_for_theft(&self, session_id: &str) -> Result<(), AuthError> {
         let now = ids::now();
         let Some(session) = self.store.find_session(session_id).await? else {
             return Ok(());
@@ -165,7 +164,7 @@ impl Auth {
     async fn live_with_user(
         &self,
         session: Option<Session>,
-    ) -> Result<(Session, crate::store::User), ApiError> {
+    ) -> Result<(Session, crate::store::User), AuthError> {
         let session = session
             .filter(|session| session.is_live(ids::now()))
             .ok_or(AuthError::RefreshTokenNotFound)?;

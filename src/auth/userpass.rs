@@ -13,7 +13,6 @@ use serde::Deserialize;
 use super::AuthError;
 use super::password::{PasswordError, Passwords, needs_rehash};
 use super::provider::{LoginOutcome, ProvenIdentity, Provider};
-use crate::error::ApiError;
 use crate::ids;
 use crate::store::{LocalAccount, NewIdentity, NewUser, Store, StoreError};
 
@@ -45,7 +44,7 @@ pub struct RegisterBody {
 }
 
 /// The one rule for email identity: trimmed, lowercased.
-pub fn normalize_email(email: &str) -> Result<String, ApiError> {
+pub fn normalize_email(email: &str) -> Result<String, AuthError> {
     let email = email.trim().to_lowercase();
     let valid = email.len() <= MAX_EMAIL_LEN
         && email.split_once('@').is_some_and(|(local, domain)| {
@@ -55,7 +54,7 @@ pub fn normalize_email(email: &str) -> Result<String, ApiError> {
     if valid {
         Ok(email)
     } else {
-        Err(ApiError::bad_request("email invalid"))
+        Err(AuthError::bad_request("email invalid"))
     }
 }
 
@@ -71,24 +70,24 @@ impl UserpassProvider {
     /// Registers a new account. A taken email is 409 `AccountNameInUse`, as App Services.
     /// Registers through the client API: confirmed at once with auto-confirm. Returns the new
     /// user's id.
-    pub async fn register(&self, body: RegisterBody) -> Result<String, ApiError> {
+    pub async fn register(&self, body: RegisterBody) -> Result<String, AuthError> {
         self.create(body, self.auto_confirm).await
     }
 
     /// Creates an account that is confirmed (the admin API). Returns the new user's id.
-    pub async fn register_confirmed(&self, body: RegisterBody) -> Result<String, ApiError> {
+    pub async fn register_confirmed(&self, body: RegisterBody) -> Result<String, AuthError> {
         self.create(body, true).await
     }
 
-    async fn create(&self, body: RegisterBody, confirmed: bool) -> Result<String, ApiError> {
+    async fn create(&self, body: RegisterBody, confirmed: bool) -> Result<String, AuthError> {
         let email = body
             .email
             .as_deref()
-            .ok_or_else(|| ApiError::missing_field("email"))?;
+            .ok_or_else(|| AuthError::missing_field("email"))?;
         let email = normalize_email(email)?;
         let password = body
             .password
-            .ok_or_else(|| ApiError::missing_field("password"))?;
+            .ok_or_else(|| AuthError::missing_field("password"))?;
         let password_hash = self
             .passwords
             .hash(&password)
@@ -121,33 +120,33 @@ impl UserpassProvider {
             .await
         {
             Ok(()) => Ok(user.id),
-            Err(StoreError::Conflict(_)) => Err(AuthError::NameInUse.into()),
+            Err(StoreError::Conflict(_)) => Err(AuthError::NameInUse),
             Err(other) => Err(other.into()),
         }
     }
 }
 
 /// A password that breaks the length rule is the client's mistake (400); hashing failing is ours.
-pub(super) fn password_error(err: PasswordError) -> ApiError {
+pub(super) fn password_error(err: PasswordError) -> AuthError {
     match err {
-        PasswordError::Length => ApiError::bad_request(err.to_string()),
-        PasswordError::Hashing(cause) => ApiError::internal(&cause),
-        PasswordError::Busy => ApiError::hash_pool_full(),
+        PasswordError::Length => AuthError::bad_request(err.to_string()),
+        PasswordError::Hashing(cause) => AuthError::internal(&cause),
+        PasswordError::Busy => AuthError::hash_pool_full(),
     }
 }
 
 impl UserpassProvider {
     /// The confirmed account whose password the login body proves.
-    async fn verify(&self, body: &serde_json::Value) -> Result<LocalAccount, ApiError> {
+    async fn verify(&self, body: &serde_json::Value) -> Result<LocalAccount, AuthError> {
         let body = LoginBody::deserialize(body)
-            .map_err(|_| ApiError::bad_request("expected {username, password}"))?;
+            .map_err(|_| AuthError::bad_request("expected {username, password}"))?;
         // A body without the fields is the client's mistake, told apart from wrong credentials.
         let username = body
             .username
-            .ok_or_else(|| ApiError::missing_field("username"))?;
+            .ok_or_else(|| AuthError::missing_field("username"))?;
         let password = body
             .password
-            .ok_or_else(|| ApiError::missing_field("password"))?;
+            .ok_or_else(|| AuthError::missing_field("password"))?;
         // Unknown user, malformed email and wrong password take the same path and answer.
         let account = match normalize_email(&username) {
             Ok(email) => self.store.find_local_account(&email).await?,
@@ -162,13 +161,13 @@ impl UserpassProvider {
             .await
             .map_err(password_error)?;
         if account.as_ref().is_some_and(|a| a.password_reset_required) {
-            return Err(AuthError::PasswordResetRequired.into());
+            return Err(AuthError::PasswordResetRequired);
         }
         let Some(account) = account.filter(|_| password_ok) else {
-            return Err(AuthError::InvalidPassword.into());
+            return Err(AuthError::InvalidPassword);
         };
         if !account.confirmed {
-            return Err(AuthError::ConfirmationRequired.into());
+            return Err(AuthError::ConfirmationRequired);
         }
         if needs_rehash(&account.password_hash) {
             self.rehash(&account, &password).await;
@@ -209,13 +208,13 @@ impl Provider for UserpassProvider {
         NAME
     }
 
-    async fn login(&self, body: &serde_json::Value) -> Result<LoginOutcome, ApiError> {
+    async fn login(&self, body: &serde_json::Value) -> Result<LoginOutcome, AuthError> {
         let account = self.verify(body).await?;
         Ok(LoginOutcome::existing(account.user_id))
     }
 
     /// The email identity, once its password is proven (and the account confirmed).
-    async fn identify(&self, body: &serde_json::Value) -> Result<ProvenIdentity, ApiError> {
+    async fn identify(&self, body: &serde_json::Value) -> Result<ProvenIdentity, AuthError> {
         let account = self.verify(body).await?;
         let mut data = serde_json::Map::new();
         data.insert("email".to_owned(), account.email.clone().into());

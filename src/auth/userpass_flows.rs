@@ -34,8 +34,8 @@ use serde_json::Value;
 use super::password::{Passwords, check_length};
 use super::userpass::{RegisterBody, normalize_email};
 use super::{Auth, userpass};
+use crate::auth::AuthError;
 use crate::config::UserpassConfig;
-use crate::error::ApiError;
 use crate::events::RevokeReason;
 use crate::outbound::Fetcher;
 use crate::store::{Store, UserTokenKind};
@@ -107,27 +107,27 @@ impl UserpassFlows {
     }
 }
 
-fn required<'a>(value: Option<&'a str>, what: &str) -> Result<&'a str, ApiError> {
+fn required<'a>(value: Option<&'a str>, what: &str) -> Result<&'a str, AuthError> {
     value
         .filter(|v| !v.is_empty())
-        .ok_or_else(|| ApiError::missing_field(what))
+        .ok_or_else(|| AuthError::missing_field(what))
 }
 
-fn password_rule(password: &str) -> Result<(), ApiError> {
-    check_length(password).map_err(|err| ApiError::bad_request(err.to_string()))
+fn password_rule(password: &str) -> Result<(), AuthError> {
+    check_length(password).map_err(|err| AuthError::bad_request(err.to_string()))
 }
 
 impl Auth {
-    fn userpass_flows(&self) -> Result<&Arc<UserpassFlows>, ApiError> {
+    fn userpass_flows(&self) -> Result<&Arc<UserpassFlows>, AuthError> {
         self.userpass_flows
             .as_ref()
-            .ok_or_else(|| super::AuthError::ProviderNotFound(userpass::NAME.to_owned()).into())
+            .ok_or_else(|| super::AuthError::ProviderNotFound(userpass::NAME.to_owned()))
     }
 
     /// `register {email, password}`: 409 if the email is taken; without auto-confirm the
     /// confirmation token goes to the webhook before the answer (the account exists even if
     /// the webhook fails; `confirm/send` tries again).
-    pub async fn register_userpass(&self, body: RegisterBody) -> Result<(), ApiError> {
+    pub async fn register_userpass(&self, body: RegisterBody) -> Result<(), AuthError> {
         let userpass = self.userpass()?;
         let flows = self.userpass_flows()?;
         let email = body.email.as_deref().map(normalize_email).transpose()?;
@@ -142,9 +142,9 @@ impl Auth {
     }
 
     /// Runs one confirmation or reset flow (see the module table).
-    pub async fn userpass_flow(&self, flow: Flow, body: FlowBody) -> Result<(), ApiError> {
+    pub async fn userpass_flow(&self, flow: Flow, body: FlowBody) -> Result<(), AuthError> {
         let flows = self.userpass_flows()?;
-        let send = |kind: UserTokenKind| -> Result<(), ApiError> {
+        let send = |kind: UserTokenKind| -> Result<(), AuthError> {
             flows.url(kind)?;
             let email = normalize_email(required(body.email.as_deref(), "email")?)?;
             flows.send_in_background(kind, email);

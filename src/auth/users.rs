@@ -5,7 +5,6 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::error::ApiError;
 use crate::events::{Event, EventName, Events, RevokeReason};
 use crate::ids;
 use crate::store::Store;
@@ -152,22 +151,22 @@ impl Auth {
     }
 
     /// See [`UserAdmin::set_user_disabled`].
-    pub async fn set_user_disabled(&self, user_id: &str, disabled: bool) -> Result<(), ApiError> {
-        Ok(self.users().set_user_disabled(user_id, disabled).await?)
+    pub async fn set_user_disabled(&self, user_id: &str, disabled: bool) -> Result<(), AuthError> {
+        self.users().set_user_disabled(user_id, disabled).await
     }
 
     /// See [`UserAdmin::delete_user`].
-    pub async fn delete_user(&self, user_id: &str) -> Result<(), ApiError> {
-        Ok(self.users().delete_user(user_id).await?)
+    pub async fn delete_user(&self, user_id: &str) -> Result<(), AuthError> {
+        self.users().delete_user(user_id).await
     }
 
     /// See [`UserAdmin::purge`].
-    pub async fn purge(&self, anon_user_ttl: Duration) -> Result<(usize, u64), ApiError> {
-        Ok(self.users().purge(anon_user_ttl).await?)
+    pub async fn purge(&self, anon_user_ttl: Duration) -> Result<(usize, u64), AuthError> {
+        self.users().purge(anon_user_ttl).await
     }
 
     /// See [`UserAdmin::profile`].
-    pub async fn profile(&self, caller: &Verified) -> Result<Profile, ApiError> {
-        Ok(self.users().profile(caller).await?)
+    pub async fn profile(&self, caller: &Verified) -> Result<Profile, AuthError> {
+        self.users().profile(caller).await
     }
 }

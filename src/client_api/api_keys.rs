@@ -20,9 +20,9 @@ use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use serde::Deserialize;
 
-use crate::app::State;
 use crate::auth::{anon, api_key};
 use crate::error::ApiError;
+use crate::state::State;
 use crate::store::{Session, User};
 use crate::web::{self, Body};
 

@@ -5,8 +5,8 @@
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderValue, Response, StatusCode};
 
-use crate::app::State;
 use crate::assertion::keys::JWKS_MAX_AGE;
+use crate::state::State;
 use crate::web::{self, Body};
 
 /// The JWKS; cacheable for `JWKS_MAX_AGE`, shorter than the lead of a rotated key, so a

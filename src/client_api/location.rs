@@ -3,7 +3,7 @@
 use http::{Response, StatusCode};
 use serde::Serialize;
 
-use crate::app::State;
+use crate::state::State;
 use crate::web::{self, Body, RequestContext};
 
 #[derive(Serialize)]

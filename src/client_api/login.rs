@@ -4,9 +4,9 @@
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 
-use crate::app::State;
 use crate::error::ApiError;
 use crate::metrics::{self, LoginOutcome};
+use crate::state::State;
 use crate::throttle::{Attempt, Outcome};
 use crate::web::{self, Body, RequestContext};
 
@@ -41,8 +41,15 @@ pub async fn login(
             // Refused by `[login_limits]` before any password is checked.
             let attempt = Attempt::login(provider, &body, ctx.client.ip);
             let ticket = state.throttle.admit(attempt).await?;
-            let result = state.auth.login(provider, &body, &ctx.client).await;
-            state.throttle.settle(ticket, Outcome::of(&result)).await;
+            let result = state
+                .auth
+                .login(provider, &body, &ctx.client)
+                .await
+                .map_err(ApiError::from);
+            state
+                .throttle
+                .settle(ticket, attempt_outcome(&result))
+                .await;
             metrics::record_login(provider, login_outcome(&result));
             result?
         }
@@ -52,6 +59,15 @@ pub async fn login(
 }
 
 /// Client mistakes (wrong password, refused token) versus our own or an upstream failure.
+/// How `[login_limits]` counts an attempt that was answered `result`.
+pub(super) fn attempt_outcome<T>(result: &Result<T, ApiError>) -> Outcome {
+    match result {
+        Ok(_) => Outcome::Success,
+        Err(err) if err.is_failed_attempt() => Outcome::Failure,
+        Err(_) => Outcome::Neutral,
+    }
+}
+
 pub(super) fn login_outcome<T>(result: &Result<T, ApiError>) -> LoginOutcome {
     match result {
         Ok(_) => LoginOutcome::Success,

@@ -24,12 +24,12 @@ use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use serde::Deserialize;
 
-use crate::app::State;
 use crate::auth::oidc::OidcError;
 use crate::auth::oidc::redirect::{self, PendingLogin};
 use crate::error::{ApiError, Refusal};
 use crate::metrics;
 use crate::proxy::credential::{self, Credential};
+use crate::state::State;
 use crate::web::{self, Body, RequestContext};
 
 /// Longest app `state` accepted.
@@ -258,14 +258,17 @@ async fn finish(
         body["options"] = serde_json::json!({ "device": device });
     }
     match caller {
-        Some(caller) => {
-            state
-                .auth
-                .link(pending.provider, &body, &caller, &ctx.client)
-                .await
-        }
+        Some(caller) => state
+            .auth
+            .link(pending.provider, &body, &caller, &ctx.client)
+            .await
+            .map_err(ApiError::from),
         None => {
-            let result = state.auth.login(pending.provider, &body, &ctx.client).await;
+            let result = state
+                .auth
+                .login(pending.provider, &body, &ctx.client)
+                .await
+                .map_err(ApiError::from);
             metrics::record_login(pending.provider, super::login::login_outcome(&result));
             result
         }

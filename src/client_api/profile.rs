@@ -3,8 +3,8 @@
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 
-use crate::app::State;
 use crate::error::ApiError;
+use crate::state::State;
 use crate::web::{self, Body, RequestContext};
 
 pub async fn get(

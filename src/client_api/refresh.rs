@@ -4,9 +4,9 @@ use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use serde::Serialize;
 
-use crate::app::State;
 use crate::error::ApiError;
-use crate::throttle::{Attempt, Outcome};
+use crate::state::State;
+use crate::throttle::Attempt;
 use crate::web::{self, Body, RequestContext};
 
 #[derive(Serialize)]
@@ -30,10 +30,13 @@ pub async fn refresh(
         .admit(Some(Attempt::refresh(ctx.client.ip)))
         .await?;
     let result = match super::refresh_token(request.headers()) {
-        Ok(token) => state.auth.refresh(token).await,
+        Ok(token) => state.auth.refresh(token).await.map_err(ApiError::from),
         Err(err) => Err(err),
     };
-    state.throttle.settle(ticket, Outcome::of(&result)).await;
+    state
+        .throttle
+        .settle(ticket, super::login::attempt_outcome(&result))
+        .await;
     let refreshed = result?;
     let response = web::json(
         StatusCode::CREATED,

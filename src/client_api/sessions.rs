@@ -16,10 +16,10 @@ use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use serde::Serialize;
 
-use crate::app::State;
 use crate::error::ApiError;
 use crate::sessions::list::{self, SessionView};
 use crate::sessions::sign_out::{self, Target};
+use crate::state::State;
 use crate::web::{self, Body, RequestContext};
 
 #[derive(Serialize)]

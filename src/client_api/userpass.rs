@@ -8,11 +8,11 @@
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 
-use crate::app::State;
 use crate::auth::userpass::RegisterBody;
 use crate::auth::userpass_flows::{Flow, FlowBody};
 use crate::error::ApiError;
-use crate::throttle::{Attempt, Outcome};
+use crate::state::State;
+use crate::throttle::Attempt;
 use crate::web::{self, Body, RequestContext};
 
 /// `register`, limited per email and per client (`[login_limits]`).
@@ -24,8 +24,15 @@ pub async fn register(
     let body: RegisterBody = web::read_json(request, &state.config.server).await?;
     let attempt = Attempt::register(body.email.as_deref(), ctx.client.ip);
     let ticket = state.throttle.admit(Some(attempt)).await?;
-    let result = state.auth.register_userpass(body).await;
-    state.throttle.settle(ticket, Outcome::of(&result)).await;
+    let result = state
+        .auth
+        .register_userpass(body)
+        .await
+        .map_err(ApiError::from);
+    state
+        .throttle
+        .settle(ticket, super::login::attempt_outcome(&result))
+        .await;
     result?;
     Ok(web::status(StatusCode::CREATED))
 }
@@ -45,8 +52,15 @@ pub async fn flow(
     );
     let attempt = limited.then(|| Attempt::send(body.email.as_deref(), ctx.client.ip));
     let ticket = state.throttle.admit(attempt).await?;
-    let result = state.auth.userpass_flow(flow, body).await;
-    state.throttle.settle(ticket, Outcome::of(&result)).await;
+    let result = state
+        .auth
+        .userpass_flow(flow, body)
+        .await
+        .map_err(ApiError::from);
+    state
+        .throttle
+        .settle(ticket, super::login::attempt_outcome(&result))
+        .await;
     result?;
     Ok(web::status(StatusCode::NO_CONTENT))
 }

@@ -13,7 +13,9 @@ use serde::Serialize;
 use url::Url;
 
 pub use custom_function::CustomFunctionConfig;
-pub use custom_token::{CustomTokenConfig, CustomTokenKey, MetadataField};
+pub use custom_token::{
+    ConfiguredKeys, CustomTokenConfig, CustomTokenKey, JwkSet, KeyMiss, MetadataField, key_family,
+};
 pub use oidc::{APPLE_ISSUER, GOOGLE_ISSUER, OidcConfig};
 pub use userpass::UserpassConfig;
 

@@ -6,7 +6,6 @@
 use serde::Serialize;
 
 use super::{ConfigError, raw::RawSessions};
-use crate::store::{OnLimit, SessionCap};
 
 /// Highest `sessions.max_per_user` (a cap this high is no cap; 0 says so plainly).
 const MAX_PER_USER_MAX: u32 = 10_000;
@@ -88,4 +87,23 @@ mod tests {
         let err = validate(raw(Some(MAX_PER_USER_MAX + 1), None)).unwrap_err();
         assert_eq!(err.key, "sessions.max_per_user");
     }
+}
+
+/// A cap on a user's live sessions, checked when a session starts (`SessionStart::cap`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionCap {
+    /// Live sessions a user may hold, the new one included (at least 1).
+    pub max: u32,
+    /// What a login beyond the cap does.
+    pub on_limit: OnLimit,
+}
+
+/// `sessions.on_limit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnLimit {
+    /// The login succeeds; the least recently used live sessions are revoked to make room.
+    EvictOldest,
+    /// The login is refused (`StoreError::SessionCapReached`); nothing is written.
+    Reject,
 }

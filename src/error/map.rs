@@ -7,11 +7,12 @@ use super::{ApiError, ErrorCode};
 use crate::auth::AuthError;
 use crate::auth::custom_token::Refusal as TokenRefusal;
 use crate::auth::oidc::OidcError;
-use crate::outbound::WebhookError;
-use crate::proxy::ForwardError;
+use crate::outbound::{ForwardError, WebhookError};
 use crate::sessions::SessionError;
 use crate::store::StoreError;
+use crate::throttle::ThrottleError;
 use crate::tokens::{KeyError, TokenError};
+use crate::web::BodyError;
 
 /// Logins, credentials and user operations. A refused credential is 401; a user or key the
 /// request names that does not exist is 404; a name or identity taken, or an operation on a
@@ -31,6 +32,27 @@ impl From<AuthError> for ApiError {
             AuthError::RefreshTokenNotFound => {
                 Self::new(StatusCode::UNAUTHORIZED, ErrorCode::InvalidSession, message)
             }
+            AuthError::RefreshTokenReused => {
+                Self::new(StatusCode::UNAUTHORIZED, ErrorCode::InvalidSession, message)
+                    .with_reason("refresh_token_reused")
+            }
+            AuthError::GrantInvalid => {
+                Self::new(StatusCode::UNAUTHORIZED, ErrorCode::InvalidSession, message)
+            }
+            AuthError::GrantTtl { .. } | AuthError::InvalidParameter(_) => {
+                Self::invalid_parameter(message)
+            }
+            AuthError::MissingField(_) => Self::bad_request(message).with_reason("missing_field"),
+            AuthError::BadRequest(message) => Self::bad_request(message),
+            AuthError::HashPoolFull => Self::hash_pool_full(),
+            AuthError::ImportRefused { malformed, refused } => {
+                Self::import_refused(malformed, refused)
+            }
+            AuthError::Internal(cause) => Self::internal(&cause),
+            AuthError::CustomToken(err) => err.into(),
+            AuthError::Oidc(err) => err.into(),
+            AuthError::Token(err) => err.into(),
+            AuthError::Key(err) => err.into(),
             AuthError::UserNotFound => {
                 Self::new(StatusCode::NOT_FOUND, ErrorCode::UserNotFound, message)
             }
@@ -68,7 +90,32 @@ impl From<AuthError> for ApiError {
     }
 }
 
-/// Session views, sign-out and grants.
+/// Request bodies: too large is 413, too slow is 408 with the connection closed (the rest
+/// of the body may still be coming), anything unreadable or not JSON is 400.
+impl From<BodyError> for ApiError {
+    fn from(err: BodyError) -> Self {
+        match err {
+            BodyError::TooLarge(limit) => Self::payload_too_large(limit),
+            BodyError::TimedOut => Self::request_timeout(),
+            BodyError::Unreadable | BodyError::InvalidJson(_) => Self::bad_request(err.to_string()),
+        }
+    }
+}
+
+/// `[login_limits]`: 429 with `Retry-After`.
+impl From<ThrottleError> for ApiError {
+    fn from(err: ThrottleError) -> Self {
+        match err {
+            ThrottleError::TooManyAttempts {
+                retry_after,
+                reason,
+            } => Self::too_many_attempts(retry_after, reason),
+            ThrottleError::Store(err) => err.into(),
+        }
+    }
+}
+
+/// Session views and sign-out.
 impl From<SessionError> for ApiError {
     fn from(err: SessionError) -> Self {
         let message = err.to_string();
@@ -76,10 +123,6 @@ impl From<SessionError> for ApiError {
             SessionError::NotFound => {
                 Self::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, message)
             }
-            SessionError::GrantInvalid => {
-                Self::new(StatusCode::UNAUTHORIZED, ErrorCode::InvalidSession, message)
-            }
-            SessionError::GrantTtl { .. } => Self::invalid_parameter(message),
             SessionError::User(err) => err.into(),
             SessionError::Store(err) => err.into(),
         }

@@ -8,13 +8,11 @@
 //! - `sessiongate_revocation_propagation_seconds` histogram: on the replica that applies a
 //!   revocation read from the store, now minus the writer's commit time ([`record_propagation`])
 //!
-//! Does not decide when to record; `sessions::streams` and `tokens::revocation` do.
+//! Does not decide when to record; `streams` and `tokens::revocation` do.
 
 use ::metrics::{
     Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
 };
-
-use crate::sessions::streams::CloseReason;
 
 const STREAMS_OPEN: &str = "sessiongate_streams_open";
 const STREAMS_CLOSED: &str = "sessiongate_streams_closed_total";
@@ -71,8 +69,9 @@ pub fn dropped(kind: StreamKind) {
 }
 
 /// One stream closed by the gateway.
-pub fn closed(kind: StreamKind, reason: CloseReason) {
-    counter!(STREAMS_CLOSED, "kind" => kind.as_str(), "reason" => reason.as_str()).increment(1);
+/// `reason` is the close reason's label (`streams::CloseReason::as_str`).
+pub fn closed(kind: StreamKind, reason: &'static str) {
+    counter!(STREAMS_CLOSED, "kind" => kind.as_str(), "reason" => reason).increment(1);
 }
 
 /// One revocation applied `delay` after the writer committed it.

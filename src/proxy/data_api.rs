@@ -155,7 +155,7 @@ impl DataApi {
         if provider == CUSTOM_TOKEN && !auth.registry().is_enabled(CUSTOM_TOKEN) {
             return Err(ApiError::invalid_session());
         }
-        let (user, provider) = match auth.resolve(provider, &body).await {
+        let (user, provider) = match auth.resolve(provider, &body).await.map_err(ApiError::from) {
             Ok(found) => found,
             Err(err) if err.is_server_fault() => return Err(err),
             Err(err) => {

@@ -24,28 +24,9 @@ use super::{hop_by_hop, live};
 use crate::config::UpstreamConfig;
 use crate::error::ApiError;
 use crate::metrics::streams::StreamKind;
+pub use crate::outbound::ForwardError;
 use crate::outbound::{HttpsClient, Outbound};
 use crate::web::Body;
-
-/// Why the upstream gave no answer.
-#[derive(Debug, thiserror::Error)]
-pub enum ForwardError {
-    /// Connection refused, reset, TLS failure, malformed answer.
-    #[error("upstream unavailable: {0}")]
-    Unavailable(String),
-    /// No response headers within `upstream.timeout`.
-    #[error("upstream did not answer within {0:?}")]
-    Timeout(Duration),
-    /// The client's body could not be read: broken chunked framing, or it hung up.
-    #[error("client request body is malformed")]
-    ClientBodyMalformed,
-    /// The client stopped sending its body before the upstream answered.
-    #[error("client request body stalled")]
-    ClientBodyStalled,
-    /// The upstream switched protocols without being asked to.
-    #[error("upstream answered 101 to a request that did not ask to upgrade")]
-    UnaskedUpgrade,
-}
 
 pub struct Forwarder {
     client: HttpsClient<ClientBody>,

@@ -18,7 +18,7 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 
 use crate::metrics::streams::StreamKind;
-use crate::sessions::streams::{CloseReason, StreamGuard};
+use crate::streams::{CloseReason, StreamGuard};
 use crate::tokens::{RevocationList, Verified};
 use crate::web::BoxError;
 

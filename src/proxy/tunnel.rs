@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 
-use crate::sessions::streams::{CloseReason, StreamGuard};
+use crate::streams::{CloseReason, StreamGuard};
 
 /// Longest wait for the frame in flight to end before the close frame goes out, and for the
 /// client to answer it.

@@ -4,18 +4,12 @@
 use crate::auth::AuthError;
 use crate::store::StoreError;
 
-/// A refusal of session management (views, sign-out, one-time grants).
+/// A refusal of session management (views, sign-out).
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
     /// No such session, or another user's: "not found", never "forbidden".
     #[error("session not found")]
     NotFound,
-    /// A grant that is unknown, used or expired.
-    #[error("invalid or used grant")]
-    GrantInvalid,
-    /// A grant lifetime outside 1..=`max` seconds.
-    #[error("ttl_seconds must be between 1 and {max}")]
-    GrantTtl { max: u64 },
     /// The user the operation names (not found, disabled): the auth domain's words.
     #[error(transparent)]
     User(#[from] AuthError),

@@ -5,7 +5,6 @@ use serde::Serialize;
 use super::SessionError;
 use super::user_agent::{self, UserAgent};
 use crate::auth::AuthError;
-use crate::error::ApiError;
 use crate::ids;
 use crate::store::{Session, Store, User, UserIdentity};
 use crate::tokens::Verified;
@@ -84,7 +83,10 @@ impl From<User> for UserView {
 }
 
 /// The caller's live sessions, newest first, the current one marked.
-pub async fn list_mine(store: &dyn Store, caller: &Verified) -> Result<Vec<SessionView>, ApiError> {
+pub async fn list_mine(
+    store: &dyn Store,
+    caller: &Verified,
+) -> Result<Vec<SessionView>, SessionError> {
     let now = ids::now();
     let sessions = store.list_sessions(caller.user_id()).await?;
     Ok(sessions
@@ -99,17 +101,17 @@ pub async fn get_mine(
     store: &dyn Store,
     caller: &Verified,
     session_id: &str,
-) -> Result<SessionView, ApiError> {
+) -> Result<SessionView, SessionError> {
     let session = store
         .find_session(session_id)
         .await?
         .filter(|s| s.user_id == caller.user_id() && s.revoked_at.is_none())
-        .ok_or_else(session_not_found)?;
+        .ok_or(SessionError::NotFound)?;
     Ok(SessionView::new(session, Some(caller.session_id())))
 }
 
 /// The caller's user, read from the store.
-pub async fn current_user(store: &dyn Store, caller: &Verified) -> Result<UserView, ApiError> {
+pub async fn current_user(store: &dyn Store, caller: &Verified) -> Result<UserView, SessionError> {
     let user = store
         .find_user(caller.user_id())
         .await?
@@ -121,7 +123,7 @@ pub async fn current_user(store: &dyn Store, caller: &Verified) -> Result<UserVi
 pub async fn list_for_admin(
     store: &dyn Store,
     user_id: &str,
-) -> Result<Vec<SessionView>, ApiError> {
+) -> Result<Vec<SessionView>, SessionError> {
     if store.find_user(user_id).await?.is_none() {
         return Err(AuthError::UserNotFound.into());
     }
@@ -130,9 +132,4 @@ pub async fn list_for_admin(
         .into_iter()
         .map(|s| SessionView::new(s, None))
         .collect())
-}
-
-/// The answer to a session the caller may not see, or that does not exist.
-pub fn session_not_found() -> ApiError {
-    SessionError::NotFound.into()
 }

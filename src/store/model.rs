@@ -95,24 +95,8 @@ pub struct SessionStart {
     pub cap: Option<SessionCap>,
 }
 
-/// A cap on a user's live sessions, checked when a session starts (`SessionStart::cap`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SessionCap {
-    /// Live sessions a user may hold, the new one included (at least 1).
-    pub max: u32,
-    /// What a login beyond the cap does.
-    pub on_limit: OnLimit,
-}
-
-/// `sessions.on_limit`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OnLimit {
-    /// The login succeeds; the least recently used live sessions are revoked to make room.
-    EvictOldest,
-    /// The login is refused (`StoreError::SessionCapReached`); nothing is written.
-    Reject,
-}
+/// The session cap is configuration (`[sessions]`), enforced by the store.
+pub use crate::config::{OnLimit, SessionCap};
 
 /// A refresh token that a rotation replaced (`Store::find_rotated_refresh_token`).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -25,8 +25,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use crate::metrics::streams::StreamKind;
-use crate::sessions::streams::{CloseReason, StreamGuard, Streams};
 use crate::store::Revocation;
+use crate::streams::{CloseReason, StreamGuard, Streams};
 
 pub struct RevocationList {
     /// session id -> Unix time after which the entry may be forgotten.

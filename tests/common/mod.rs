@@ -20,8 +20,9 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use serde_json::{Value, json};
-use sessiongate::app::{App, State};
+use sessiongate::app::App;
 use sessiongate::config::{self, Config};
+use sessiongate::state::State;
 use tokio::sync::oneshot;
 
 pub const APP_ID: &str = "test-app";

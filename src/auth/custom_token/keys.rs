@@ -1,8 +1,7 @@
 //! `Keys`: the keys that verify custom tokens, by source — a fixed key per algorithm family
 //! (an HMAC secret or a PEM public key), a JWKS file read at start, or a JWKS URL fetched on
-//! first use and cached. Files are read once, by config validation (`ConfiguredKeys`, in
-//! `local`); a JWKS document's keys are a `KeySet` (`set`); a JWKS URL is a `RemoteJwks`
-//! (`remote`).
+//! first use and cached. Files are read once, by config validation (`config::ConfiguredKeys`);
+//! a JWKS document's keys are a `config::JwkSet`; a JWKS URL is a `RemoteJwks` (`remote`).
 //!
 //! JWKS URL policy: the set is fetched at the first login, kept for `MAX_AGE` (then the next
 //! login fetches it again, and keeps the old set if that fails), and fetched again when a
@@ -18,19 +17,16 @@
 //!
 //! Does not check claims; `custom_token` does.
 
-mod local;
 mod remote;
-mod set;
 
 use std::sync::Arc;
 
-use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey};
+use jsonwebtoken::{Algorithm, DecodingKey};
 
-pub use local::ConfiguredKeys;
 pub use remote::RemoteJwks;
-pub use set::KeySet;
 
 use super::Refusal;
+use crate::config::{ConfiguredKeys, JwkSet, key_family as family};
 use crate::outbound::Fetcher;
 
 /// The provider's verification keys.
@@ -38,7 +34,7 @@ pub enum Keys {
     /// One key per algorithm family: an HMAC secret, or a PEM public key.
     Fixed(Vec<DecodingKey>),
     /// A JWKS file, read at start.
-    Set(Arc<KeySet>),
+    Set(Arc<JwkSet>),
     /// A JWKS URL.
     Remote(Box<RemoteJwks>),
 }
@@ -64,24 +60,9 @@ impl Keys {
                 .find(|k| k.family() == family(alg))
                 .cloned()
                 .ok_or(Refusal::Algorithm),
-            Keys::Set(set) => set.select(alg, kid),
+            Keys::Set(set) => Ok(set.select(alg, kid)?),
             Keys::Remote(remote) => remote.select(alg, kid).await,
         }
-    }
-}
-
-/// The family of an algorithm (jsonwebtoken keeps its own mapping private).
-pub fn family(alg: Algorithm) -> AlgorithmFamily {
-    match alg {
-        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => AlgorithmFamily::Hmac,
-        Algorithm::ES256 | Algorithm::ES384 => AlgorithmFamily::Ec,
-        Algorithm::EdDSA => AlgorithmFamily::Ed,
-        Algorithm::RS256
-        | Algorithm::RS384
-        | Algorithm::RS512
-        | Algorithm::PS256
-        | Algorithm::PS384
-        | Algorithm::PS512 => AlgorithmFamily::Rsa,
     }
 }
 

@@ -4,8 +4,8 @@ use jsonwebtoken::{EncodingKey, Header, encode};
 use serde_json::json;
 
 use super::*;
-use crate::config::{CustomTokenKey, Secret};
-use crate::error::ErrorCode;
+use crate::config::{ConfiguredKeys, CustomTokenKey, Secret};
+use crate::error::{ApiError, ErrorCode};
 use http::StatusCode;
 
 const SECRET: &[u8] = b"custom-token-test-secret-0123456789";
@@ -14,7 +14,7 @@ fn config(metadata: Vec<MetadataField>) -> CustomTokenConfig {
     let algorithms = vec!["HS256".to_owned()];
     let key = CustomTokenKey::Secret(Secret::new(SECRET));
     CustomTokenConfig {
-        keys: Arc::new(load_keys(&algorithms, &key).unwrap()),
+        keys: Arc::new(ConfiguredKeys::load(&algorithms, &key).unwrap()),
         algorithms,
         key,
         audience: vec!["my-app".to_owned()],
@@ -250,21 +250,21 @@ fn unusable_key_files_are_reported_before_start() {
     let mut config = config(Vec::new());
     config.algorithms = vec!["RS256".to_owned()];
     config.key = CustomTokenKey::Pem(fixtures.join("rsa_public.pem"));
-    assert!(load_keys(&config.algorithms, &config.key).is_ok());
+    assert!(ConfiguredKeys::load(&config.algorithms, &config.key).is_ok());
     config.key = CustomTokenKey::Pem(fixtures.join("ec_public.pem"));
-    let reason = load_keys(&config.algorithms, &config.key).unwrap_err();
+    let reason = ConfiguredKeys::load(&config.algorithms, &config.key).unwrap_err();
     assert!(reason.contains("not a RSA public key"), "{reason}");
     config.algorithms = vec!["ES256".to_owned()];
-    assert!(load_keys(&config.algorithms, &config.key).is_ok());
+    assert!(ConfiguredKeys::load(&config.algorithms, &config.key).is_ok());
 
     let dir = tempfile::tempdir().unwrap();
     let jwks = dir.path().join("jwks.json");
     std::fs::write(&jwks, r#"{"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}"#).unwrap();
     config.key = CustomTokenKey::JwksFile(jwks.clone());
-    let reason = load_keys(&config.algorithms, &config.key).unwrap_err();
+    let reason = ConfiguredKeys::load(&config.algorithms, &config.key).unwrap_err();
     assert!(reason.contains("no usable signature key"), "{reason}");
     std::fs::write(&jwks, "not json").unwrap();
-    assert!(load_keys(&config.algorithms, &config.key).is_err());
+    assert!(ConfiguredKeys::load(&config.algorithms, &config.key).is_err());
 }
 
 #[tokio::test]

@@ -146,7 +146,8 @@ fn a_batch_lists_every_bad_entry_and_duplicates() {
         "{:?}",
         refused.report.refused[1]
     );
-    assert_eq!(refused.error.status, http::StatusCode::BAD_REQUEST);
+    let answered = crate::error::ApiError::from(refused.error);
+    assert_eq!(answered.status, http::StatusCode::BAD_REQUEST);
     assert!(read_batch(b"{\"_id\": 1}", 0).is_err());
     assert!(read_batch(b"[]", 0).unwrap().is_empty());
 }

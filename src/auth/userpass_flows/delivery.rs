@@ -13,7 +13,7 @@ use tracing::Instrument;
 use url::Url;
 
 use super::UserpassFlows;
-use crate::error::ApiError;
+use crate::auth::AuthError;
 use crate::ids;
 use crate::outbound::{StatusClass, WebhookError};
 use crate::store::{UserTokenKind, UserTokenRecord};
@@ -41,13 +41,15 @@ pub(super) fn bad_webhook(kind: UserTokenKind) -> WebhookError {
 }
 
 impl UserpassFlows {
-    pub(super) fn url(&self, kind: UserTokenKind) -> Result<&Url, ApiError> {
+    pub(super) fn url(&self, kind: UserTokenKind) -> Result<&Url, AuthError> {
         let (url, key) = match kind {
             UserTokenKind::Confirm => (&self.config.confirmation_url, "confirmation_url"),
             UserTokenKind::Reset => (&self.config.reset_url, "reset_url"),
         };
         url.as_ref().ok_or_else(|| {
-            ApiError::invalid_parameter(format!("providers.local_userpass.{key} is not configured"))
+            AuthError::invalid_parameter(format!(
+                "providers.local_userpass.{key} is not configured"
+            ))
         })
     }
 
@@ -58,7 +60,7 @@ impl UserpassFlows {
         kind: UserTokenKind,
         email: &str,
         store: bool,
-    ) -> Result<Issued, ApiError> {
+    ) -> Result<Issued, AuthError> {
         let token = URL_SAFE_NO_PAD.encode(ids::random_bytes::<32>());
         let token_id = ids::object_id();
         if store {
@@ -83,7 +85,7 @@ impl UserpassFlows {
         &self,
         kind: UserTokenKind,
         payload: &Value,
-    ) -> Result<Bytes, ApiError> {
+    ) -> Result<Bytes, AuthError> {
         let which = kind.as_str();
         let url = self.url(kind)?;
         let request = Request::builder()
@@ -114,7 +116,7 @@ impl UserpassFlows {
     }
 
     /// Issues a token of `kind` for `email` and hands it to the webhook.
-    pub(super) async fn deliver(&self, kind: UserTokenKind, email: &str) -> Result<(), ApiError> {
+    pub(super) async fn deliver(&self, kind: UserTokenKind, email: &str) -> Result<(), AuthError> {
         self.url(kind)?;
         let issued = self.issue(kind, email, true).await?;
         let payload = json!({ "email": email, "token": issued.token, "tokenId": issued.token_id });

@@ -6,7 +6,6 @@ use super::delivery::bad_webhook;
 use super::{FlowBody, UserpassFlows, password_rule, required};
 use crate::auth::AuthError;
 use crate::auth::userpass::{self, normalize_email};
-use crate::error::ApiError;
 use crate::ids;
 use crate::store::UserTokenKind;
 
@@ -31,29 +30,29 @@ pub(super) fn decision(answer: &[u8]) -> Option<Decision> {
 
 impl UserpassFlows {
     /// `confirm {token, tokenId}`.
-    pub(super) async fn confirm(&self, body: &FlowBody) -> Result<(), ApiError> {
+    pub(super) async fn confirm(&self, body: &FlowBody) -> Result<(), AuthError> {
         let email = self.consume(UserTokenKind::Confirm, body).await?;
         if !self.store.confirm_local_account(&email).await? {
-            return Err(AuthError::UserpassTokenInvalid.into());
+            return Err(AuthError::UserpassTokenInvalid);
         }
         tracing::info!("local-userpass account confirmed");
         Ok(())
     }
 
     /// Uses up the token of the body: the email it was issued for.
-    async fn consume(&self, kind: UserTokenKind, body: &FlowBody) -> Result<String, ApiError> {
+    async fn consume(&self, kind: UserTokenKind, body: &FlowBody) -> Result<String, AuthError> {
         let token = required(body.token.as_deref(), "token")?;
         let token_id = required(body.token_id.as_deref(), "tokenId")?;
         self.store
             .consume_user_token(kind, token_id, &crate::tokens::digest(token), ids::now())
             .await?
-            .ok_or_else(|| AuthError::UserpassTokenInvalid.into())
+            .ok_or_else(|| AuthError::UserpassTokenInvalid)
     }
 
     /// Sets the password of `email`; returns the account's user id.
-    async fn set_password(&self, email: &str, password_hash: &str) -> Result<String, ApiError> {
+    async fn set_password(&self, email: &str, password_hash: &str) -> Result<String, AuthError> {
         if !self.store.set_local_password(email, password_hash).await? {
-            return Err(AuthError::UserpassTokenInvalid.into());
+            return Err(AuthError::UserpassTokenInvalid);
         }
         let account = self
             .store
@@ -65,11 +64,11 @@ impl UserpassFlows {
     }
 
     /// `reset {token, tokenId, password}`: the user whose password was set.
-    pub(super) async fn reset(&self, body: &FlowBody) -> Result<String, ApiError> {
+    pub(super) async fn reset(&self, body: &FlowBody) -> Result<String, AuthError> {
         let password = body
             .password
             .as_deref()
-            .ok_or_else(|| ApiError::missing_field("password"))?;
+            .ok_or_else(|| AuthError::missing_field("password"))?;
         // Checked first, so a password that breaks the rule does not use up the token.
         password_rule(password)?;
         let email = self.consume(UserTokenKind::Reset, body).await?;
@@ -77,7 +76,7 @@ impl UserpassFlows {
         self.set_password(&email, &hash).await
     }
 
-    async fn hash(&self, password: &str) -> Result<String, ApiError> {
+    async fn hash(&self, password: &str) -> Result<String, AuthError> {
         self.passwords
             .hash(password)
             .await
@@ -86,13 +85,13 @@ impl UserpassFlows {
 
     /// `reset/call {email, password, arguments}`: the user whose password was set, if the
     /// webhook said `success`.
-    pub(super) async fn reset_call(&self, body: &FlowBody) -> Result<Option<String>, ApiError> {
+    pub(super) async fn reset_call(&self, body: &FlowBody) -> Result<Option<String>, AuthError> {
         self.url(UserTokenKind::Reset)?;
         let email = normalize_email(required(body.email.as_deref(), "email")?)?;
         let password = body
             .password
             .as_deref()
-            .ok_or_else(|| ApiError::missing_field("password"))?;
+            .ok_or_else(|| AuthError::missing_field("password"))?;
         password_rule(password)?;
         let hash = self.hash(password).await?;
         let known = self.store.find_local_account(&email).await?.is_some();
@@ -117,7 +116,7 @@ impl UserpassFlows {
                     // Best effort: the refused token should not linger until it expires.
                     let _ = self.consume(UserTokenKind::Reset, &consume).await;
                 }
-                Err(AuthError::ResetRefused.into())
+                Err(AuthError::ResetRefused)
             }
             Decision::Success if known => {
                 let email = self.consume(UserTokenKind::Reset, &consume).await?;

@@ -12,7 +12,12 @@ use super::super::fields::{duration, ser_duration};
 use super::super::raw::RawCustomToken;
 use super::super::{ConfigError, Secret};
 use super::http_url;
-use crate::auth::custom_token::keys::ConfiguredKeys;
+
+mod jwk_set;
+mod keys;
+
+pub use jwk_set::{JwkSet, KeyMiss};
+pub use keys::{ConfiguredKeys, key_family};
 
 /// Where the keys that verify external JWTs come from.
 #[derive(Debug, Clone, Serialize)]
@@ -157,7 +162,7 @@ pub(super) fn validate(raw: RawCustomToken) -> Result<Option<CustomTokenConfig>,
         CustomTokenKey::JwksFile(_) => "jwks_file",
         CustomTokenKey::JwksUrl(_) => "jwks_url",
     };
-    let keys = crate::auth::custom_token::load_keys(&algorithms, &key_source)
+    let keys = ConfiguredKeys::load(&algorithms, &key_source)
         .map_err(|reason| ConfigError::new(format!("{key}.{source}"), reason))?;
     Ok(Some(CustomTokenConfig {
         algorithms,

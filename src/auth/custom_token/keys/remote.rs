@@ -10,7 +10,7 @@ use http_body_util::Full;
 use jsonwebtoken::{Algorithm, DecodingKey};
 
 use super::super::Refusal;
-use super::KeySet;
+use crate::config::{JwkSet, KeyMiss};
 use crate::outbound::Fetcher;
 
 /// A fetched JWKS is used this long before the next login fetches it again.
@@ -37,7 +37,7 @@ pub struct RemoteJwks {
 /// `keys::tests`, which check the policy without fetching).
 #[derive(Default)]
 pub(super) struct Cache {
-    pub(super) keys: Option<Arc<KeySet>>,
+    pub(super) keys: Option<Arc<JwkSet>>,
     /// Last fetch attempt, successful or not.
     pub(super) attempted_at: Option<Instant>,
     /// Last fetch because of an unknown `kid`.
@@ -46,7 +46,7 @@ pub(super) struct Cache {
 
 #[derive(Debug)]
 pub(super) enum Plan {
-    Use(Arc<KeySet>),
+    Use(Arc<JwkSet>),
     Fetch,
     Unavailable,
 }
@@ -91,16 +91,16 @@ impl RemoteJwks {
     ) -> Result<DecodingKey, Refusal> {
         let keys = self.current().await?;
         match keys.select(alg, kid) {
-            Err(Refusal::UnknownKey) => match self.refetch_for_unknown_kid(&keys).await {
-                Some(newer) => newer.select(alg, kid),
+            Err(KeyMiss::UnknownKey) => match self.refetch_for_unknown_kid(&keys).await {
+                Some(newer) => Ok(newer.select(alg, kid)?),
                 None => Err(Refusal::UnknownKey),
             },
-            other => other,
+            other => Ok(other?),
         }
     }
 
     /// The cached set, fetched first when there is none yet or it is stale.
-    async fn current(&self) -> Result<Arc<KeySet>, Refusal> {
+    async fn current(&self) -> Result<Arc<JwkSet>, Refusal> {
         if let Some(keys) = self.planned()? {
             return Ok(keys);
         }
@@ -113,7 +113,7 @@ impl RemoteJwks {
     }
 
     /// `Some(keys)` to use now, `None` to fetch.
-    fn planned(&self) -> Result<Option<Arc<KeySet>>, Refusal> {
+    fn planned(&self) -> Result<Option<Arc<JwkSet>>, Refusal> {
         match self.cache().plan(Instant::now()) {
             Plan::Use(keys) => Ok(Some(keys)),
             Plan::Fetch => Ok(None),
@@ -123,7 +123,7 @@ impl RemoteJwks {
 
     /// Fetches again for a `kid` that `seen` does not hold, unless a fetch for that reason ran
     /// within `KID_REFETCH_INTERVAL`. `None`: no newer set.
-    async fn refetch_for_unknown_kid(&self, seen: &Arc<KeySet>) -> Option<Arc<KeySet>> {
+    async fn refetch_for_unknown_kid(&self, seen: &Arc<JwkSet>) -> Option<Arc<JwkSet>> {
         let _turn = self.fetching.lock().await;
         {
             let mut cache = self.cache();
@@ -146,7 +146,7 @@ impl RemoteJwks {
 
     /// One fetch: on success the set replaces the cached one; on failure the cached set (if
     /// any) stays. Call with `fetching` held.
-    async fn fetch(&self) -> Result<Arc<KeySet>, Refusal> {
+    async fn fetch(&self) -> Result<Arc<JwkSet>, Refusal> {
         let result = self.download().await;
         let mut cache = self.cache();
         cache.attempted_at = Some(Instant::now());
@@ -164,7 +164,7 @@ impl RemoteJwks {
         }
     }
 
-    async fn download(&self) -> Result<KeySet, String> {
+    async fn download(&self) -> Result<JwkSet, String> {
         let request = Request::builder()
             .method(Method::GET)
             .uri(self.url.clone())
@@ -179,6 +179,6 @@ impl RemoteJwks {
         if !answer.status.is_success() {
             return Err(format!("status {}", answer.status));
         }
-        KeySet::parse(&answer.body)
+        JwkSet::parse(&answer.body)
     }
 }

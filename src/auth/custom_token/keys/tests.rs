@@ -6,6 +6,7 @@ use jsonwebtoken::jwk::Jwk;
 
 use super::remote::{Cache, KID_REFETCH_INTERVAL, MAX_AGE, Plan, RETRY_AFTER_FAILURE};
 use super::*;
+use crate::config::KeyMiss;
 
 const EC_PRIVATE: &[u8] = include_bytes!("../../../../tests/fixtures/ec_private.pem");
 
@@ -24,8 +25,8 @@ fn jwk(kid: Option<&str>, alg: Option<&str>) -> serde_json::Value {
     value
 }
 
-fn set(keys: Vec<serde_json::Value>) -> KeySet {
-    KeySet::parse(serde_json::json!({ "keys": keys }).to_string().as_bytes()).unwrap()
+fn set(keys: Vec<serde_json::Value>) -> JwkSet {
+    JwkSet::parse(serde_json::json!({ "keys": keys }).to_string().as_bytes()).unwrap()
 }
 
 #[test]
@@ -34,16 +35,16 @@ fn select_by_kid_checks_family_and_stated_alg() {
     assert!(keys.select(Algorithm::ES256, Some("a")).is_ok());
     assert_eq!(
         keys.select(Algorithm::ES384, Some("a")).unwrap_err(),
-        Refusal::Algorithm
+        KeyMiss::Algorithm
     );
     assert!(keys.select(Algorithm::ES384, Some("b")).is_ok());
     assert_eq!(
         keys.select(Algorithm::RS256, Some("b")).unwrap_err(),
-        Refusal::Algorithm
+        KeyMiss::Algorithm
     );
     assert_eq!(
         keys.select(Algorithm::ES256, Some("zzz")).unwrap_err(),
-        Refusal::UnknownKey
+        KeyMiss::UnknownKey
     );
 }
 
@@ -54,7 +55,7 @@ fn without_kid_only_a_single_fitting_key_is_used() {
     let two = set(vec![jwk(Some("a"), None), jwk(Some("b"), None)]);
     assert_eq!(
         two.select(Algorithm::ES256, None).unwrap_err(),
-        Refusal::UnknownKey
+        KeyMiss::UnknownKey
     );
 }
 
@@ -72,10 +73,10 @@ fn jwks_skips_encryption_symmetric_and_unknown_keys() {
     assert_eq!(parsed.len(), 1);
     assert_eq!(
         parsed.select(Algorithm::HS256, Some("hmac")).unwrap_err(),
-        Refusal::UnknownKey
+        KeyMiss::UnknownKey
     );
-    assert!(KeySet::parse(br#"{"keys": []}"#).is_err());
-    assert!(KeySet::parse(b"[]").is_err());
+    assert!(JwkSet::parse(br#"{"keys": []}"#).is_err());
+    assert!(JwkSet::parse(b"[]").is_err());
 }
 
 #[test]

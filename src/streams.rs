@@ -234,7 +234,7 @@ impl StreamGuard {
 
     /// Counts the stream as closed by the gateway for `reason` (once its owner acted on it).
     pub fn record_closed(&self, reason: CloseReason) {
-        metrics::closed(self.kind, reason);
+        metrics::closed(self.kind, reason.as_str());
     }
 }
 

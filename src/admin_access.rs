@@ -1,4 +1,4 @@
-//! The admin key check: `Authorization: Bearer <admin key>` (any of the named keys), an admin
+//! Who may use the admin listener. The admin key check: `Authorization: Bearer <admin key>` (any of the named keys), an admin
 //! access token minted for one of them (`token.rs`), or the cookie of a console session that
 //! was opened with a key.
 //!
@@ -7,7 +7,7 @@
 //! key each time, so neither the content nor the length of a key leaks through response
 //! timing. A request
 //! that sends `Authorization` is judged by it alone (a wrong key is not rescued by a cookie);
-//! a cookie request must also pass the console's same-origin checks (`console/guard.rs`).
+//! a cookie request must also pass the console's same-origin checks (`admin_access/guard.rs`).
 
 use std::sync::Arc;
 
@@ -16,8 +16,12 @@ use http::{HeaderMap, Method};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::console::{guard, sessions::Sessions};
-use super::token::{self, Kind};
+pub mod guard;
+pub mod sessions;
+pub mod token;
+
+use self::sessions::Sessions;
+use self::token::Kind;
 use crate::config::{AdminConfig, DEFAULT_ADMIN_KEY_NAME, Secret};
 use crate::error::ApiError;
 use crate::web::RequestContext;

@@ -119,7 +119,7 @@ mod tests {
             scheme: "http",
             path: "/".to_owned(),
             authority: None,
-            client: crate::auth::ClientInfo::default(),
+            client: crate::web::ClientInfo::default(),
             peer_trusted: false,
             request_id: HeaderValue::from_static("test-request"),
             now: 0,

@@ -14,9 +14,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
-use super::SessionError;
-use crate::auth::{AuthError, LoginOutcome, Provider};
-use crate::error::ApiError;
+use super::{AuthError, LoginOutcome, Provider};
 use crate::ids;
 use crate::store::Store;
 
@@ -36,9 +34,9 @@ pub struct Grant {
 }
 
 /// Mints a grant for an existing, enabled user.
-pub async fn mint(store: &dyn Store, user_id: &str, ttl: Duration) -> Result<Grant, SessionError> {
+pub async fn mint(store: &dyn Store, user_id: &str, ttl: Duration) -> Result<Grant, AuthError> {
     if ttl.is_zero() || ttl > MAX_TTL {
-        return Err(SessionError::GrantTtl {
+        return Err(AuthError::GrantTtl {
             max: MAX_TTL.as_secs(),
         });
     }
@@ -47,7 +45,7 @@ pub async fn mint(store: &dyn Store, user_id: &str, ttl: Duration) -> Result<Gra
         .await?
         .ok_or(AuthError::UserNotFound)?;
     if user.disabled {
-        return Err(AuthError::UserDisabledConflict.into());
+        return Err(AuthError::UserDisabledConflict);
     }
     let token = URL_SAFE_NO_PAD.encode(ids::random_bytes::<32>());
     let now = ids::now();
@@ -89,17 +87,17 @@ impl Provider for GrantProvider {
         NAME
     }
 
-    async fn login(&self, body: &serde_json::Value) -> Result<LoginOutcome, ApiError> {
+    async fn login(&self, body: &serde_json::Value) -> Result<LoginOutcome, AuthError> {
         let token = Exchange::deserialize(body)
             .ok()
             .and_then(|e| e.token)
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| ApiError::missing_field("token"))?;
+            .ok_or_else(|| AuthError::missing_field("token"))?;
         let user_id = self
             .store
             .consume_grant(&crate::tokens::refresh::hash(&token), ids::now())
             .await?
-            .ok_or(SessionError::GrantInvalid)?;
+            .ok_or(AuthError::GrantInvalid)?;
         Ok(LoginOutcome::existing(user_id))
     }
 }

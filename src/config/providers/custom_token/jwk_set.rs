@@ -1,4 +1,4 @@
-//! `KeySet`: the verification keys of a JWKS document (file or URL), and which of them
+//! `JwkSet`: the verification keys of a JWKS document (file or URL), and which of them
 //! verifies a token of a given `alg` and `kid`.
 
 use std::str::FromStr;
@@ -7,12 +7,11 @@ use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
 
-use super::super::Refusal;
-use super::family;
+use super::keys::key_family as family;
 
 /// Verification keys of a JWKS document.
 #[derive(Debug)]
-pub struct KeySet {
+pub struct JwkSet {
     keys: Vec<SetKey>,
 }
 
@@ -38,12 +37,21 @@ impl SetKey {
     }
 }
 
+/// Why a `JwkSet` has no key for a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyMiss {
+    /// No key of that `kid` (or, without one, not exactly one key for the algorithm).
+    UnknownKey,
+    /// The named key does not serve the token's algorithm.
+    Algorithm,
+}
+
 #[derive(Deserialize)]
 struct RawSet {
     keys: Vec<serde_json::Value>,
 }
 
-impl KeySet {
+impl JwkSet {
     /// Reads a JWKS document, keeping the public signature keys it can use (RSA, EC,
     /// Ed25519) and skipping the rest (encryption keys, symmetric keys, unknown types).
     /// A document without one usable key is an error.
@@ -61,9 +69,14 @@ impl KeySet {
         self.keys.len()
     }
 
+    /// Never true for a parsed set (`parse` refuses one without a usable key).
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
     /// With a `kid`: the key of that id (`UnknownKey` if none, `Algorithm` if it does not
     /// serve `alg`). Without: the one key that serves `alg`, if there is exactly one.
-    pub fn select(&self, alg: Algorithm, kid: Option<&str>) -> Result<DecodingKey, Refusal> {
+    pub fn select(&self, alg: Algorithm, kid: Option<&str>) -> Result<DecodingKey, KeyMiss> {
         let found = match kid {
             Some(kid) => {
                 let mut named = self
@@ -72,15 +85,15 @@ impl KeySet {
                     .filter(|k| k.kid.as_deref() == Some(kid))
                     .peekable();
                 if named.peek().is_none() {
-                    return Err(Refusal::UnknownKey);
+                    return Err(KeyMiss::UnknownKey);
                 }
-                named.find(|k| k.fits(alg)).ok_or(Refusal::Algorithm)?
+                named.find(|k| k.fits(alg)).ok_or(KeyMiss::Algorithm)?
             }
             None => {
                 let mut fitting = self.keys.iter().filter(|k| k.fits(alg));
                 match (fitting.next(), fitting.next()) {
                     (Some(only), None) => only,
-                    _ => return Err(Refusal::UnknownKey),
+                    _ => return Err(KeyMiss::UnknownKey),
                 }
             }
         };

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey};
 
-use super::{KeySet, family};
-use crate::config::CustomTokenKey;
+use super::CustomTokenKey;
+use super::jwk_set::JwkSet;
 
 /// What `ConfiguredKeys::load` read; the provider builds its `Keys` from it without reading
 /// anything again. Its `Debug` shows no key material.
@@ -16,7 +16,7 @@ pub enum ConfiguredKeys {
     /// One key per algorithm family: an HMAC secret, or a PEM public key.
     Fixed(Vec<DecodingKey>),
     /// A JWKS file's keys.
-    Set(Arc<KeySet>),
+    Set(Arc<JwkSet>),
     /// A JWKS URL, fetched at the first login.
     Url(http::Uri),
 }
@@ -57,7 +57,7 @@ impl ConfiguredKeys {
             CustomTokenKey::JwksFile(path) => {
                 let text = std::fs::read(path)
                     .map_err(|err| format!("cannot read {}: {err}", path.display()))?;
-                let set = KeySet::parse(&text).map_err(|r| format!("{}: {r}", path.display()))?;
+                let set = JwkSet::parse(&text).map_err(|r| format!("{}: {r}", path.display()))?;
                 Ok(Self::Set(Arc::new(set)))
             }
             CustomTokenKey::JwksUrl(url) => jwks_url(url).map(Self::Url),
@@ -83,7 +83,7 @@ fn jwks_url(url: &url::Url) -> Result<http::Uri, String> {
 }
 
 fn family_of_name(name: &str) -> Option<AlgorithmFamily> {
-    Algorithm::from_str(name).ok().map(family)
+    Algorithm::from_str(name).ok().map(key_family)
 }
 
 fn family_label(family: AlgorithmFamily) -> &'static str {
@@ -92,5 +92,20 @@ fn family_label(family: AlgorithmFamily) -> &'static str {
         AlgorithmFamily::Rsa => "RSA",
         AlgorithmFamily::Ec => "EC",
         AlgorithmFamily::Ed => "Ed25519",
+    }
+}
+
+/// The family of an algorithm (jsonwebtoken keeps its own mapping private).
+pub fn key_family(alg: Algorithm) -> AlgorithmFamily {
+    match alg {
+        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => AlgorithmFamily::Hmac,
+        Algorithm::ES256 | Algorithm::ES384 => AlgorithmFamily::Ec,
+        Algorithm::EdDSA => AlgorithmFamily::Ed,
+        Algorithm::RS256
+        | Algorithm::RS384
+        | Algorithm::RS512
+        | Algorithm::PS256
+        | Algorithm::PS384
+        | Algorithm::PS512 => AlgorithmFamily::Rsa,
     }
 }
