@@ -25,16 +25,16 @@ use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Version};
 use hyper::body::Incoming;
 
 use crate::assertion::{Assertions, KeyRing};
-use crate::auth::Auth;
 use crate::config::{AuthMode, Config, RouteCors};
 use crate::error::ApiError;
 use crate::metrics::{self, UpstreamErrorKind};
 use crate::outbound::Outbound;
-use crate::tokens::Verified;
+use crate::tokens::{Tokens, Verified};
 use crate::web::{Body, RequestContext};
 
 use browser_token::Found;
 use data_api::DataApi;
+pub use data_api::Logins;
 pub use forward::{ForwardError, Forwarder};
 use identity::Identity;
 use routes::{Route, RouteTable};
@@ -65,6 +65,14 @@ pub struct UpstreamCall {
     pub status: Option<StatusCode>,
     /// From sending the request to its response head, or to the failure.
     pub elapsed: Duration,
+}
+
+/// What the proxy checks credentials with: access tokens, and the logins that Data API
+/// credential headers go through (`auth::Auth`).
+#[derive(Clone, Copy)]
+pub struct Checks<'a> {
+    pub tokens: &'a Tokens,
+    pub logins: &'a dyn Logins,
 }
 
 pub struct Proxy {
@@ -109,10 +117,12 @@ impl Proxy {
     }
 
     /// Proxies one request. Returns the response and the caller, if one was authenticated.
+    /// Credentials are checked with `checks`: tokens by the token check, Data API credential
+    /// headers by a login.
     /// Once a route matched, the response carries a [`Proxied`] extension for the access line.
     pub async fn handle(
         &self,
-        auth: &Auth,
+        checks: Checks<'_>,
         request: Request<Incoming>,
         ctx: &RequestContext,
     ) -> (Response<Body>, Option<Arc<Verified>>) {
@@ -125,7 +135,7 @@ impl Proxy {
                 );
             }
         };
-        let (mut response, caller, upstream) = self.pass(auth, route, request, ctx).await;
+        let (mut response, caller, upstream) = self.pass(checks, route, request, ctx).await;
         let (upstream, error) = match upstream {
             Some((call, error)) => (Some(call), error),
             None => (None, None),
@@ -142,7 +152,7 @@ impl Proxy {
     /// when it was called, with the cause of its failure.
     async fn pass(
         &self,
-        auth: &Auth,
+        checks: Checks<'_>,
         route: &Route,
         request: Request<Incoming>,
         ctx: &RequestContext,
@@ -160,7 +170,7 @@ impl Proxy {
         let caller = if preflight {
             Ok(None)
         } else {
-            self.authenticate(auth, route, &parts.headers, browser, ctx.now)
+            self.authenticate(checks, route, &parts.headers, browser, ctx.now)
                 .await
         };
         let caller = match caller {
@@ -195,7 +205,7 @@ impl Proxy {
         };
         parts.version = Version::HTTP_11;
         let (body, watch) = body::ClientBody::new(body, self.body_idle);
-        let mut ticket = live::StreamTicket::for_request(auth, route, caller.as_ref());
+        let mut ticket = live::StreamTicket::for_request(checks.tokens, route, caller.as_ref());
         let sent = Instant::now();
         let outcome = self
             .forwarder
@@ -361,7 +371,7 @@ impl Proxy {
     /// routes) the Data API credential headers.
     async fn authenticate(
         &self,
-        auth: &Auth,
+        checks: Checks<'_>,
         route: &Route,
         headers: &HeaderMap,
         browser: Found,
@@ -382,7 +392,11 @@ impl Proxy {
             && route.auth != AuthMode::None
             && credential == Credential::Absent
         {
-            if let Some(caller) = self.data_api.authenticate(auth, headers, now).await? {
+            if let Some(caller) = self
+                .data_api
+                .authenticate(checks.logins, headers, now)
+                .await?
+            {
                 return Ok(Some(caller));
             }
         }
@@ -394,7 +408,7 @@ impl Proxy {
             (_, Credential::Malformed) => {
                 Err(ApiError::invalid_session().with_reason("malformed_credential"))
             }
-            (_, Credential::Token(token)) => Ok(Some(auth.tokens().authenticate(token, now)?)),
+            (_, Credential::Token(token)) => Ok(Some(checks.tokens.authenticate(token, now)?)),
         }
     }
 }

@@ -12,8 +12,8 @@ use crate::cors::Cors;
 use crate::events::Events;
 use crate::ids;
 use crate::metrics::Metrics;
-use crate::proxy::Proxy;
 use crate::proxy::forwarded::TrustedProxies;
+use crate::proxy::{Checks, Proxy};
 use crate::sessions::activity::Activity;
 use crate::store::Store;
 use crate::throttle::Throttle;
@@ -50,6 +50,14 @@ static SIGNING_RELOAD: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(()
 static ASSERTION_RELOAD: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 impl State {
+    /// What the proxy checks credentials with.
+    pub fn checks(&self) -> Checks<'_> {
+        Checks {
+            tokens: &self.tokens,
+            logins: &self.auth,
+        }
+    }
+
     /// Re-reads the signing keys from the store (a rotation on any replica), then the
     /// assertion keys.
     pub async fn reload_keys(&self) {

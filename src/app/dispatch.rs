@@ -107,7 +107,8 @@ async fn answer_client(
                 }
                 (None, None) => {
                     class = RouteClass::Proxy;
-                    let (response, caller) = state.proxy.handle(&state.auth, request, &ctx).await;
+                    let (response, caller) =
+                        state.proxy.handle(state.checks(), request, &ctx).await;
                     if let Some(caller) = &caller {
                         // Noted once per second per token: `last_used_at` is kept to
                         // `activity::FLUSH_EVERY` anyway, and the map is shared by every core.

@@ -22,8 +22,11 @@ use http::{HeaderMap, HeaderName};
 use moka::sync::Cache;
 use sha2::{Digest, Sha256};
 
-use crate::auth::{Auth, api_key, userpass};
+use async_trait::async_trait;
+
+use crate::auth::{Auth, AuthError, api_key, userpass};
 use crate::error::ApiError;
+use crate::store::User;
 use crate::tokens::Verified;
 
 /// The session id upstream sees for Data API credential requests.
@@ -122,6 +125,41 @@ pub fn strip(headers: &mut HeaderMap) {
     }
 }
 
+/// What the Data API verifier asks of the logins (`auth::Auth`).
+#[async_trait]
+pub trait Logins: Send + Sync {
+    /// A counter that moves whenever a credential changes (a key deleted, a password reset):
+    /// a cached verification from an older epoch is stale.
+    fn credentials_epoch(&self) -> u64;
+    /// Whether the login provider `name` is enabled.
+    fn is_enabled(&self, name: &str) -> bool;
+    /// The user a login through `provider` with `body` proves, and the provider's name.
+    async fn resolve(
+        &self,
+        provider: &str,
+        body: &serde_json::Value,
+    ) -> Result<(User, &'static str), AuthError>;
+}
+
+#[async_trait]
+impl Logins for Auth {
+    fn credentials_epoch(&self) -> u64 {
+        Auth::credentials_epoch(self)
+    }
+
+    fn is_enabled(&self, name: &str) -> bool {
+        self.registry().is_enabled(name)
+    }
+
+    async fn resolve(
+        &self,
+        provider: &str,
+        body: &serde_json::Value,
+    ) -> Result<(User, &'static str), AuthError> {
+        Auth::resolve(self, provider, body).await
+    }
+}
+
 impl DataApi {
     pub fn new() -> Self {
         Self {
@@ -136,7 +174,7 @@ impl DataApi {
     /// nothing. A store failure stays what it is (503), not a 401.
     pub async fn authenticate(
         &self,
-        auth: &Auth,
+        logins: &dyn Logins,
         headers: &HeaderMap,
         now: i64,
     ) -> Result<Option<Arc<Verified>>, ApiError> {
@@ -145,17 +183,21 @@ impl DataApi {
         };
         let key = presented.digest();
         // Read before the check: a change while it runs makes the entry stale at once.
-        let epoch = auth.credentials_epoch();
+        let epoch = logins.credentials_epoch();
         if let Some(entry) = self.cache.get(&key) {
             if entry.epoch == epoch {
                 return Ok(Some(entry.caller));
             }
         }
         let (provider, body) = presented.login();
-        if provider == CUSTOM_TOKEN && !auth.registry().is_enabled(CUSTOM_TOKEN) {
+        if provider == CUSTOM_TOKEN && !logins.is_enabled(CUSTOM_TOKEN) {
             return Err(ApiError::invalid_session());
         }
-        let (user, provider) = match auth.resolve(provider, &body).await.map_err(ApiError::from) {
+        let (user, provider) = match logins
+            .resolve(provider, &body)
+            .await
+            .map_err(ApiError::from)
+        {
             Ok(found) => found,
             Err(err) if err.is_server_fault() => return Err(err),
             Err(err) => {

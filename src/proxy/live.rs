@@ -35,13 +35,13 @@ impl StreamTicket {
     /// What a stream of this request needs to be closed on revocation: only for a caller with
     /// a session (not the Data API's session-less credentials).
     pub fn for_request(
-        auth: &crate::auth::Auth,
+        tokens: &crate::tokens::Tokens,
         route: &super::Route,
         caller: Option<&Arc<Verified>>,
     ) -> Option<Self> {
         let caller = caller.filter(|caller| caller.session_id() != super::data_api::SESSION_ID)?;
         Some(Self::new(
-            auth.tokens().revocations().clone(),
+            tokens.revocations().clone(),
             caller.clone(),
             route.close_streams_at_expiry,
         ))
