@@ -2,8 +2,9 @@
 //! bcrypt hashes verify too, until `needs_rehash` has them replaced.
 //!
 //! # Security
-//! Hashing runs on `spawn_blocking` behind a semaphore, so a storm of logins queues here
-//! instead of stalling the runtime that serves proxied traffic. Unknown users are verified
+//! Hashing runs on dedicated low-priority threads (`pool`) behind a semaphore, so a storm of
+//! logins queues here instead of stalling the runtime that serves proxied traffic, and the
+//! hashes that run yield the CPU to it. Unknown users are verified
 //! against a dummy hash so both answers take the same time. The queue's depth and each hash's
 //! wait are metrics (`sessiongate_hash_pool_queue_depth`, `sessiongate_hash_pool_wait_seconds`).
 //!
@@ -12,6 +13,8 @@
 //! `Retry-After`), so a login storm beyond the pool's capacity is shed in microseconds instead
 //! of queueing for seconds (`sessiongate_login_shed_total`).
 
+mod pool;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
@@ -19,6 +22,8 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::{Algorithm, Argon2, Params, Version};
 use tokio::sync::Semaphore;
 use tracing::Span;
+
+use self::pool::HashThreads;
 
 /// Password length bounds of App Services' local-userpass provider, in characters.
 pub const MIN_LEN: usize = 6;
@@ -44,6 +49,8 @@ pub struct Passwords {
     /// Hashes (and verifications) run so far by this pool.
     runs: AtomicU64,
     dummy_hash: Arc<str>,
+    /// One thread per permit.
+    threads: HashThreads,
 }
 
 /// Takes one place in the wait queue back when dropped (the waiter got its permit or gave up).
@@ -115,6 +122,7 @@ impl Passwords {
             waiting: AtomicUsize::new(0),
             runs: AtomicU64::new(0),
             dummy_hash: dummy.into(),
+            threads: HashThreads::start(concurrency),
         }
     }
 
@@ -176,12 +184,13 @@ impl Passwords {
             };
         self.runs.fetch_add(1, Ordering::Relaxed);
         let span = Span::current();
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            span.in_scope(work)
-        })
-        .await
-        .map_err(|err| PasswordError::Hashing(err.to_string()))
+        self.threads
+            .run(move || {
+                let _permit = permit;
+                span.in_scope(work)
+            })
+            .await
+            .map_err(|err| PasswordError::Hashing(err.to_string()))
     }
 }
 
