@@ -4,8 +4,8 @@
 //! Does not parse the command line or read the environment; `cli::serve` does.
 
 mod background;
-mod dispatch;
 mod live;
+mod pipeline;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -224,7 +224,7 @@ impl App {
             self.client,
             self.tls,
             options,
-            move |request, conn| dispatch::client(live.current(), request, conn),
+            move |request, conn| pipeline::client(live.current(), request, conn),
             stop_rx.clone(),
         ));
         let live = self.live.clone();
@@ -232,7 +232,7 @@ impl App {
             self.admin,
             None,
             admin_options,
-            move |request, conn| dispatch::admin(live.current(), request, conn),
+            move |request, conn| pipeline::admin(live.current(), request, conn),
             stop_rx.clone(),
         ));
         let poller = tokio::spawn(poll_revocations(self.live.clone(), stop_rx.clone()));

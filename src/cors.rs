@@ -1,9 +1,9 @@
 //! CORS for browser apps on other origins (`[cors]`): the policy built from config, the
 //! gateway's answer to a preflight, and the headers added to every other response.
 //!
-//! Used on the client listener only (`app::dispatch`), for the gateway's own endpoints and
+//! Used on the client listener only (`app::pipeline`), for the gateway's own endpoints and
 //! the proxy routes that leave CORS to the gateway; the admin listener is private and answers
-//! no cross-origin browser. Does not route: the dispatcher decides where the policy applies.
+//! no cross-origin browser. Does not route: the pipeline's CORS layer decides where the policy applies.
 //!
 //! # Security
 //! Origins are compared byte for byte with the configured list (no patterns, no `null`), so

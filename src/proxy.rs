@@ -1,7 +1,8 @@
 //! The reverse proxy: route, credential, token check, identity headers, forward — in that
 //! order, one small function each.
 //!
-//! Does not answer the gateway's own endpoints; `app::dispatch` sends only the rest here.
+//! Does not answer the gateway's own endpoints; the client pipeline (`app::pipeline`) sends only
+//! the rest here.
 
 pub mod body;
 pub mod browser_token;
@@ -46,11 +47,18 @@ const FORWARDED: HeaderName = HeaderName::from_static("forwarded");
 const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 
 /// Response extension of a request that matched a proxy route: what the access line says about
-/// its route and upstream.
+/// its route, caller and upstream, and whether the gateway's CORS policy applies to it.
+///
+/// The caller rides here rather than in an extension of its own: `Proxied` is inserted on
+/// every proxied response anyway, so the caller costs no allocation more (bench/README.md).
 #[derive(Debug, Clone)]
 pub struct Proxied {
     /// The matched route's prefix (`/` for the default route).
     pub route: Arc<str>,
+    /// The route's `cors`: whether the gateway or the upstream answers CORS.
+    pub cors: RouteCors,
+    /// The authenticated caller, when there was one.
+    pub caller: Option<Arc<Verified>>,
     /// The upstream call, when the request got that far (not for a refused credential).
     pub upstream: Option<UpstreamCall>,
     /// Why the upstream call failed (`upstream unavailable: connection refused`), on the
@@ -116,24 +124,19 @@ impl Proxy {
             .map_or(true, |route| route.cors == RouteCors::Gateway)
     }
 
-    /// Proxies one request. Returns the response and the caller, if one was authenticated.
-    /// Credentials are checked with `checks`: tokens by the token check, Data API credential
-    /// headers by a login.
-    /// Once a route matched, the response carries a [`Proxied`] extension for the access line.
+    /// Proxies one request. Credentials are checked with `checks`: tokens by the token check,
+    /// Data API credential headers by a login. Once a route matched, the response carries a
+    /// [`Proxied`] extension: the route, the caller if one was authenticated, and the upstream
+    /// call.
     pub async fn handle(
         &self,
         checks: Checks<'_>,
         request: Request<Incoming>,
         ctx: &RequestContext,
-    ) -> (Response<Body>, Option<Arc<Verified>>) {
+    ) -> Response<Body> {
         let route = match self.routes.find(&ctx.path) {
             Ok(route) => route,
-            Err(err) => {
-                return (
-                    ApiError::invalid_parameter(err.to_string()).into_response(),
-                    None,
-                );
-            }
+            Err(err) => return ApiError::invalid_parameter(err.to_string()).into_response(),
         };
         let (mut response, caller, upstream) = self.pass(checks, route, request, ctx).await;
         let (upstream, error) = match upstream {
@@ -142,10 +145,12 @@ impl Proxy {
         };
         response.extensions_mut().insert(Proxied {
             route: route.prefix.clone(),
+            cors: route.cors,
+            caller,
             upstream,
             error,
         });
-        (response, caller)
+        response
     }
 
     /// The request on its route: credential, headers, forward. Returns what the upstream did
