@@ -5,7 +5,8 @@
 //! Does not limit bodies: each endpoint reads its own with its own limit.
 
 use std::convert::Infallible;
-use std::future::{Ready, ready};
+use std::future::Future;
+use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures_util::future::Either;
@@ -80,6 +81,19 @@ fn client_info<B>(trusted: &TrustedProxies, request: &Request<B>, conn: ConnInfo
     }
 }
 
+/// A refused request's answer, made when polled: inside the request's scope, so that its body
+/// carries the request id.
+pub struct Refused(Option<ApiError>);
+
+impl Future for Refused {
+    type Output = Result<Response<Body>, Infallible>;
+
+    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Self::Output> {
+        let err = self.0.take().expect("a refusal is polled once");
+        Poll::Ready(Ok(err.into_response()))
+    }
+}
+
 impl<'a, S> Layer<S> for ContextLayer<'a> {
     type Service = ContextService<'a, S>;
 
@@ -102,7 +116,7 @@ where
 {
     type Response = Response<Body>;
     type Error = Infallible;
-    type Future = Either<Ready<Result<Response<Body>, Infallible>>, S::Future>;
+    type Future = Either<Refused, S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -111,7 +125,7 @@ where
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         match self.layer.context(&mut request) {
             Ok(ctx) => Either::Right(self.inner.call(Contextual { request, ctx })),
-            Err(err) => Either::Left(ready(Ok(err.into_response()))),
+            Err(err) => Either::Left(Refused(Some(err))),
         }
     }
 }

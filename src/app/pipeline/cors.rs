@@ -4,7 +4,8 @@
 //!
 //! With `[cors]` off it does nothing, not even a lookup.
 
-use std::future::{Future, Ready, ready};
+use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -37,22 +38,12 @@ impl<'a, P: Fn(&str) -> bool + Copy> CorsLayer<'a, P> {
         }
     }
 
-    /// The gateway's answer to a preflight on one of its paths. A path that does not
-    /// normalize is not answered here: the context layer refuses it (and this one decorates).
-    fn preflight<B>(&self, request: &Request<B>) -> Option<Response<Body>> {
-        if !cors::is_preflight(request.method(), request.headers()) {
-            return None;
-        }
-        let path = path::normalize(request.uri().path()).ok()?;
-        if !(self.gateway_answers)(&path) {
-            return None;
-        }
-        let mut answer = self.cors.preflight(request)?;
-        answer.extensions_mut().insert(Endpoint {
-            class: RouteClass::ClientApi,
-            name: "cors_preflight",
-        });
-        Some(answer)
+    /// Whether the gateway answers this preflight: a preflight on one of its paths. A path
+    /// that does not normalize is not answered here: the context layer refuses it (and this
+    /// layer decorates the refusal).
+    fn answers_preflight<B>(&self, request: &Request<B>) -> bool {
+        cors::is_preflight(request.method(), request.headers())
+            && path::normalize(request.uri().path()).is_ok_and(|path| (self.gateway_answers)(&path))
     }
 }
 
@@ -82,7 +73,7 @@ where
 {
     type Response = Response<Body>;
     type Error = S::Error;
-    type Future = Either<Ready<Result<Response<Body>, S::Error>>, CorsFuture<'a, S::Future>>;
+    type Future = Either<Preflight<'a, B, S::Error>, CorsFuture<'a, S::Future>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -96,14 +87,45 @@ where
                 policy: None,
             });
         }
-        if let Some(answer) = self.layer.preflight(&request) {
-            return Either::Left(ready(Ok(answer)));
+        if self.layer.answers_preflight(&request) {
+            return Either::Left(Preflight {
+                cors,
+                request: Some(request),
+                error: PhantomData,
+            });
         }
         let origin = request.headers().get(ORIGIN).cloned();
         Either::Right(CorsFuture {
             inner: self.inner.call(request),
             policy: Some((cors, origin)),
         })
+    }
+}
+
+/// The gateway's answer to a preflight, made when polled: inside the request's scope, so that
+/// a refusal's body carries the request id.
+pub struct Preflight<'a, B, E> {
+    cors: &'a Cors,
+    request: Option<Request<B>>,
+    error: PhantomData<fn() -> E>,
+}
+
+impl<B, E> Unpin for Preflight<'_, B, E> {}
+
+impl<B, E> Future for Preflight<'_, B, E> {
+    type Output = Result<Response<Body>, E>;
+
+    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Self::Output> {
+        let request = self.request.take().expect("a preflight is polled once");
+        let mut answer = self
+            .cors
+            .preflight(&request)
+            .expect("CORS is on and this is a preflight: checked in call");
+        answer.extensions_mut().insert(Endpoint {
+            class: RouteClass::ClientApi,
+            name: "cors_preflight",
+        });
+        Poll::Ready(Ok(answer))
     }
 }
 

@@ -99,11 +99,8 @@ where
         let id = self.layer.id_of(&request);
         let span = tracing::info_span!("request", id = %id.to_str().unwrap_or("-"));
         request.extensions_mut().insert(RequestId(id.clone()));
-        // The inner layers may answer in `call` (a refused preflight, a bad path): that runs
-        // as the request too, so their error bodies and log lines carry the id.
-        let answer =
-            span.in_scope(|| web::REQUEST_ID.sync_scope(id.clone(), || self.inner.call(request)));
-        let answer = web::REQUEST_ID.scope(id.clone(), answer);
+        // The inner layers make their answers when polled, not in `call`: inside this scope.
+        let answer = web::REQUEST_ID.scope(id.clone(), self.inner.call(request));
         RequestIdFuture {
             inner: answer.instrument(span),
             header: self.layer.header,

@@ -7,7 +7,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use futures_util::future::Either;
 use http::Response;
 use tower::Service;
 
@@ -21,21 +20,19 @@ use crate::web::Body;
 
 type Answer = Result<Response<Body>, Infallible>;
 
+/// The future of each service: boxed once, here at the bottom, so that the layers above move a
+/// pointer rather than the proxy's whole state machine each time one wraps another's future
+/// (bench/README.md: that copying cost more than the allocation).
+type Answering<'a> = Pin<Box<dyn Future<Output = Answer> + Send + 'a>>;
+
 /// The client listener's services: the client API, in front of the proxy.
-pub fn client(
-    state: &State,
-) -> impl Service<Contextual, Response = Response<Body>, Error = Infallible, Future: Send> + '_ {
-    ClientApi {
-        state,
-        proxy: tower::service_fn(move |request| proxy(state, request)),
-    }
+pub fn client(state: &State) -> Client<'_> {
+    Client { state }
 }
 
 /// The admin listener's service.
-pub fn admin(
-    state: &State,
-) -> impl Service<Contextual, Response = Response<Body>, Error = Infallible, Future: Send> + '_ {
-    tower::service_fn(move |request| admin_api(state, request))
+pub fn admin(state: &State) -> Admin<'_> {
+    Admin { state }
 }
 
 /// Whether the gateway answers CORS on `path`: its own endpoints, and proxy routes that do
@@ -51,35 +48,49 @@ fn own_route<'p>(state: &State, path: &'p str) -> Option<Matched<'static, 'p, Ha
         .filter(|route| route.name() != "jwks" || state.proxy.assertions().is_some())
 }
 
-/// The client API: answers its own paths, hands every other request to `proxy`.
-struct ClientApi<'a, P> {
+/// The client listener: the client API answers its own paths, the proxy every other.
+pub struct Client<'a> {
     state: &'a State,
-    proxy: P,
 }
 
-impl<'a, P> Service<Contextual> for ClientApi<'a, P>
-where
-    P: Service<Contextual, Response = Response<Body>, Error = Infallible>,
-{
+impl<'a> Service<Contextual> for Client<'a> {
     type Response = Response<Body>;
     type Error = Infallible;
-    /// Only the gateway's own endpoints are boxed; a proxied request's future is the proxy's.
-    type Future = Either<Pin<Box<dyn Future<Output = Answer> + Send + 'a>>, P::Future>;
+    type Future = Answering<'a>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.proxy.poll_ready(cx)
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, request: Contextual) -> Self::Future {
-        if own_route(self.state, &request.ctx.path).is_none() {
-            return Either::Right(self.proxy.call(request));
+        match own_route(self.state, &request.ctx.path) {
+            Some(_) => Box::pin(client_api(self.state, request)),
+            None => Box::pin(proxy(self.state, request)),
         }
-        Either::Left(Box::pin(client_api(self.state, request)))
+    }
+}
+
+/// The admin listener's service: the admin API, health, metrics and the console.
+pub struct Admin<'a> {
+    state: &'a State,
+}
+
+impl<'a> Service<Contextual> for Admin<'a> {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Answering<'a>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Contextual) -> Self::Future {
+        Box::pin(admin_api(self.state, request))
     }
 }
 
 async fn client_api(state: &State, Contextual { request, ctx }: Contextual) -> Answer {
-    // `ClientApi::call` matched this path already: the route is there.
+    // `Client::call` matched this path already: the route is there.
     let Some(route) = own_route(state, &ctx.path) else {
         return Ok(crate::error::ApiError::not_found().into_response());
     };
