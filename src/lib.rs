@@ -32,7 +32,8 @@
 //! - `server`: accept loop, rustls, HTTP/1.1 + HTTP/2, graceful shutdown
 //! - `client_api`: App Services client API routes
 //! - `app`: `App::build` (store, keys, listeners), `App::run` (serve until shutdown), the
-//!   per-request dispatch and the background tasks
+//!   per-request pipeline (tower layers around the client API, proxy and admin services) and
+//!   the background tasks
 //! - `cli`: clap types and one file per subcommand
 #![forbid(unsafe_code)]
 
