@@ -6,6 +6,7 @@
 
 pub mod body;
 pub mod browser_token;
+mod check;
 pub mod credential;
 pub mod data_api;
 pub mod forward;
@@ -26,14 +27,14 @@ use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Version};
 use hyper::body::Incoming;
 
 use crate::assertion::{Assertions, KeyRing};
-use crate::config::{AuthMode, Config, RouteCors};
+use crate::config::{Config, RouteCors};
 use crate::error::ApiError;
 use crate::metrics::{self, UpstreamErrorKind};
 use crate::outbound::Outbound;
-use crate::tokens::{Tokens, Verified};
+use crate::tokens::Verified;
 use crate::web::{Body, RequestContext};
 
-use browser_token::Found;
+pub use check::Checks;
 use data_api::DataApi;
 pub use data_api::Logins;
 pub use forward::{ForwardError, Forwarder};
@@ -73,14 +74,6 @@ pub struct UpstreamCall {
     pub status: Option<StatusCode>,
     /// From sending the request to its response head, or to the failure.
     pub elapsed: Duration,
-}
-
-/// What the proxy checks credentials with: access tokens, and the logins that Data API
-/// credential headers go through (`auth::Auth`).
-#[derive(Clone, Copy)]
-pub struct Checks<'a> {
-    pub tokens: &'a Tokens,
-    pub logins: &'a dyn Logins,
 }
 
 pub struct Proxy {
@@ -296,7 +289,9 @@ impl Proxy {
             }
         }
         forwarded.apply(headers);
-        headers.insert(self.request_id_header.clone(), ctx.request_id.clone());
+        if let Some(id) = crate::web::request_id() {
+            headers.insert(self.request_id_header.clone(), id);
+        }
         if let Some(caller) = caller {
             self.identity.set(headers, caller);
         }
@@ -367,53 +362,6 @@ impl Forwarded {
         headers.insert(X_FORWARDED_PROTO, self.proto);
         if let Some(host) = self.host {
             headers.insert(X_FORWARDED_HOST, host);
-        }
-    }
-}
-
-impl Proxy {
-    /// The route's auth rule applied to the request's credential: a token, else (on Data API
-    /// routes) the Data API credential headers.
-    async fn authenticate(
-        &self,
-        checks: Checks<'_>,
-        route: &Route,
-        headers: &HeaderMap,
-        browser: Found,
-        now: i64,
-    ) -> Result<Option<Arc<Verified>>, ApiError> {
-        use credential::Credential;
-        let credential = match (credential::extract(headers), &browser) {
-            (credential, Found::None) => credential,
-            (_, Found::Alone) => return Err(ApiError::websocket_token_alone()),
-            (_, Found::Malformed) => Credential::Malformed,
-            (Credential::Absent, Found::Token(token)) => Credential::Token(token),
-            (Credential::Token(header), Found::Token(token)) if header == token => {
-                Credential::Token(header)
-            }
-            (_, Found::Token(_)) => Credential::Malformed,
-        };
-        if route.data_api_credentials
-            && route.auth != AuthMode::None
-            && credential == Credential::Absent
-        {
-            if let Some(caller) = self
-                .data_api
-                .authenticate(checks.logins, headers, now)
-                .await?
-            {
-                return Ok(Some(caller));
-            }
-        }
-        match (route.auth, credential) {
-            (AuthMode::None, _) | (AuthMode::Optional, Credential::Absent) => Ok(None),
-            (AuthMode::Required, Credential::Absent) => {
-                Err(ApiError::invalid_session().with_reason("missing_token"))
-            }
-            (_, Credential::Malformed) => {
-                Err(ApiError::invalid_session().with_reason("malformed_credential"))
-            }
-            (_, Credential::Token(token)) => Ok(Some(checks.tokens.authenticate(token, now)?)),
         }
     }
 }

@@ -58,8 +58,6 @@ pub struct RequestContext {
     pub client: ClientInfo,
     /// The TCP peer is one of `server.trusted_proxies`: its forwarding headers count.
     pub peer_trusted: bool,
-    /// This request's id (`server.request_id_header`), also in `REQUEST_ID`.
-    pub request_id: HeaderValue,
     /// Unix seconds when the request arrived.
     pub now: i64,
 }
@@ -68,6 +66,11 @@ tokio::task_local! {
     /// The id of the request being answered: error bodies carry it, so a client's complaint
     /// leads to the log line.
     pub static REQUEST_ID: HeaderValue;
+}
+
+/// The id of the request being answered (`REQUEST_ID`); `None` outside a request.
+pub fn request_id() -> Option<HeaderValue> {
+    REQUEST_ID.try_with(HeaderValue::clone).ok()
 }
 
 /// A complete body from bytes.

@@ -121,7 +121,6 @@ mod tests {
             authority: None,
             client: crate::web::ClientInfo::default(),
             peer_trusted: false,
-            request_id: HeaderValue::from_static("test-request"),
             now: 0,
         }
     }

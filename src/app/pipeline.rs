@@ -7,9 +7,10 @@
 //! admin:  RequestId → AccessLog →        Context → Admin
 //! ```
 //!
-//! What a layer learns travels with the request or the response: the request id in a request
-//! extension ([`RequestId`]), the checked path and the client in the request handed to the
-//! services ([`Contextual`]), the endpoint, the refusal reason and the caller in response
+//! What a layer learns travels with the request or the response: the request id in the
+//! `web::REQUEST_ID` task-local that the `RequestId` layer runs the inner answer in, the
+//! checked path and the client in the request handed to the services ([`Contextual`]), the
+//! endpoint, the refusal reason and the caller in response
 //! extensions ([`Endpoint`], `error::Refusal`, `client_api::ActingFor`, `proxy::Proxied`).
 //!
 //! Does not accept connections or frame HTTP (`server`), nor limit bodies or time them out:
@@ -38,7 +39,6 @@ use crate::web::{Body, RequestContext};
 use access_log::AccessLogLayer;
 use context::ContextLayer;
 use cors::CorsLayer;
-pub use request_id::RequestId;
 use request_id::RequestIdLayer;
 
 /// A request past the `Context` layer: its head and body, and what every service needs to

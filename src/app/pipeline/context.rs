@@ -10,10 +10,10 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures_util::future::Either;
-use http::{HeaderValue, Request, Response};
+use http::{Request, Response};
 use tower::{Layer, Service};
 
-use super::{Contextual, RequestId};
+use super::Contextual;
 use crate::auth::ClientInfo;
 use crate::error::ApiError;
 use crate::ids;
@@ -48,11 +48,6 @@ impl<'a> ContextLayer<'a> {
             ApiError::invalid_parameter(format!("invalid path: {err}")).with_reason("invalid_path")
         })?;
         let conn = self.conn;
-        let request_id = match request.extensions_mut().remove::<RequestId>() {
-            Some(RequestId(id)) => id,
-            // Without the request id layer (tests of a single layer): a fresh one.
-            None => HeaderValue::from_bytes(&ids::request_id()).expect("hex is a valid value"),
-        };
         Ok(RequestContext {
             remote: conn.remote,
             local: conn.local,
@@ -61,7 +56,6 @@ impl<'a> ContextLayer<'a> {
             authority: request.uri().authority().map(|a| a.as_str().to_owned()),
             client: client_info(self.trusted, request, conn),
             peer_trusted: self.trusted.contains(conn.remote.ip()),
-            request_id,
             now: ids::now(),
         })
     }
@@ -139,6 +133,7 @@ mod tests {
 
     use super::*;
     use crate::error::Refusal;
+    use http::HeaderValue;
 
     fn conn() -> ConnInfo {
         ConnInfo {
@@ -160,7 +155,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn services_get_the_normalized_path_the_client_and_the_request_id() {
+    async fn services_get_the_normalized_path_and_the_client() {
         let trusted = TrustedProxies::new(vec!["10.0.0.0/8".parse().expect("test cidr")]);
         let mut request = Request::get("/a/./b//c/../d")
             .body(())
@@ -168,16 +163,12 @@ mod tests {
         let headers = request.headers_mut();
         headers.insert("user-agent", HeaderValue::from_static("curl/8"));
         headers.insert("x-forwarded-for", HeaderValue::from_static("203.0.113.9"));
-        request
-            .extensions_mut()
-            .insert(RequestId(HeaderValue::from_static("id-1")));
         let response = run(&trusted, request).await;
         let ctx = response
             .extensions()
             .get::<RequestContext>()
             .expect("reached");
         assert_eq!(ctx.path, "/a/b/d");
-        assert_eq!(ctx.request_id, "id-1");
         assert_eq!(ctx.client.ip, Some("203.0.113.9".parse().expect("ip")));
         assert_eq!(ctx.client.user_agent.as_deref(), Some("curl/8"));
         assert!(ctx.peer_trusted);

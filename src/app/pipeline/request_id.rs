@@ -22,10 +22,6 @@ use crate::proxy::forwarded::TrustedProxies;
 use crate::server::ConnInfo;
 use crate::web;
 
-/// Request extension: the id of this request, for the layers and services inside this one.
-#[derive(Debug, Clone)]
-pub struct RequestId(pub HeaderValue);
-
 /// Longest request id kept from a trusted proxy.
 const MAX_REQUEST_ID: usize = 128;
 
@@ -95,10 +91,9 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+    fn call(&mut self, request: Request<B>) -> Self::Future {
         let id = self.layer.id_of(&request);
         let span = tracing::info_span!("request", id = %id.to_str().unwrap_or("-"));
-        request.extensions_mut().insert(RequestId(id.clone()));
         // The inner layers make their answers when polled, not in `call`: inside this scope.
         let answer = web::REQUEST_ID.scope(id.clone(), self.inner.call(request));
         RequestIdFuture {
@@ -155,15 +150,16 @@ mod tests {
         }
     }
 
-    /// The id the inner service saw (extension and `web::REQUEST_ID`) and the one returned.
+    /// The id the inner service saw.
+    #[derive(Clone)]
+    struct Seen(HeaderValue);
+
+    /// The id the inner service saw (`web::REQUEST_ID`) and the one returned.
     async fn ids(trusted: &TrustedProxies, remote: &str, sent: Option<&str>) -> (String, String) {
-        let service = tower::service_fn(|request: Request<()>| async move {
-            let seen = request.extensions().get::<RequestId>().cloned();
-            let seen = seen.expect("the layer sets the extension");
-            let scoped = web::REQUEST_ID.with(Clone::clone);
-            assert_eq!(seen.0, scoped, "extension and task-local agree");
+        let service = tower::service_fn(|_: Request<()>| async move {
+            let seen = web::request_id().expect("the layer scopes the id");
             let mut response = Response::new(());
-            response.extensions_mut().insert(seen);
+            response.extensions_mut().insert(Seen(seen));
             Ok::<_, Infallible>(response)
         });
         let header = HEADER;
@@ -178,7 +174,7 @@ mod tests {
             .to_str()
             .expect("ascii")
             .to_owned();
-        let seen = response.extensions().get::<RequestId>().expect("echoed");
+        let seen = response.extensions().get::<Seen>().expect("echoed");
         (seen.0.to_str().expect("ascii").to_owned(), returned)
     }
 
