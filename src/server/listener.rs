@@ -62,6 +62,24 @@ pub async fn serve<H, F>(
     tls: Option<TlsAcceptor>,
     options: HttpOptions,
     handler: H,
+    shutdown: watch::Receiver<bool>,
+) where
+    H: Fn(Request<Incoming>, ConnInfo) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<Body>> + Send + 'static,
+{
+    let slots = Arc::new(Semaphore::new(options.max_connections));
+    serve_sharing(listener, tls, options, slots, handler, shutdown).await;
+}
+
+/// `serve` with the connection cap shared with other listeners: `slots` holds
+/// `options.max_connections` permits, one per open connection of any of them; the drain waits
+/// for all of them.
+pub(super) async fn serve_sharing<H, F>(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    options: HttpOptions,
+    slots: Arc<Semaphore>,
+    handler: H,
     mut shutdown: watch::Receiver<bool>,
 ) where
     H: Fn(Request<Incoming>, ConnInfo) -> F + Clone + Send + Sync + 'static,
@@ -72,7 +90,6 @@ pub async fn serve<H, F>(
     let local = listener
         .local_addr()
         .expect("a bound listener has an address");
-    let slots = Arc::new(Semaphore::new(options.max_connections));
     // Connections are told to close only after the listener is gone, so that a client that
     // sees its idle connection closed can rely on new connections being refused.
     let (close_tx, close_rx) = watch::channel(false);
