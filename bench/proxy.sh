@@ -138,7 +138,7 @@ launcher=()
     # (the user-agent parser is built in the background after the ready line).
     --toggle-collect='tokio::runtime::scheduler::multi_thread::worker::run'
     # The client listener's per-core runtimes (src/server/cores.rs).
-    --toggle-collect='tokio::runtime::scheduler::current_thread::CoreGuard::block_on*')
+    --toggle-collect='sessiongate::server::cores::run_core')
 env SESSIONGATE_STORE__URL="sqlite://$work/sessiongate.db" \
   SESSIONGATE_UPSTREAM__URL="http://127.0.0.1:$upstream_port" \
   SESSIONGATE_SERVER__LISTEN=127.0.0.1:0 \
