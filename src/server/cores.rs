@@ -49,7 +49,7 @@ impl CoreListeners {
         Ok(Self { sockets, local })
     }
 
-    /// The bound address (with the port port 0 resolved to).
+    /// The bound address (port 0 resolved to the port the first socket got).
     pub fn local_addr(&self) -> SocketAddr {
         self.local
     }
