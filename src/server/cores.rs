@@ -6,7 +6,8 @@
 //! wake-ups between the client's connection and its upstream connection.
 //!
 //! The connection cap (`server.max_connections`) is one semaphore shared by every core, and
-//! shutdown is the same signal for all. Each core's runtime keeps running after its listener
+//! shutdown is the same signal for all; connections are told to close only once every core
+//! has stopped accepting (`listener::Closing`). Each core's runtime keeps running after its listener
 //! has drained, until [`Cores::finish`]: resources opened on a core (a store connection taken
 //! while answering a login) stay usable for the last writes at shutdown.
 
@@ -23,7 +24,7 @@ use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::{Semaphore, oneshot, watch};
 use tokio_rustls::TlsAcceptor;
 
-use super::listener::{ConnInfo, HttpOptions, serve_sharing};
+use super::listener::{Closing, ConnInfo, HttpOptions, serve_sharing};
 use crate::web::Body;
 
 /// Sockets bound to one address, one per core, not yet attached to a runtime.
@@ -98,6 +99,7 @@ where
     F: Future<Output = Response<Body>> + Send + 'static,
 {
     let slots = Arc::new(Semaphore::new(options.max_connections));
+    let closing = Closing::new(listeners.sockets.len());
     let (release, released) = watch::channel(false);
     let mut cores = Cores {
         drained: Vec::new(),
@@ -114,10 +116,12 @@ where
                 handler.clone(),
                 shutdown.clone(),
             );
+            let open = closing.listener();
             async move {
                 match TcpListener::from_std(socket) {
                     Ok(listener) => {
-                        serve_sharing(listener, tls, options, slots, handler, shutdown).await;
+                        let shared = (slots, open);
+                        serve_sharing(listener, tls, options, shared, handler, shutdown).await;
                     }
                     Err(err) => tracing::error!(error = %err, core, "cannot serve a listener"),
                 }
