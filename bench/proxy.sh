@@ -136,7 +136,9 @@ launcher=()
   launcher=(valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" --dump-instr=no
     # Only the async workers: not the start-up work that blocking threads finish meanwhile
     # (the user-agent parser is built in the background after the ready line).
-    --toggle-collect='tokio::runtime::scheduler::multi_thread::worker::run')
+    --toggle-collect='tokio::runtime::scheduler::multi_thread::worker::run'
+    # The client listener's per-core runtimes (src/server/cores.rs).
+    --toggle-collect='sessiongate::server::cores::run_core')
 env SESSIONGATE_STORE__URL="sqlite://$work/sessiongate.db" \
   SESSIONGATE_UPSTREAM__URL="http://127.0.0.1:$upstream_port" \
   SESSIONGATE_SERVER__LISTEN=127.0.0.1:0 \

@@ -28,8 +28,10 @@ use crate::cors::Cors;
 use crate::events::{self, Events};
 use crate::ids;
 use crate::metrics::Metrics;
+use crate::outbound;
 use crate::proxy::Proxy;
 use crate::proxy::forwarded::TrustedProxies;
+use crate::server::cores::CoreListeners;
 use crate::server::{self, HttpOptions};
 use crate::sessions::activity::Activity;
 use crate::state::State;
@@ -99,7 +101,8 @@ pub enum StartError {
 /// A built gateway: store open, keys loaded, listeners bound.
 pub struct App {
     live: Arc<Live>,
-    client: TcpListener,
+    /// One socket per core (`server::cores`).
+    client: CoreListeners,
     admin: TcpListener,
     tls: Option<TlsAcceptor>,
 }
@@ -155,7 +158,14 @@ impl App {
         tokio::task::spawn_blocking(|| {
             crate::sessions::user_agent::shared();
         });
-        let client = bind("server.listen", config.server.listen).await?;
+        let client =
+            CoreListeners::bind(config.server.listen, outbound::cores()).map_err(|source| {
+                StartError::Bind {
+                    key: "server.listen",
+                    addr: config.server.listen,
+                    source,
+                }
+            })?;
         let admin = bind("server.admin_listen", config.server.admin_listen).await?;
         crate::metrics::set_build_info(&config.fingerprint());
         let durable = Durable {
@@ -177,9 +187,7 @@ impl App {
     }
 
     pub fn client_addr(&self) -> SocketAddr {
-        self.client
-            .local_addr()
-            .expect("a bound listener has an address")
+        self.client.local_addr()
     }
 
     pub fn admin_addr(&self) -> SocketAddr {
@@ -220,13 +228,14 @@ impl App {
             ..options
         };
         let live = self.live.clone();
-        let client = tokio::spawn(server::serve(
+        let mut client = server::cores::serve(
             self.client,
             self.tls,
             options,
             move |request, conn| pipeline::client(live.current(), request, conn),
             stop_rx.clone(),
-        ));
+            outbound::serve_on_core,
+        );
         let live = self.live.clone();
         let admin = tokio::spawn(server::serve(
             self.admin,
@@ -249,7 +258,8 @@ impl App {
         shutdown.await;
         tracing::info!("shutting down: no new connections, finishing in-flight requests");
         let _ = stop_tx.send(true);
-        for task in [client, admin, poller, chores, delivery] {
+        client.drained().await;
+        for task in [admin, poller, chores, delivery] {
             if let Err(err) = task.await {
                 tracing::error!(error = %err, "server task failed");
             }
@@ -262,6 +272,7 @@ impl App {
             tracing::warn!("session activity not flushed at shutdown: the store did not answer");
         }
         state.store.close().await;
+        client.finish().await;
     }
 }
 

@@ -13,10 +13,11 @@
 //!
 //! **Instances.** One [`Outbound`] holds the root store; each client is built from it once,
 //! where its settings are known:
-//! - [`Outbound::upstream_client`]: the forwarder's pool (`upstream.connect_timeout`,
+//! - [`Outbound::upstream_pools`]: the forwarder's pools (`upstream.connect_timeout`,
 //!   `upstream.pool_idle_timeout`), streaming bodies, and the only TLS config that presents
 //!   `upstream.client_cert_file` (mutual TLS) — to `upstream.url` and to routes' own
-//!   upstreams, never to a webhook or identity provider, which are other parties;
+//!   upstreams, never to a webhook or identity provider, which are other parties. One pool per
+//!   serving core ([`CorePools`]), so a request and its upstream connection stay on one core;
 //! - [`Outbound::fetcher`]: small request/answer exchanges with a deadline and a size limit,
 //!   no client certificate. `Auth` builds one and its three users share its pool.
 //!
@@ -31,6 +32,7 @@ mod fetch;
 mod forward_error;
 mod roots;
 
+use std::cell::Cell;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -77,18 +79,25 @@ impl Outbound {
         self.origin
     }
 
-    /// The forwarder's client: `upstream`'s connect and pool idle timeouts, and its client
-    /// certificate when one is configured.
-    pub fn upstream_client<B>(&self, upstream: &UpstreamConfig) -> HttpsClient<B>
+    /// The forwarder's clients, one pool per serving core and one for other threads:
+    /// `upstream`'s connect and pool idle timeouts, and its client certificate when one is
+    /// configured.
+    pub fn upstream_pools<B>(&self, upstream: &UpstreamConfig) -> CorePools<B>
     where
         B: http_body::Body + Send + 'static,
         B::Data: Send,
     {
         let tls = self.tls(upstream.client_identity.as_ref());
-        Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(upstream.pool_idle_timeout)
-            .pool_timer(TokioTimer::new())
-            .build(connector(tls, Some(upstream.connect_timeout)))
+        let connector = connector(tls, Some(upstream.connect_timeout));
+        let pools = (0..=cores())
+            .map(|_| {
+                Client::builder(TokioExecutor::new())
+                    .pool_idle_timeout(upstream.pool_idle_timeout)
+                    .pool_timer(TokioTimer::new())
+                    .build(connector.clone())
+            })
+            .collect();
+        CorePools { pools }
     }
 
     /// A client for webhooks, JWKS and the admin CLI: no client certificate, a connect
@@ -115,6 +124,51 @@ impl Outbound {
             )),
             None => builder.with_no_client_auth(),
         }
+    }
+}
+
+/// How many cores serve the client listener, each with a runtime of its own (`server::cores`)
+/// and an upstream pool of its own: the available parallelism on Linux, where `SO_REUSEPORT`
+/// spreads connections across listeners; 1 elsewhere.
+pub fn cores() -> usize {
+    if cfg!(target_os = "linux") {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    } else {
+        1
+    }
+}
+
+thread_local! {
+    /// The serving core this thread is, if it is one (see [`serve_on_core`]).
+    static CORE: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+/// Marks the calling thread as serving core `core` (`0..cores()`): its upstream requests use
+/// that core's pool.
+pub fn serve_on_core(core: usize) {
+    CORE.with(|slot| slot.set(Some(core)));
+}
+
+/// An upstream client per serving core, plus one shared by every other thread.
+///
+/// hyper-util's client runs each connection as a task spawned on the runtime that opened it and
+/// hands requests to it through a channel; with one pool shared by every core, a request taken
+/// on one core would be written by a task on another, a cross-core wake-up each way, and every
+/// checkout would take the pool's mutex from both cores.
+pub struct CorePools<B> {
+    /// `cores()` per-core pools, then the shared one.
+    pools: Box<[HttpsClient<B>]>,
+}
+
+impl<B> CorePools<B> {
+    /// The calling thread's pool.
+    pub fn local(&self) -> &HttpsClient<B> {
+        let shared = self.pools.len() - 1;
+        let index = CORE
+            .with(Cell::get)
+            .filter(|&core| core < shared)
+            .unwrap_or(shared);
+        &self.pools[index]
     }
 }
 

@@ -1,6 +1,6 @@
-//! `Forwarder`: the pooled upstream client (HTTP/1.1, keep-alive, rustls for https, the
-//! client certificate when configured; built by `crate::outbound`) that streams bodies both
-//! ways and passes protocol upgrades (WebSocket) through.
+//! `Forwarder`: the pooled upstream client, one pool per serving core (HTTP/1.1, keep-alive,
+//! rustls for https, the client certificate when configured; built by `crate::outbound`) that
+//! streams bodies both ways and passes protocol upgrades (WebSocket) through.
 //!
 //! Does not decide who may pass or rewrite headers; `proxy::handle` does that first.
 //!
@@ -25,18 +25,18 @@ use crate::config::UpstreamConfig;
 use crate::error::ApiError;
 use crate::metrics::streams::StreamKind;
 pub use crate::outbound::ForwardError;
-use crate::outbound::{HttpsClient, Outbound};
+use crate::outbound::{CorePools, Outbound};
 use crate::web::Body;
 
 pub struct Forwarder {
-    client: HttpsClient<ClientBody>,
+    pools: CorePools<ClientBody>,
     timeout: Duration,
 }
 
 impl Forwarder {
     pub fn new(outbound: &Outbound, config: &UpstreamConfig) -> Self {
         Self {
-            client: outbound.upstream_client(config),
+            pools: outbound.upstream_pools(config),
             timeout: config.timeout,
         }
     }
@@ -60,12 +60,13 @@ impl Forwarder {
         let replay = (client_upgrade.is_none() && !has_body && is_idempotent(request.method()))
             .then(|| replay_of(&request));
         let deadline = tokio::time::Instant::now() + self.timeout;
-        let mut outcome = tokio::time::timeout_at(deadline, self.client.request(request)).await;
+        let client = self.pools.local();
+        let mut outcome = tokio::time::timeout_at(deadline, client.request(request)).await;
         if let (Some(replay), Ok(Err(err))) = (replay, &outcome) {
             if died_unanswered(err) {
                 tracing::debug!(error = %crate::telemetry::error_chain(err), "pooled upstream connection died unanswered; retrying once");
                 crate::metrics::record_upstream_retry();
-                outcome = tokio::time::timeout_at(deadline, self.client.request(replay)).await;
+                outcome = tokio::time::timeout_at(deadline, client.request(replay)).await;
             }
         }
         let mut response = match outcome {

@@ -6,6 +6,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use http::header::{CONNECTION, HeaderValue, UPGRADE};
@@ -62,6 +63,59 @@ pub async fn serve<H, F>(
     tls: Option<TlsAcceptor>,
     options: HttpOptions,
     handler: H,
+    shutdown: watch::Receiver<bool>,
+) where
+    H: Fn(Request<Incoming>, ConnInfo) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<Body>> + Send + 'static,
+{
+    let slots = Arc::new(Semaphore::new(options.max_connections));
+    let open = Closing::new(1).listener();
+    serve_sharing(listener, tls, options, (slots, open), handler, shutdown).await;
+}
+
+/// Tells the connections of listeners sharing one address to close, once every one of those
+/// listeners stopped accepting: a client that sees its idle connection closed can then rely on
+/// new connections being refused, whichever listener the kernel would have given them to.
+pub(super) struct Closing {
+    open: AtomicUsize,
+    close: watch::Sender<bool>,
+}
+
+/// One listener not yet stopped; dropping it (also when the listener never ran) counts it
+/// stopped.
+pub(super) struct ListenerOpen(Arc<Closing>);
+
+impl Closing {
+    pub(super) fn new(listeners: usize) -> Arc<Self> {
+        Arc::new(Self {
+            open: AtomicUsize::new(listeners),
+            close: watch::channel(false).0,
+        })
+    }
+
+    /// The token of one of the `listeners` given to `new`.
+    pub(super) fn listener(self: &Arc<Self>) -> ListenerOpen {
+        ListenerOpen(self.clone())
+    }
+}
+
+impl Drop for ListenerOpen {
+    fn drop(&mut self) {
+        if self.0.open.fetch_sub(1, Ordering::AcqRel) == 1 {
+            let _ = self.0.close.send(true);
+        }
+    }
+}
+
+/// `serve` with the connection cap shared with other listeners: `slots` holds
+/// `options.max_connections` permits, one per open connection of any of them; the drain waits
+/// for all of them.
+pub(super) async fn serve_sharing<H, F>(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    options: HttpOptions,
+    (slots, open): (Arc<Semaphore>, ListenerOpen),
+    handler: H,
     mut shutdown: watch::Receiver<bool>,
 ) where
     H: Fn(Request<Incoming>, ConnInfo) -> F + Clone + Send + Sync + 'static,
@@ -72,10 +126,9 @@ pub async fn serve<H, F>(
     let local = listener
         .local_addr()
         .expect("a bound listener has an address");
-    let slots = Arc::new(Semaphore::new(options.max_connections));
     // Connections are told to close only after the listener is gone, so that a client that
     // sees its idle connection closed can rely on new connections being refused.
-    let (close_tx, close_rx) = watch::channel(false);
+    let close_rx = open.0.close.subscribe();
     let mut accept_failures: u64 = 0;
     loop {
         let (stream, remote) = tokio::select! {
@@ -136,7 +189,7 @@ pub async fn serve<H, F>(
         });
     }
     drop(listener);
-    let _ = close_tx.send(true);
+    drop(open);
     // Every open connection holds a slot: all slots back means all connections ended.
     let all = u32::try_from(options.max_connections).unwrap_or(u32::MAX);
     tokio::select! {
