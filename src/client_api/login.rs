@@ -1,6 +1,8 @@
 //! `POST /app/{app}/auth/providers/{provider}/login`, and with `?link=true` identity linking:
 //! the caller's ACCESS token (Bearer) names the user the new identity is added to.
 
+use std::future::Future;
+
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 
@@ -59,8 +61,24 @@ pub async fn login(
 }
 
 /// Client mistakes (wrong password, refused token) versus our own or an upstream failure.
+/// Runs `work` as an attempt `[login_limits]` counts: refused at once (429) while one of the
+/// attempt's keys is blocked, else settled with how it ended.
+pub(super) async fn limited<T>(
+    state: &State,
+    attempt: Option<Attempt>,
+    work: impl Future<Output = Result<T, ApiError>>,
+) -> Result<T, ApiError> {
+    let ticket = state.throttle.admit(attempt).await?;
+    let result = work.await;
+    state
+        .throttle
+        .settle(ticket, attempt_outcome(&result))
+        .await;
+    result
+}
+
 /// How `[login_limits]` counts an attempt that was answered `result`.
-pub(super) fn attempt_outcome<T>(result: &Result<T, ApiError>) -> Outcome {
+fn attempt_outcome<T>(result: &Result<T, ApiError>) -> Outcome {
     match result {
         Ok(_) => Outcome::Success,
         Err(err) if err.is_failed_attempt() => Outcome::Failure,

@@ -25,19 +25,12 @@ pub async fn refresh(
     request: Request<Incoming>,
     ctx: &RequestContext,
 ) -> Result<Response<Body>, ApiError> {
-    let ticket = state
-        .throttle
-        .admit(Some(Attempt::refresh(ctx.client.ip)))
-        .await?;
-    let result = match super::refresh_token(request.headers()) {
-        Ok(token) => state.auth.refresh(token).await.map_err(ApiError::from),
-        Err(err) => Err(err),
-    };
-    state
-        .throttle
-        .settle(ticket, super::login::attempt_outcome(&result))
-        .await;
-    let refreshed = result?;
+    let attempt = Some(Attempt::refresh(ctx.client.ip));
+    let refreshed = super::login::limited(state, attempt, async {
+        let token = super::refresh_token(request.headers())?;
+        Ok(state.auth.refresh(token).await?)
+    })
+    .await?;
     let response = web::json(
         StatusCode::CREATED,
         &Refreshed {

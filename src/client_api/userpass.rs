@@ -23,17 +23,10 @@ pub async fn register(
 ) -> Result<Response<Body>, ApiError> {
     let body: RegisterBody = web::read_json(request, &state.config.server).await?;
     let attempt = Attempt::register(body.email.as_deref(), ctx.client.ip);
-    let ticket = state.throttle.admit(Some(attempt)).await?;
-    let result = state
-        .auth
-        .register_userpass(body)
-        .await
-        .map_err(ApiError::from);
-    state
-        .throttle
-        .settle(ticket, super::login::attempt_outcome(&result))
-        .await;
-    result?;
+    super::login::limited(state, Some(attempt), async {
+        Ok(state.auth.register_userpass(body).await?)
+    })
+    .await?;
     Ok(web::status(StatusCode::CREATED))
 }
 
@@ -51,16 +44,9 @@ pub async fn flow(
         Flow::ConfirmSend | Flow::ConfirmCall | Flow::ResetSend | Flow::ResetCall
     );
     let attempt = limited.then(|| Attempt::send(body.email.as_deref(), ctx.client.ip));
-    let ticket = state.throttle.admit(attempt).await?;
-    let result = state
-        .auth
-        .userpass_flow(flow, body)
-        .await
-        .map_err(ApiError::from);
-    state
-        .throttle
-        .settle(ticket, super::login::attempt_outcome(&result))
-        .await;
-    result?;
+    super::login::limited(state, attempt, async {
+        Ok(state.auth.userpass_flow(flow, body).await?)
+    })
+    .await?;
     Ok(web::status(StatusCode::NO_CONTENT))
 }
