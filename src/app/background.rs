@@ -1,6 +1,7 @@
 //! What runs beside the listeners: revocation sync (catch-up at start, then a poll woken by
-//! store pushes) with signing- and assertion-key reloads (`State::reload_keys`), and the chores task (activity
-//! flushes, lifecycle purges), kept apart so no chore delays a revocation.
+//! store pushes) with signing- and assertion-key reloads (`State::reload_keys`), and the
+//! chores task (activity flushes, lifecycle purges), kept apart so no chore delays a
+//! revocation.
 
 use std::sync::Arc;
 use std::time::Duration;
