@@ -18,7 +18,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use sessiongate::config::{IdentityHeaders, SigningAlgorithm};
 use sessiongate::proxy::identity::Identity;
 use sessiongate::proxy::{credential, hop_by_hop, path};
-use sessiongate::tokens::{KeySet, TokenError, Tokens, Verified};
+use sessiongate::tokens::{SigningKeySet, TokenError, Tokens, Verified};
 use sessiongate::{ids, tokens};
 
 mod common;
@@ -39,7 +39,7 @@ const MISS_POOL: usize = 20_000;
 /// A `Tokens` as `App::build` makes it, with a freshly synced revocation list.
 fn gateway(now: i64) -> Tokens {
     let tokens = Tokens::new(
-        KeySet::from_secret(SigningAlgorithm::HS256, SECRET),
+        SigningKeySet::from_secret(SigningAlgorithm::HS256, SECRET),
         ISSUER.to_owned(),
         ACCESS_TTL,
         CACHE_CAPACITY,
@@ -292,7 +292,7 @@ fn bench_scale(c: &mut Criterion) {
         ("hit_spread/1m", 1_000_000),
     ] {
         let tokens = Tokens::new(
-            KeySet::from_secret(SigningAlgorithm::HS256, SECRET),
+            SigningKeySet::from_secret(SigningAlgorithm::HS256, SECRET),
             ISSUER.to_owned(),
             ACCESS_TTL,
             u64::try_from(count + count / 10).unwrap_or(u64::MAX),

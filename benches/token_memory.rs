@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use sessiongate::config::SigningAlgorithm;
 use sessiongate::ids;
-use sessiongate::tokens::{KeySet, TokenError, Tokens};
+use sessiongate::tokens::{SigningKeySet, TokenError, Tokens};
 
 mod common;
 use common::{mint, tamper_signature};
@@ -37,7 +37,7 @@ fn main() {
         .unwrap_or(DEFAULT_COUNT);
     let now = ids::now();
     let tokens = Tokens::new(
-        KeySet::from_secret(SigningAlgorithm::HS256, SECRET),
+        SigningKeySet::from_secret(SigningAlgorithm::HS256, SECRET),
         ISSUER.to_owned(),
         ACCESS_TTL,
         count + count / 10,

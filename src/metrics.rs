@@ -231,7 +231,7 @@ impl RouteClass {
 
 /// How a login attempt ended: the `outcome` label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LoginOutcome {
+pub enum LoginResult {
     /// A session was created.
     Success,
     /// The client's fault: wrong password, unknown or disabled user, bad token (4xx).
@@ -240,7 +240,7 @@ pub enum LoginOutcome {
     Error,
 }
 
-impl LoginOutcome {
+impl LoginResult {
     /// The label value: `success`, `invalid_credentials`, `error`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -285,7 +285,7 @@ pub fn record_request(class: RouteClass, status: u16, latency: Duration) {
 /// # Security
 /// The provider comes from the request path. Only App Services' five names and `grant` become
 /// labels; anything else is `other`, so a client cannot grow the series set without bound.
-pub fn record_login(provider: &str, outcome: LoginOutcome) {
+pub fn record_login(provider: &str, outcome: LoginResult) {
     counter!(LOGINS_TOTAL, "provider" => provider_label(provider), "outcome" => outcome.as_str())
         .increment(1);
 }

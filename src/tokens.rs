@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 pub use access::{AccessClaims, Rules, Verified};
 pub use cache::TokenCache;
-pub use keys::{KeyError, KeySet};
+pub use keys::{KeyError, SigningKeySet};
 pub use revocation::RevocationList;
 
 /// What can go wrong with a presented token. Every variant is a 401 `InvalidSession` on the
@@ -66,7 +66,7 @@ pub struct TokenStats {
 
 /// Verifies and mints access tokens; the one entry point of the token check.
 pub struct Tokens {
-    keys: RwLock<Arc<KeySet>>,
+    keys: RwLock<Arc<SigningKeySet>>,
     cache: TokenCache,
     revocations: Arc<RevocationList>,
     stats: TokenStats,
@@ -102,7 +102,12 @@ pub struct MintRequest<'a> {
 }
 
 impl Tokens {
-    pub fn new(keys: KeySet, issuer: String, access_ttl: Duration, cache_capacity: u64) -> Self {
+    pub fn new(
+        keys: SigningKeySet,
+        issuer: String,
+        access_ttl: Duration,
+        cache_capacity: u64,
+    ) -> Self {
         let leeway = secs(CLOCK_LEEWAY);
         Self {
             keys: RwLock::new(Arc::new(keys)),
@@ -139,7 +144,7 @@ impl Tokens {
     }
 
     /// The current key set (a snapshot; rotation swaps in a new one).
-    pub fn keys(&self) -> Arc<KeySet> {
+    pub fn keys(&self) -> Arc<SigningKeySet> {
         self.keys
             .read()
             .expect("key lock is never poisoned")
@@ -153,7 +158,7 @@ impl Tokens {
     /// hit skips the signature, so without this a token would outlive its (retired,
     /// compromised) key until it expires. A verification racing with the swap is caught in
     /// `authenticate`.
-    pub fn replace_keys(&self, keys: KeySet) {
+    pub fn replace_keys(&self, keys: SigningKeySet) {
         let keys = Arc::new(keys);
         let old = std::mem::replace(
             &mut *self.keys.write().expect("key lock is never poisoned"),

@@ -7,7 +7,7 @@ use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 
 use crate::error::ApiError;
-use crate::metrics::{self, LoginOutcome};
+use crate::metrics::{self, LoginResult};
 use crate::state::State;
 use crate::throttle::{Attempt, Outcome};
 use crate::web::{self, Body, RequestContext};
@@ -86,10 +86,10 @@ fn attempt_outcome<T>(result: &Result<T, ApiError>) -> Outcome {
     }
 }
 
-pub(super) fn login_outcome<T>(result: &Result<T, ApiError>) -> LoginOutcome {
+pub(super) fn login_outcome<T>(result: &Result<T, ApiError>) -> LoginResult {
     match result {
-        Ok(_) => LoginOutcome::Success,
-        Err(err) if err.status.is_client_error() => LoginOutcome::InvalidCredentials,
-        Err(_) => LoginOutcome::Error,
+        Ok(_) => LoginResult::Success,
+        Err(err) if err.status.is_client_error() => LoginResult::InvalidCredentials,
+        Err(_) => LoginResult::Error,
     }
 }

@@ -227,8 +227,8 @@ fn render_is_prometheus_text_with_every_series_and_label() {
     record_request(RouteClass::Admin, 599, Duration::from_millis(3));
     record_request(RouteClass::Admin, 599, Duration::from_millis(3));
     record_request(RouteClass::Proxy, 1000, Duration::from_secs(20));
-    record_login("custom-token", LoginOutcome::InvalidCredentials);
-    record_login("../../etc/passwd", LoginOutcome::Error);
+    record_login("custom-token", LoginResult::InvalidCredentials);
+    record_login("../../etc/passwd", LoginResult::Error);
     record_revocations(3, RevocationSource::Replicated);
     record_upstream_error(UpstreamErrorKind::Timeout);
     set_token_cache(987_654_321, 123_456_789, 4_242);

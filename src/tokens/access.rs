@@ -1,5 +1,5 @@
 //! Access tokens: App Services-shaped JWT claims, signed and verified with the pinned
-//! algorithm of the `KeySet`, and the claim rules every accepted token meets.
+//! algorithm of the `SigningKeySet`, and the claim rules every accepted token meets.
 //!
 //! Does not cache or check revocation; `Tokens::authenticate` does.
 
@@ -14,7 +14,7 @@ use jsonwebtoken::{Header, decode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{KeySet, TokenError};
+use super::{SigningKeySet, TokenError};
 
 /// `typ` claim of access tokens; anything else is refused where an access token is expected.
 pub const ACCESS_TYP: &str = "access";
@@ -165,7 +165,7 @@ pub struct Rules {
 }
 
 /// Signs `claims` with the key active at `now`, naming it in the `kid` header.
-pub fn sign(keys: &KeySet, claims: &AccessClaims, now: i64) -> Result<String, TokenError> {
+pub fn sign(keys: &SigningKeySet, claims: &AccessClaims, now: i64) -> Result<String, TokenError> {
     let active = keys.signing_key(now);
     let mut header = Header::new(keys.algorithm());
     header.kid = Some(active.kid.clone());
@@ -179,7 +179,7 @@ pub fn sign(keys: &KeySet, claims: &AccessClaims, now: i64) -> Result<String, To
 /// `kid` that verified them.
 ///
 /// # Security
-/// - The algorithm comes from configuration (`KeySet::validation`), never from the token: a
+/// - The algorithm comes from configuration (`SigningKeySet::validation`), never from the token: a
 ///   token whose header says `none`, or HS256 where RS256 is configured (the key-confusion
 ///   attack), fails before any key is used. The key is chosen by `kid` among our own keys
 ///   only; `jku`, `jwk` and `x5u` headers are ignored.
@@ -194,7 +194,7 @@ pub fn sign(keys: &KeySet, claims: &AccessClaims, now: i64) -> Result<String, To
 ///   visible ASCII (no space, CR, LF, NUL, DEL or non-ASCII byte) and `sub`/`sid` are not
 ///   empty, the token is refused here, before it is cached, never forwarded without identity.
 pub fn verify(
-    keys: &KeySet,
+    keys: &SigningKeySet,
     rules: &Rules,
     token: &str,
     now: i64,

@@ -21,16 +21,16 @@ fn now() -> i64 {
     crate::ids::now()
 }
 
-fn tokens_with(keys: KeySet) -> Tokens {
+fn tokens_with(keys: SigningKeySet) -> Tokens {
     Tokens::new(keys, "app".into(), Duration::from_secs(1800), 100)
 }
 
 fn hs_tokens() -> Tokens {
-    tokens_with(KeySet::from_secret(SigningAlgorithm::HS256, SECRET))
+    tokens_with(SigningKeySet::from_secret(SigningAlgorithm::HS256, SECRET))
 }
 
 fn kid_of(secret: &[u8]) -> String {
-    KeySet::from_secret(SigningAlgorithm::HS256, secret)
+    SigningKeySet::from_secret(SigningAlgorithm::HS256, secret)
         .signing_key(0)
         .kid
         .clone()
@@ -186,7 +186,7 @@ fn replacing_the_key_set_evicts_cached_tokens_of_removed_keys_only() {
     let both = || {
         let mut keys = Vec::new();
         for (secret, active_from) in [(SECRET, 0), (OTHER_SECRET, 1)] {
-            let set = KeySet::from_secret(SigningAlgorithm::HS256, secret);
+            let set = SigningKeySet::from_secret(SigningAlgorithm::HS256, secret);
             let key = set.signing_key(0);
             keys.push(keys::SigningKey {
                 kid: key.kid.clone(),
@@ -195,7 +195,7 @@ fn replacing_the_key_set_evicts_cached_tokens_of_removed_keys_only() {
                 decoding: jsonwebtoken::DecodingKey::from_secret(secret),
             });
         }
-        KeySet::new(SigningAlgorithm::HS256, keys)
+        SigningKeySet::new(SigningAlgorithm::HS256, keys)
     };
     let tokens = tokens_with(both());
     let t = now();
@@ -207,7 +207,7 @@ fn replacing_the_key_set_evicts_cached_tokens_of_removed_keys_only() {
     tokens.authenticate(&doomed, t).unwrap();
     assert_eq!(tokens.stats().cache_hits.load(Ordering::Relaxed), 1);
 
-    tokens.replace_keys(KeySet::from_secret(SigningAlgorithm::HS256, SECRET));
+    tokens.replace_keys(SigningKeySet::from_secret(SigningAlgorithm::HS256, SECRET));
     assert!(matches!(
         tokens.authenticate(&doomed, t),
         Err(TokenError::UnknownKey)
@@ -227,7 +227,7 @@ fn replacing_the_key_set_evicts_cached_tokens_of_removed_keys_only() {
 fn revocation_retention_covers_every_token_the_rules_accept() {
     for ttl in [1, 60, 1800, 86_400] {
         let tokens = Tokens::new(
-            KeySet::from_secret(SigningAlgorithm::HS256, SECRET),
+            SigningKeySet::from_secret(SigningAlgorithm::HS256, SECRET),
             "app".into(),
             Duration::from_secs(ttl),
             10,

@@ -51,14 +51,14 @@ pub struct SigningKey {
 }
 
 /// Every key that verifies, ordered by `active_from`, and the pinned validation rules.
-pub struct KeySet {
+pub struct SigningKeySet {
     algorithm: Algorithm,
     keys: Vec<SigningKey>,
     by_kid: HashMap<String, usize>,
     validation: Validation,
 }
 
-impl KeySet {
+impl SigningKeySet {
     /// Builds a key set. The newest key whose `active_from` has come signs.
     pub fn new(algorithm: SigningAlgorithm, mut keys: Vec<SigningKey>) -> Self {
         assert!(!keys.is_empty(), "a key set has at least one key");
@@ -115,17 +115,18 @@ impl KeySet {
 }
 
 /// Loads the keys the config names, or the store's generated keys (creating one on first start).
-pub async fn load(config: &TokensConfig, store: &dyn Store) -> Result<KeySet, KeyError> {
+pub async fn load(config: &TokensConfig, store: &dyn Store) -> Result<SigningKeySet, KeyError> {
     match &config.signing_key {
-        Some(SigningKeySource::Secret(secret)) => {
-            Ok(KeySet::from_secret(config.algorithm, secret.expose()))
-        }
+        Some(SigningKeySource::Secret(secret)) => Ok(SigningKeySet::from_secret(
+            config.algorithm,
+            secret.expose(),
+        )),
         Some(SigningKeySource::KeyPair {
             private_pem,
             public_pem,
         }) => {
             let key = pem_key(config.algorithm, private_pem.expose(), public_pem)?;
-            Ok(KeySet::new(config.algorithm, vec![key]))
+            Ok(SigningKeySet::new(config.algorithm, vec![key]))
         }
         None => {
             let mut records = stored(config.algorithm, store).await?;
@@ -241,7 +242,7 @@ fn from_records(
     records: Vec<SigningKeyRecord>,
     now: i64,
     access_ttl: Duration,
-) -> KeySet {
+) -> SigningKeySet {
     let ttl = i64::try_from(access_ttl.as_secs())
         .unwrap_or(i64::MAX / 2)
         .saturating_add(60);
@@ -257,12 +258,15 @@ fn from_records(
         })
         .map(|(_, r)| hmac_key(r.kid.clone(), r.active_from, &r.secret))
         .collect();
-    KeySet::new(algorithm, keys)
+    SigningKeySet::new(algorithm, keys)
 }
 
 /// Re-reads generated keys from the store (rotation by another replica). `None` when the keys
 /// come from configuration.
-pub async fn reload(config: &TokensConfig, store: &dyn Store) -> Result<Option<KeySet>, KeyError> {
+pub async fn reload(
+    config: &TokensConfig,
+    store: &dyn Store,
+) -> Result<Option<SigningKeySet>, KeyError> {
     if config.signing_key.is_some() {
         return Ok(None);
     }

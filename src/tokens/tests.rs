@@ -19,7 +19,7 @@ fn fixture(name: &str) -> Vec<u8> {
 
 fn hs_tokens() -> Tokens {
     Tokens::new(
-        KeySet::from_secret(SigningAlgorithm::HS256, SECRET),
+        SigningKeySet::from_secret(SigningAlgorithm::HS256, SECRET),
         "app".into(),
         Duration::from_secs(1800),
         100,
@@ -272,7 +272,7 @@ fn es256_and_eddsa_key_pairs_sign_and_verify() {
     ] {
         let key = keys::pem_key_for_tests(alg, &fixture(private), &fixture(public));
         let tokens = Tokens::new(
-            KeySet::new(alg, vec![key]),
+            SigningKeySet::new(alg, vec![key]),
             "app".into(),
             Duration::from_secs(60),
             10,

@@ -8,7 +8,7 @@ use http::header::AUTHORIZATION;
 use http::{HeaderMap, HeaderValue};
 use sessiongate::config::SigningAlgorithm;
 use sessiongate::proxy::credential::{self, Credential};
-use sessiongate::tokens::{KeySet, MintRequest, Tokens};
+use sessiongate::tokens::{MintRequest, SigningKeySet, Tokens};
 
 use super::header_map;
 
@@ -22,7 +22,7 @@ pub fn tokens() -> &'static Tokens {
     static TOKENS: OnceLock<Tokens> = OnceLock::new();
     TOKENS.get_or_init(|| {
         Tokens::new(
-            KeySet::from_secret(SigningAlgorithm::HS256, SECRET),
+            SigningKeySet::from_secret(SigningAlgorithm::HS256, SECRET),
             ISSUER.to_owned(),
             Duration::from_secs(1800),
             1000,
