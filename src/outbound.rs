@@ -13,11 +13,12 @@
 //!
 //! **Instances.** One [`Outbound`] holds the root store; each client is built from it once,
 //! where its settings are known:
-//! - [`Outbound::upstream_pools`]: the forwarder's pools (`upstream.connect_timeout`,
-//!   `upstream.pool_idle_timeout`), streaming bodies, and the only TLS config that presents
-//!   `upstream.client_cert_file` (mutual TLS) — to `upstream.url` and to routes' own
-//!   upstreams, never to a webhook or identity provider, which are other parties. One pool per
-//!   serving core ([`CorePools`]), so a request and its upstream connection stay on one core;
+//! - [`Outbound::upstream_pool`]: the forwarder's pool for one upstream origin
+//!   (`upstream.connect_timeout`, `upstream.pool_idle_timeout`), streaming bodies, and the
+//!   only TLS config that presents `upstream.client_cert_file` (mutual TLS) — to
+//!   `upstream.url` and to routes' own upstreams, never to a webhook or identity provider,
+//!   which are other parties. Its idle connections are kept per serving core
+//!   ([`UpstreamPool`]), so a request and its upstream connection stay on one core;
 //! - [`Outbound::fetcher`]: small request/answer exchanges with a deadline and a size limit,
 //!   no client certificate. `Auth` builds one and its three users share its pool.
 //!
@@ -30,6 +31,7 @@
 
 mod fetch;
 mod forward_error;
+mod pool;
 mod roots;
 
 use std::cell::Cell;
@@ -44,6 +46,7 @@ use rustls::{ClientConfig, RootCertStore};
 
 pub use fetch::{Answer, FetchError, Fetcher, StatusClass, WebhookError};
 pub use forward_error::ForwardError;
+pub use pool::{PoolError, PooledBody, UpstreamPool};
 pub use roots::RootsOrigin;
 
 use crate::config::{ClientIdentity, OutboundConfig, UpstreamConfig};
@@ -79,25 +82,20 @@ impl Outbound {
         self.origin
     }
 
-    /// The forwarder's clients, one pool per serving core and one for other threads:
-    /// `upstream`'s connect and pool idle timeouts, and its client certificate when one is
-    /// configured.
-    pub fn upstream_pools<B>(&self, upstream: &UpstreamConfig) -> CorePools<B>
+    /// The forwarder's pool for `origin` (`scheme://authority`): `upstream`'s connect and
+    /// pool idle timeouts, and its client certificate when one is configured.
+    pub fn upstream_pool<B>(
+        &self,
+        upstream: &UpstreamConfig,
+        origin: Option<http::Uri>,
+    ) -> UpstreamPool<B>
     where
-        B: http_body::Body + Send + 'static,
-        B::Data: Send,
+        B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+        B::Error: Into<crate::web::BoxError>,
     {
         let tls = self.tls(upstream.client_identity.as_ref());
         let connector = connector(tls, Some(upstream.connect_timeout));
-        let pools = (0..=cores())
-            .map(|_| {
-                Client::builder(TokioExecutor::new())
-                    .pool_idle_timeout(upstream.pool_idle_timeout)
-                    .pool_timer(TokioTimer::new())
-                    .build(connector.clone())
-            })
-            .collect();
-        CorePools { pools }
+        UpstreamPool::new(connector, origin, upstream.pool_idle_timeout, cores() + 1)
     }
 
     /// A client for webhooks, JWKS and the admin CLI: no client certificate, a connect
@@ -144,32 +142,17 @@ thread_local! {
 }
 
 /// Marks the calling thread as serving core `core` (`0..cores()`): its upstream requests use
-/// that core's pool.
+/// that core's idle connections.
 pub fn serve_on_core(core: usize) {
     CORE.with(|slot| slot.set(Some(core)));
 }
 
-/// An upstream client per serving core, plus one shared by every other thread.
-///
-/// hyper-util's client runs each connection as a task spawned on the runtime that opened it and
-/// hands requests to it through a channel; with one pool shared by every core, a request taken
-/// on one core would be written by a task on another, a cross-core wake-up each way, and every
-/// checkout would take the pool's mutex from both cores.
-pub struct CorePools<B> {
-    /// `cores()` per-core pools, then the shared one.
-    pools: Box<[HttpsClient<B>]>,
-}
-
-impl<B> CorePools<B> {
-    /// The calling thread's pool.
-    pub fn local(&self) -> &HttpsClient<B> {
-        let shared = self.pools.len() - 1;
-        let index = CORE
-            .with(Cell::get)
-            .filter(|&core| core < shared)
-            .unwrap_or(shared);
-        &self.pools[index]
-    }
+/// The index of the calling thread's per-core state among `shared + 1` slots: its serving
+/// core's, or `shared` (the last) on any other thread.
+fn core_index(shared: usize) -> usize {
+    CORE.with(Cell::get)
+        .filter(|&core| core < shared)
+        .unwrap_or(shared)
 }
 
 /// TCP (no Nagle, `http://` and `https://` both allowed) wrapped in rustls, HTTP/1.1 only.

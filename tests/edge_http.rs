@@ -465,3 +465,118 @@ async fn an_idempotent_request_is_retried_once_when_its_pooled_connection_dies()
         .count();
     assert_eq!(posts, 1, "the POST reached the upstream more than once");
 }
+
+#[tokio::test]
+async fn sequential_requests_share_one_upstream_connection_whatever_the_body_framing() {
+    let upstream = ScriptedUpstream::start(|index| {
+        if index % 2 == 0 {
+            Reply::Ok
+        } else {
+            Reply::OkChunked
+        }
+    })
+    .await;
+    let gw = TestGateway::start_with(Options::default().upstream(&upstream.url())).await;
+    for round in 0..4 {
+        let response = gw
+            .http
+            .get(gw.url(&format!("/public/{round}")))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), 200, "round {round}");
+        assert_eq!(response.text().await.expect("body"), "ok", "round {round}");
+    }
+    assert_eq!(upstream.heads().len(), 4);
+    assert_eq!(
+        upstream.connections.accepted(),
+        1,
+        "a connection whose response was read to its end was not reused"
+    );
+}
+
+#[tokio::test]
+async fn a_response_abandoned_before_its_end_takes_its_upstream_connection_with_it() {
+    // The first request's answer never ends; the next one must not be sent on that
+    // connection, where it would read the rest of the first body as its answer.
+    let upstream =
+        ScriptedUpstream::start(|index| if index == 0 { Reply::Stuck } else { Reply::Ok }).await;
+    let gw = TestGateway::start_with(Options::default().upstream(&upstream.url())).await;
+    let mut abandoned = connect(addr(&gw)).await;
+    abandoned
+        .write_all(b"GET /public/big HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .expect("write");
+    let mut seen = Vec::new();
+    while raw_http::find(&seen, b"xxxx").is_none() {
+        let mut chunk = [0u8; 4096];
+        let read = tokio::time::timeout(
+            BOUND,
+            tokio::io::AsyncReadExt::read(&mut abandoned, &mut chunk),
+        )
+        .await
+        .expect("the body starts within the bound")
+        .expect("read");
+        assert!(read > 0, "closed before the body started");
+        seen.extend_from_slice(&chunk[..read]);
+    }
+    drop(abandoned);
+    assert!(
+        upstream.connections.await_closed_by_peer(1).await,
+        "the gateway kept the connection of an abandoned response"
+    );
+
+    let mut next = connect(addr(&gw)).await;
+    next.write_all(b"GET /public/small HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .expect("write");
+    // Every connection's first answer is the stuck one: a fresh head on the new request
+    // shows it went out on a connection of its own.
+    let mut head = Vec::new();
+    while raw_http::find(&head, b"\r\n\r\n").is_none() {
+        let mut chunk = [0u8; 4096];
+        let read =
+            tokio::time::timeout(BOUND, tokio::io::AsyncReadExt::read(&mut next, &mut chunk))
+                .await
+                .expect("an answer within the bound")
+                .expect("read");
+        assert!(read > 0, "closed without an answer");
+        head.extend_from_slice(&chunk[..read]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 200 "),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    assert_eq!(upstream.heads().len(), 2);
+    assert_eq!(
+        upstream.connections.accepted(),
+        2,
+        "the next request was sent on the abandoned response's connection"
+    );
+}
+
+#[tokio::test]
+async fn an_upstream_connection_idle_past_the_pool_timeout_is_closed() {
+    let upstream = ScriptedUpstream::start(|_| Reply::Ok).await;
+    let gw = TestGateway::start_with(
+        Options::default()
+            .upstream(&upstream.url())
+            .env("SESSIONGATE_UPSTREAM__POOL_IDLE_TIMEOUT", "200ms"),
+    )
+    .await;
+    let response = gw
+        .http
+        .get(gw.url("/public/once"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.expect("body"), "ok");
+    // Nothing else is sent: only the pool's own sweep can close it.
+    assert!(
+        upstream.connections.await_closed_by_peer(1).await,
+        "the idle upstream connection stayed open"
+    );
+    assert_eq!(upstream.connections.accepted(), 1);
+}

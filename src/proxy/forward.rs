@@ -1,6 +1,7 @@
-//! `Forwarder`: the pooled upstream client, one pool per serving core (HTTP/1.1, keep-alive,
-//! rustls for https, the client certificate when configured; built by `crate::outbound`) that
-//! streams bodies both ways and passes protocol upgrades (WebSocket) through.
+//! `Forwarder`: the pooled upstream client, a pool per upstream origin with idle connections
+//! kept per serving core (HTTP/1.1, keep-alive, rustls for https, the client certificate when
+//! configured; `crate::outbound::UpstreamPool`) that streams bodies both ways and passes
+//! protocol upgrades (WebSocket) through.
 //!
 //! Does not decide who may pass or rewrite headers; `proxy::handle` does that first.
 //!
@@ -14,7 +15,6 @@ use std::time::Duration;
 use http::{HeaderValue, Method, Request, Response, StatusCode, Uri};
 use http_body::Body as _;
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tracing::Instrument;
 
@@ -25,18 +25,45 @@ use crate::config::UpstreamConfig;
 use crate::error::ApiError;
 use crate::metrics::streams::StreamKind;
 pub use crate::outbound::ForwardError;
-use crate::outbound::{CorePools, Outbound};
+use crate::outbound::{Outbound, PooledBody, UpstreamPool};
 use crate::web::Body;
 
+/// An upstream response, its body still coming.
+pub type UpstreamResponse = Response<PooledBody<ClientBody>>;
+
 pub struct Forwarder {
-    pools: CorePools<ClientBody>,
+    /// One pool per upstream of the route table, in its order.
+    pools: Box<[Upstream]>,
     timeout: Duration,
 }
 
+/// An upstream's pool and the `Host` its requests carry.
+struct Upstream {
+    pool: UpstreamPool<ClientBody>,
+    host: Option<HeaderValue>,
+}
+
 impl Forwarder {
-    pub fn new(outbound: &Outbound, config: &UpstreamConfig) -> Self {
+    /// Pools for `upstreams` (the route table's, by index).
+    pub fn new(outbound: &Outbound, config: &UpstreamConfig, upstreams: &[url::Url]) -> Self {
+        let pools = upstreams
+            .iter()
+            .map(|url| {
+                let authority = authority(url);
+                let origin = Uri::builder()
+                    .scheme(url.scheme())
+                    .authority(authority.as_str())
+                    .path_and_query("/")
+                    .build()
+                    .ok();
+                Upstream {
+                    pool: outbound.upstream_pool(config, origin),
+                    host: HeaderValue::from_str(&authority).ok(),
+                }
+            })
+            .collect();
         Self {
-            pools: outbound.upstream_pools(config),
+            pools,
             timeout: config.timeout,
         }
     }
@@ -46,12 +73,24 @@ impl Forwarder {
     /// upgrade (101), the two upgraded connections are joined in a background task that lives
     /// as long as they do; with a `ticket` (an authenticated caller), that task takes it and
     /// closes the tunnel when the session is revoked (see `proxy::tunnel`).
+    ///
+    /// `request` has an origin-form target; `upstream` indexes the route table's upstreams,
+    /// and its authority becomes the `Host` header.
     pub async fn send(
         &self,
         mut request: Request<ClientBody>,
+        upstream: usize,
         watch: &BodyWatch,
         ticket: &mut Option<StreamTicket>,
-    ) -> Result<Response<Incoming>, ForwardError> {
+    ) -> Result<UpstreamResponse, ForwardError> {
+        let Some(Upstream { pool, host }) = self.pools.get(upstream) else {
+            return Err(ForwardError::Unavailable("no such upstream".into()));
+        };
+        if let Some(host) = host {
+            request
+                .headers_mut()
+                .insert(http::header::HOST, host.clone());
+        }
         let client_upgrade = request
             .headers()
             .contains_key(http::header::UPGRADE)
@@ -60,13 +99,12 @@ impl Forwarder {
         let replay = (client_upgrade.is_none() && !has_body && is_idempotent(request.method()))
             .then(|| replay_of(&request));
         let deadline = tokio::time::Instant::now() + self.timeout;
-        let client = self.pools.local();
-        let mut outcome = tokio::time::timeout_at(deadline, client.request(request)).await;
+        let mut outcome = tokio::time::timeout_at(deadline, pool.send(request)).await;
         if let (Some(replay), Ok(Err(err))) = (replay, &outcome) {
-            if died_unanswered(err) {
+            if err.died_unanswered() {
                 tracing::debug!(error = %crate::telemetry::error_chain(err), "pooled upstream connection died unanswered; retrying once");
                 crate::metrics::record_upstream_retry();
-                outcome = tokio::time::timeout_at(deadline, client.request(replay)).await;
+                outcome = tokio::time::timeout_at(deadline, pool.send(replay)).await;
             }
         }
         let mut response = match outcome {
@@ -89,6 +127,7 @@ impl Forwarder {
             let Some(client_upgrade) = client_upgrade else {
                 return Err(ForwardError::UnaskedUpgrade);
             };
+            response.body_mut().detach();
             let upstream_upgrade = hyper::upgrade::on(&mut response);
             let ticket = ticket.take();
             tokio::spawn(
@@ -136,63 +175,35 @@ fn replay_of(request: &Request<ClientBody>) -> Request<ClientBody> {
     replay
 }
 
-/// Whether a failed exchange died on an established connection before any answer: the
-/// upstream closed a pooled connection as the request went out. Connect failures are not
-/// retried (the upstream is down; a retry would only double the wait).
-fn died_unanswered(err: &hyper_util::client::legacy::Error) -> bool {
-    if err.is_connect() {
-        return false;
+/// `scheme://` aside, how an upstream URL names its origin: the host, and the port when it
+/// is not the scheme's default (`url` leaves a default port out).
+fn authority(url: &url::Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
     }
-    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(err);
-    while let Some(cause) = source {
-        if let Some(hyper_err) = cause.downcast_ref::<hyper::Error>() {
-            if hyper_err.is_incomplete_message() || hyper_err.is_canceled() {
-                return true;
-            }
-        }
-        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            use std::io::ErrorKind::{
-                BrokenPipe, ConnectionAborted, ConnectionReset, UnexpectedEof,
-            };
-            if matches!(
-                io.kind(),
-                BrokenPipe | ConnectionAborted | ConnectionReset | UnexpectedEof
-            ) {
-                return true;
-            }
-        }
-        source = cause.source();
-    }
-    false
 }
 
-/// The upstream request target: the upstream's scheme and authority, the request's path and
-/// query.
-pub(super) fn upstream_uri(
-    upstream: &url::Url,
-    path: &str,
-    query: Option<&str>,
-) -> Result<Uri, ApiError> {
-    let authority = match upstream.port() {
-        Some(port) => format!("{}:{port}", upstream.host_str().unwrap_or_default()),
-        None => upstream.host_str().unwrap_or_default().to_owned(),
-    };
-    let path_and_query = match query {
-        Some(query) => format!("{path}?{query}"),
+/// The upstream request target in origin form: the request's path and query.
+pub(super) fn upstream_target(path: &str, query: Option<&str>) -> Result<Uri, ApiError> {
+    let target = match query {
+        Some(query) => {
+            let mut target = String::with_capacity(path.len() + 1 + query.len());
+            target.push_str(path);
+            target.push('?');
+            target.push_str(query);
+            target
+        }
         None => path.to_owned(),
     };
-    Uri::builder()
-        .scheme(upstream.scheme())
-        .authority(authority)
-        .path_and_query(path_and_query)
-        .build()
-        .map_err(|_| ApiError::bad_request("request target cannot be forwarded"))
+    Uri::try_from(target).map_err(|_| ApiError::bad_request("request target cannot be forwarded"))
 }
 
 /// The upstream's response for the client: hop-by-hop headers out; with a `ticket`, the body
 /// is one that a revocation cuts.
 pub(super) fn into_client_response(
-    response: Response<Incoming>,
+    response: UpstreamResponse,
     ticket: Option<live::StreamTicket>,
 ) -> Response<Body> {
     let (mut parts, body) = response.into_parts();

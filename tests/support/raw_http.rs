@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -121,6 +122,10 @@ pub fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 pub enum Reply {
     /// 200 with a small body, keep-alive.
     Ok,
+    /// 200 with the same body in two chunks (`Transfer-Encoding: chunked`), keep-alive.
+    OkChunked,
+    /// 200 announcing a 1 MiB body, of which it sends 16 KiB and then nothing more.
+    Stuck,
     /// Reads the request and closes without a byte of answer (a pooled connection dying).
     CloseUnanswered,
     /// 101 to any request, then echoes bytes (an upstream that would accept h2c).
@@ -131,6 +136,46 @@ pub enum Reply {
 pub struct ScriptedUpstream {
     pub addr: SocketAddr,
     pub heads: Arc<Mutex<Vec<String>>>,
+    /// Connections accepted and connections the gateway closed (read EOF), so far.
+    pub connections: Arc<Connections>,
+}
+
+/// Connections a `ScriptedUpstream` accepted, and those its peer closed.
+#[derive(Default)]
+pub struct Connections {
+    accepted: AtomicUsize,
+    closed_by_peer: AtomicUsize,
+    changed: tokio::sync::Notify,
+}
+
+impl Connections {
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+
+    pub fn closed_by_peer(&self) -> usize {
+        self.closed_by_peer.load(Ordering::SeqCst)
+    }
+
+    /// Waits until `closed_by_peer()` reaches `count`; false after `BOUND`.
+    pub async fn await_closed_by_peer(&self, count: usize) -> bool {
+        tokio::time::timeout(BOUND, async {
+            loop {
+                let changed = self.changed.notified();
+                if self.closed_by_peer() >= count {
+                    return;
+                }
+                changed.await;
+            }
+        })
+        .await
+        .is_ok()
+    }
+
+    fn note_closed_by_peer(&self) {
+        self.closed_by_peer.fetch_add(1, Ordering::SeqCst);
+        self.changed.notify_waiters();
+    }
 }
 
 impl ScriptedUpstream {
@@ -140,13 +185,24 @@ impl ScriptedUpstream {
             .expect("bind upstream");
         let addr = listener.local_addr().expect("addr");
         let heads = Arc::new(Mutex::new(Vec::new()));
-        let recorded = heads.clone();
+        let connections = Arc::new(Connections::default());
+        let (recorded, counted) = (heads.clone(), connections.clone());
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(serve_scripted(stream, script, recorded.clone()));
+                counted.accepted.fetch_add(1, Ordering::SeqCst);
+                let (recorded, counted) = (recorded.clone(), counted.clone());
+                tokio::spawn(async move {
+                    if serve_scripted(stream, script, recorded).await == Ended::ByPeer {
+                        counted.note_closed_by_peer();
+                    }
+                });
             }
         });
-        Self { addr, heads }
+        Self {
+            addr,
+            heads,
+            connections,
+        }
     }
 
     pub fn url(&self) -> String {
@@ -158,11 +214,20 @@ impl ScriptedUpstream {
     }
 }
 
+/// Who ended a scripted connection.
+#[derive(PartialEq, Eq)]
+enum Ended {
+    /// The gateway closed it (EOF or reset where a request could start).
+    ByPeer,
+    /// The script did, or the peer went away in the middle of a request.
+    Otherwise,
+}
+
 async fn serve_scripted(
     mut stream: TcpStream,
     script: fn(usize) -> Reply,
     heads: Arc<Mutex<Vec<String>>>,
-) {
+) -> Ended {
     let mut buffer = Vec::new();
     for index in 0.. {
         let head_end = loop {
@@ -171,7 +236,8 @@ async fn serve_scripted(
             }
             let mut chunk = [0u8; 4096];
             match stream.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
+                Ok(0) | Err(_) if buffer.is_empty() => return Ended::ByPeer,
+                Ok(0) | Err(_) => return Ended::Otherwise,
                 Ok(read) => buffer.extend_from_slice(&chunk[..read]),
             }
         };
@@ -184,29 +250,43 @@ async fn serve_scripted(
         while buffer.len() < head_end + length {
             let mut chunk = [0u8; 4096];
             match stream.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
+                Ok(0) | Err(_) => return Ended::Otherwise,
                 Ok(read) => buffer.extend_from_slice(&chunk[..read]),
             }
         }
         buffer.drain(..head_end + length);
         heads.lock().expect("heads lock").push(head);
-        match script(index) {
-            Reply::Ok => {
-                let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
-                if stream.write_all(answer).await.is_err() {
-                    return;
-                }
+        let answer: &[u8] = match script(index) {
+            Reply::Ok => b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+            Reply::OkChunked => {
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\no\r\n1\r\nk\r\n0\r\n\r\n"
             }
-            Reply::CloseUnanswered => return,
+            Reply::Stuck => {
+                let head = b"HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\n\r\n";
+                if stream.write_all(head).await.is_err()
+                    || stream.write_all(&[b'x'; 16 * 1024]).await.is_err()
+                {
+                    return Ended::Otherwise;
+                }
+                // Nothing more until the gateway gives up on the body and closes.
+                let mut sink = [0u8; 1024];
+                while matches!(stream.read(&mut sink).await, Ok(read) if read > 0) {}
+                return Ended::ByPeer;
+            }
+            Reply::CloseUnanswered => return Ended::Otherwise,
             Reply::SwitchProtocols => {
                 let answer = b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
                 if stream.write_all(answer).await.is_err() {
-                    return;
+                    return Ended::Otherwise;
                 }
                 let (mut read, mut write) = stream.split();
                 let _ = tokio::io::copy(&mut read, &mut write).await;
-                return;
+                return Ended::Otherwise;
             }
+        };
+        if stream.write_all(answer).await.is_err() {
+            return Ended::Otherwise;
         }
     }
+    Ended::Otherwise
 }
