@@ -4,6 +4,8 @@
 //! What is logged is decided where it happens; nothing in this crate logs a token, password,
 //! key or `Authorization` header (spans on store methods skip their arguments).
 
+mod lines;
+
 use std::sync::OnceLock;
 
 use tracing_subscriber::layer::SubscriberExt;
@@ -11,6 +13,8 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Registry, fmt, reload};
 
 use crate::config::LogFormat;
+
+pub use lines::{batch_this_thread, flush_this_thread};
 
 /// The environment variable that, when set, decides the filter instead of `log.level`.
 pub const FILTER_ENV: &str = "SESSIONGATE_LOG";
@@ -27,7 +31,7 @@ pub fn init(format: LogFormat, level: &str) {
         .unwrap_or_else(|| EnvFilter::new("info"));
     let (filter, handle) = reload::Layer::new(filter);
     let lines = fmt::layer()
-        .with_writer(std::io::stderr)
+        .with_writer(lines::Stderr)
         // Colour codes only for a terminal, not for files and log collectors.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let registry = tracing_subscriber::registry().with(filter);

@@ -128,8 +128,10 @@ where
                 let _ = drained_tx.send(());
             }
         };
+        // The core's log lines are written in batches, whenever it runs out of work.
         let runtime = match tokio::runtime::Builder::new_current_thread()
             .enable_all()
+            .on_thread_park(crate::telemetry::flush_this_thread)
             .build()
         {
             Ok(runtime) => runtime,
@@ -144,6 +146,7 @@ where
             .name(format!("sessiongate-core-{core}"))
             .spawn(move || {
                 on_core(core);
+                crate::telemetry::batch_this_thread();
                 run_core(
                     &runtime,
                     Box::pin(async move {
