@@ -36,7 +36,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use ::metrics::{
-    Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
+    Counter, Histogram, Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge,
+    histogram,
 };
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
@@ -97,6 +98,35 @@ const KNOWN_PROVIDERS: [&str; 8] = [
 /// The one recorder of this process. Tests start several gateways in one process; they all
 /// share it, so counts add up across them.
 static METRICS: OnceLock<Metrics> = OnceLock::new();
+
+/// Status slots per class in [`REQUEST_COUNTERS`]: 100..=599, then `other`.
+const STATUS_SLOTS: usize = 501;
+
+/// `sessiongate_requests_total` by class and status, registered on first use (see
+/// [`with_series`]).
+static REQUEST_COUNTERS: [OnceLock<Counter>; 3 * STATUS_SLOTS] =
+    [const { OnceLock::new() }; 3 * STATUS_SLOTS];
+
+/// `sessiongate_request_duration_seconds` by class.
+static REQUEST_DURATIONS: [OnceLock<Histogram>; 3] = [const { OnceLock::new() }; 3];
+
+/// Uses the series that `register` names, registered once per `slot` after [`install`].
+///
+/// `counter!` and `histogram!` build the series' key (its labels) and look it up in the
+/// recorder on every call; for the series written on every request that cost several thousand
+/// instructions. A handle registered before [`install`] would stay bound to the no-op recorder,
+/// so until then the series is registered on each call, as the macros do.
+fn with_series<T>(
+    slot: &'static OnceLock<T>,
+    register: impl FnOnce() -> T,
+    write: impl FnOnce(&T),
+) {
+    if METRICS.get().is_some() {
+        write(slot.get_or_init(register));
+    } else {
+        write(&register());
+    }
+}
 
 /// A handle to the installed recorder; cheap to clone (an `Arc` inside).
 #[derive(Clone, Debug)]
@@ -227,6 +257,15 @@ impl RouteClass {
             Self::Admin => "admin",
         }
     }
+
+    /// A slot per class, `0..3`.
+    fn index(self) -> usize {
+        match self {
+            Self::ClientApi => 0,
+            Self::Proxy => 1,
+            Self::Admin => 2,
+        }
+    }
 }
 
 /// How a login attempt ended: the `outcome` label.
@@ -275,9 +314,21 @@ impl RevocationSource {
 ///
 /// A status outside 100–599 is labelled `other`, so the label set stays bounded.
 pub fn record_request(class: RouteClass, status: u16, latency: Duration) {
-    counter!(REQUESTS_TOTAL, "class" => class.as_str(), "status" => status_label(status))
-        .increment(1);
-    histogram!(REQUEST_DURATION, "class" => class.as_str()).record(latency.as_secs_f64());
+    let status_slot = if (100..=599).contains(&status) {
+        usize::from(status - 100)
+    } else {
+        STATUS_SLOTS - 1
+    };
+    with_series(
+        &REQUEST_COUNTERS[class.index() * STATUS_SLOTS + status_slot],
+        || counter!(REQUESTS_TOTAL, "class" => class.as_str(), "status" => status_label(status)),
+        |requests| requests.increment(1),
+    );
+    with_series(
+        &REQUEST_DURATIONS[class.index()],
+        || histogram!(REQUEST_DURATION, "class" => class.as_str()),
+        |durations| durations.record(latency.as_secs_f64()),
+    );
 }
 
 /// Counts one login attempt through `provider` (the wire name, e.g. `local-userpass`).

@@ -1,9 +1,10 @@
 //! Series of the proxied requests' upstream: failures by kind, retries on a fresh connection,
 //! and how long it took to answer (by status class, or the failure).
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
-use ::metrics::{Unit, counter, describe_counter, describe_histogram, histogram};
+use ::metrics::{Histogram, Unit, counter, describe_counter, describe_histogram, histogram};
 
 pub(super) const UPSTREAM_ERRORS_TOTAL: &str = "sessiongate_upstream_errors_total";
 const UPSTREAM_RETRIES: &str = "sessiongate_upstream_retries_total";
@@ -58,21 +59,28 @@ pub fn record_upstream_retry() {
 /// Records how long the upstream took to answer a proxied request (its response head), or to
 /// fail: `Ok(status)` for an answer, `Err(kind)` when there was none.
 pub fn record_upstream_duration(outcome: Result<u16, UpstreamErrorKind>, elapsed: Duration) {
-    let outcome = match outcome {
+    /// By outcome: the five status classes, `other`, then the two failures.
+    static DURATIONS: [OnceLock<Histogram>; 8] = [const { OnceLock::new() }; 8];
+    let (label, slot) = match outcome {
         Ok(status) => status_class(status),
-        Err(kind) => kind.as_str(),
+        Err(UpstreamErrorKind::Unavailable) => ("unavailable", 6),
+        Err(UpstreamErrorKind::Timeout) => ("timeout", 7),
     };
-    histogram!(UPSTREAM_DURATION, "outcome" => outcome).record(elapsed.as_secs_f64());
+    super::with_series(
+        &DURATIONS[slot],
+        || histogram!(UPSTREAM_DURATION, "outcome" => label),
+        |durations| durations.record(elapsed.as_secs_f64()),
+    );
 }
 
-/// `1xx` … `5xx`, else `other`.
-fn status_class(status: u16) -> &'static str {
+/// `1xx` … `5xx`, else `other`, and a slot for each (`0..6`).
+fn status_class(status: u16) -> (&'static str, usize) {
     match status {
-        100..=199 => "1xx",
-        200..=299 => "2xx",
-        300..=399 => "3xx",
-        400..=499 => "4xx",
-        500..=599 => "5xx",
-        _ => "other",
+        100..=199 => ("1xx", 0),
+        200..=299 => ("2xx", 1),
+        300..=399 => ("3xx", 2),
+        400..=499 => ("4xx", 3),
+        500..=599 => ("5xx", 4),
+        _ => ("other", 5),
     }
 }

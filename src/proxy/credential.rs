@@ -2,11 +2,11 @@
 //!
 //! Does not verify anything; `Tokens::authenticate` does.
 
-use http::HeaderMap;
 use http::header::AUTHORIZATION;
+use http::{HeaderMap, HeaderName};
 
 /// Agnost's session header.
-pub const SESSION: &str = "session";
+pub const SESSION: HeaderName = HeaderName::from_static("session");
 
 /// What the request carries.
 #[derive(Debug, PartialEq, Eq)]
@@ -23,7 +23,7 @@ pub enum Credential<'a> {
 /// carry the same token; either header sent twice is malformed (which copy an upstream or a
 /// framework would read is anyone's guess).
 pub fn extract(headers: &HeaderMap) -> Credential<'_> {
-    if repeated(headers, AUTHORIZATION.as_str()) || repeated(headers, SESSION) {
+    if repeated(headers, &AUTHORIZATION) || repeated(headers, &SESSION) {
         return Credential::Malformed;
     }
     let bearer = match headers.get(AUTHORIZATION).map(|v| v.to_str()) {
@@ -34,7 +34,7 @@ pub fn extract(headers: &HeaderMap) -> Credential<'_> {
             _ => None,
         },
     };
-    let session = match headers.get(SESSION).map(|v| v.to_str()) {
+    let session = match headers.get(&SESSION).map(|v| v.to_str()) {
         None => None,
         Some(Err(_)) => return Credential::Malformed,
         Some(Ok(value)) => Some(value.trim()),
@@ -47,7 +47,7 @@ pub fn extract(headers: &HeaderMap) -> Credential<'_> {
     }
 }
 
-fn repeated(headers: &HeaderMap, name: &str) -> bool {
+fn repeated(headers: &HeaderMap, name: &HeaderName) -> bool {
     headers.get_all(name).iter().nth(1).is_some()
 }
 
