@@ -4,6 +4,7 @@
 //! What is logged is decided where it happens; nothing in this crate logs a token, password,
 //! key or `Authorization` header (spans on store methods skip their arguments).
 
+mod fields;
 mod lines;
 
 use std::sync::OnceLock;
@@ -40,7 +41,10 @@ pub fn init(format: LogFormat, level: &str) {
             .with(lines.json().flatten_event(true))
             .try_init()
             .is_ok(),
-        LogFormat::Text => registry.with(lines).try_init().is_ok(),
+        LogFormat::Text => registry
+            .with(lines.fmt_fields(fields::TextFields))
+            .try_init()
+            .is_ok(),
     };
     if installed {
         let _ = FILTER.set((!env_decides).then_some(handle));
