@@ -64,21 +64,8 @@ wait_ready "http://127.0.0.1:$nginx_port/ready"
 start_gateway sessiongate
 token="$(mint_token "$gateway")"
 
-declare -A url headers
-url[upstream]="http://127.0.0.1:$upstream_port/data/items"
-url[nginx]="http://127.0.0.1:$nginx_port/data/items"
-url[gw_auth]="$gateway/data/items"
-url[gw_none]="$gateway/public/items"
-headers[gw_auth]="Authorization: Bearer $token"
-
-# Every target must answer 200 with the 1 KiB body before anything is measured; the gateway's
-# required route must refuse a request without the token.
-for target in $TARGETS; do
-  args=()
-  [[ -n "${headers[$target]:-}" ]] && args=(-H "${headers[$target]}")
-  check_target "$target" "${url[$target]}" "${args[@]}"
-done
-check_refused "${url[gw_auth]}"
+# Every target must answer 200 with the 1 KiB body before anything is measured.
+define_targets "$token"
 
 if [[ "$CALLGRIND" == 1 ]]; then
   REQUESTS="${REQUESTS:-2000}"

@@ -15,6 +15,9 @@
 #   mint_token URL                 an anonymous login's access token, printed
 #   check_target NAME URL [CURL_ARGS...]
 #                                  200 with the 1 KiB body, or stop
+#   define_targets TOKEN           url and headers (global arrays) of upstream, nginx, gw_auth,
+#                                  gw_none; every target in TARGETS checked, and gw_auth's
+#                                  refusal without TOKEN
 #   wrk_measure NAME WRK_ARGS...   one closed-loop wrk run: "rps p50_us p99_us", or stop on
 #                                  any failed request
 #   summarize RESULTS SPEC...      median ratios with their spread over the rounds
@@ -233,6 +236,26 @@ check_refused() {
   shift
   status="$(curl -sS -o /dev/null -w '%{http_code}' "$@" "$url")"
   [[ "$status" == 401 ]] || fail "$url without a token answered $status, not 401"
+}
+
+# define_targets TOKEN: the global arrays url and headers for the four HTTP/1.1 targets (nginx
+# as the reference proxy on nginx_port, the gateway at gateway), then every target named in
+# TARGETS must answer 200 with the 1 KiB body, and the gateway's required route must refuse a
+# request without TOKEN.
+define_targets() {
+  declare -gA url headers
+  url[upstream]="http://127.0.0.1:$upstream_port/data/items"
+  url[nginx]="http://127.0.0.1:$nginx_port/data/items"
+  url[gw_auth]="$gateway/data/items"
+  url[gw_none]="$gateway/public/items"
+  headers[gw_auth]="Authorization: Bearer $1"
+  local target args
+  for target in $TARGETS; do
+    args=()
+    [[ -n "${headers[$target]:-}" ]] && args=(-H "${headers[$target]}")
+    check_target "$target" "${url[$target]}" "${args[@]}"
+  done
+  check_refused "${url[gw_auth]}"
 }
 
 # wrk_measure NAME WRK_ARGS...: one wrk run (closed loop), reporting through a Lua script:
