@@ -61,14 +61,20 @@ impl State {
     /// Re-reads the signing keys from the store (a rotation on any replica), then the
     /// assertion keys.
     pub async fn reload_keys(&self) {
-        let guard = SIGNING_RELOAD.lock().await;
-        match tokens::keys::reload(&self.config.tokens, self.store.as_ref()).await {
-            Ok(Some(keys)) => self.tokens.replace_keys(keys),
-            Ok(None) => {}
-            Err(err) => tracing::warn!(error = %err, "signing key reload failed; retrying"),
+        if let Err(err) = self.reload_signing_keys().await {
+            tracing::warn!(error = %err, "signing key reload failed; retrying");
         }
-        drop(guard);
         self.reload_assertion_keys().await;
+    }
+
+    /// Re-reads the signing keys from the store and puts them in use (evicting the cached
+    /// tokens of a key that left), one reload at a time.
+    pub async fn reload_signing_keys(&self) -> Result<(), tokens::keys::KeyError> {
+        let _guard = SIGNING_RELOAD.lock().await;
+        if let Some(keys) = tokens::keys::reload(&self.config.tokens, self.store.as_ref()).await? {
+            self.tokens.replace_keys(keys);
+        }
+        Ok(())
     }
 
     /// Re-reads the identity assertion keys (a rotation on any replica, an automatic rotation

@@ -123,9 +123,9 @@ pub async fn retire_key(state: &State, kid: &str) -> Result<Response<Body>, ApiE
         Err(KeyError::NotFound(_)) if tokens.keys().find(kid).is_some() => {}
         Err(err) => return Err(err.into()),
     }
-    if let Some(reloaded) = keys::reload(config, store.as_ref()).await? {
-        tokens.replace_keys(reloaded);
-    }
+    // Under the reload lock: a reload that read the store before the retirement (a rotation's
+    // notification, the periodic poll) must not put the retired key back after this one.
+    state.reload_signing_keys().await?;
     tracing::warn!(kid, "signing key retired");
     Ok(web::json(
         StatusCode::OK,
