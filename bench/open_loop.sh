@@ -59,14 +59,7 @@ done
 gateway_binary
 start_workdir
 start_upstream
-nginx_port="$(free_port)"
-nginx_conf nginx auto "$(nginx_proxy_upstream 128)
-  server {
-    listen 127.0.0.1:$nginx_port;
-    $(nginx_proxy_location)
-  }"
-start_nginx nginx
-wait_ready "http://127.0.0.1:$nginx_port/ready"
+start_reference_nginx
 start_gateway sessiongate
 token="$(mint_token "$gateway")"
 

@@ -51,14 +51,7 @@ require_tools "on Debian: apt-get install -y wrk curl nginx-light python3 valgri
 gateway_binary
 start_workdir
 start_upstream
-nginx_port="$(free_port)"
-nginx_conf nginx auto "$(nginx_proxy_upstream 128)
-  server {
-    listen 127.0.0.1:$nginx_port;
-    $(nginx_proxy_location)
-  }"
-start_nginx nginx
-wait_ready "http://127.0.0.1:$nginx_port/ready"
+start_reference_nginx
 
 [[ "$CALLGRIND" == 1 ]] && callgrind_launcher "$work/callgrind.out"
 start_gateway sessiongate

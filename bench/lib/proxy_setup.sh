@@ -9,6 +9,8 @@
 #   start_workdir                  work (a temp dir), pids, a cleanup trap stopping every server
 #   start_upstream                 upstream_port, body: nginx, one worker, 1 KiB for every path
 #   nginx_conf / start_nginx       more nginx servers (e.g. the reference proxy) in front of it
+#   start_reference_nginx          nginx_port: nginx as the reference HTTP/1.1 proxy (workers
+#                                  auto, upstream keepalive 128, access log off)
 #   start_gateway NAME [VAR=VALUE...]
 #                                  sessiongate in front of the upstream, its ready line read from
 #                                  a FIFO; sets gateway (its client URL) and gateway_pid
@@ -236,6 +238,19 @@ check_refused() {
   shift
   status="$(curl -sS -o /dev/null -w '%{http_code}' "$@" "$url")"
   [[ "$status" == 401 ]] || fail "$url without a token answered $status, not 401"
+}
+
+# start_reference_nginx: nginx as issue 13's reference reverse proxy in front of the upstream,
+# on nginx_port, ready.
+start_reference_nginx() {
+  nginx_port="$(free_port)"
+  nginx_conf nginx auto "$(nginx_proxy_upstream 128)
+  server {
+    listen 127.0.0.1:$nginx_port;
+    $(nginx_proxy_location)
+  }"
+  start_nginx nginx
+  wait_ready "http://127.0.0.1:$nginx_port/ready"
 }
 
 # define_targets TOKEN: the global arrays url and headers for the four HTTP/1.1 targets (nginx
