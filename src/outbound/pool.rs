@@ -33,7 +33,6 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use tokio::time::Instant;
 use tower::ServiceExt as _;
-use tracing::Instrument as _;
 
 use super::core_index;
 use crate::web::BoxError;
@@ -175,14 +174,12 @@ where
         let (sender, connection) = http1::handshake(io)
             .await
             .map_err(|err| PoolError::Connect(err.into()))?;
-        tokio::spawn(
-            async move {
-                if let Err(err) = connection.with_upgrades().await {
-                    tracing::debug!(error = %err, "upstream connection ended");
-                }
+        // Not in the request's span: the connection outlives the request that opened it.
+        tokio::spawn(async move {
+            if let Err(err) = connection.with_upgrades().await {
+                tracing::debug!(error = %err, "upstream connection ended");
             }
-            .in_current_span(),
-        );
+        });
         Ok(sender)
     }
 }
