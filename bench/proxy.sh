@@ -21,9 +21,9 @@
 # NO_BUILD=1 (use target/release/sessiongate as it is), GATEWAY_BIN (another binary to
 # measure, e.g. a copy of an earlier build; implies NO_BUILD).
 #
-# CALLGRIND=1 runs the gateway under valgrind's callgrind instead and prints the instructions it
-# executes per request on each gateway target (REQUESTS, default 2000, over one keep-alive
-# connection, after 200 untimed ones): a count that does not depend on what else the machine
+# CALLGRIND=1 runs the gateway (and, for scale, a one-worker nginx proxy) under valgrind's
+# callgrind instead and prints the instructions each executes per request (REQUESTS, default
+# 2000, over one keep-alive connection, after 200 untimed ones): a count that does not depend on what else the machine
 # does, for comparing two builds (build with CARGO_PROFILE_RELEASE_DEBUG=line-tables-only and
 # open the dumps with callgrind_annotate to see where they go; KEEP_DUMPS=DIR keeps them).
 #
@@ -77,11 +77,32 @@ for _ in range(count):
         sys.exit(f"{sys.argv[1]}: {response.status}, {len(body)} bytes")
 PY
   }
-  echo "callgrind: instructions the gateway executes per request, $REQUESTS requests per target"
+  # nginx, for scale: the reference proxy again, one worker and no master process, so that the
+  # process under callgrind is the one that proxies (the whole process is counted).
+  if [[ " $TARGETS " == *" nginx "* ]]; then
+    cg_nginx_port="$(free_port)"
+    nginx_conf nginx_cg 1 "$(nginx_proxy_upstream 128)
+  server {
+    listen 127.0.0.1:$cg_nginx_port;
+    $(nginx_proxy_location)
+  }"
+    valgrind --tool=callgrind --callgrind-out-file="$work/nginx.callgrind.out" --dump-instr=no \
+      nginx -p "$work" -e "$work/nginx_cg.error.log" -c "$work/nginx_cg.conf" \
+      -g 'master_process off;' 2>"$work/nginx_cg.valgrind.log" &
+    pids+=("$!")
+    cg_nginx_pid="$!"
+    wait_ready "http://127.0.0.1:$cg_nginx_port/ready"
+    url[nginx]="http://127.0.0.1:$cg_nginx_port/data/items"
+  fi
+  echo "callgrind: instructions executed per request, $REQUESTS requests per target"
   for target in $TARGETS; do
-    [[ "$target" == gw_* ]] || continue
+    case "$target" in
+      gw_*) pid="$gateway_pid" out="$work/callgrind.out" ;;
+      nginx) pid="$cg_nginx_pid" out="$work/nginx.callgrind.out" ;;
+      *) continue ;;
+    esac
     requests "$target" 200
-    per_request="$(callgrind_count "$gateway_pid" "$work/callgrind.out" "$target" "$REQUESTS" \
+    per_request="$(callgrind_count "$pid" "$out" "$target" "$REQUESTS" \
       requests "$target" "$REQUESTS")"
     printf '%-9s %10d instructions per request\n' "$target" "$per_request"
   done
