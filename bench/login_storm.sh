@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
 # Login-storm shedding: proxied latency (wrk, GET /whoami through sessiongate to the example
-# upstream) when quiet and during a storm of wrong-password logins at 3x the hash pool's
-# capacity (slots + queue), and the latency of the answers the storm gets: 429 from
-# [login_limits] (one client hammering), or 503 from the hash pool's queue bound
-# (login_limits off). Everything runs on 127.0.0.1, ports picked by the kernel, throw-away
-# SQLite stores; everything started here is stopped on exit.
+# upstream) when quiet and during a storm of wrong-password logins, and the latency of the
+# answers the storm gets: 429 from [login_limits] (one client hammering), or 503 from the hash
+# pool's queue bound (login_limits off). Everything runs on 127.0.0.1, ports picked by the
+# kernel, throw-away SQLite stores; everything started here is stopped on exit.
+#
+# Two kinds of storm:
+#   storm  issue 13's P7: logins arriving at 3x the hash pool's capacity, its throughput in
+#          hashes per second, measured first (pool-size connections of wrong-password logins,
+#          3 s). wrk paces each of the storm's connections (`delay`) to reach that rate.
+#   flood  the closed loop: 3x (slots + queue) connections, each sending its next login as soon
+#          as the last was answered. Refusals take microseconds, so this is a flood of
+#          refused requests at whatever rate the machine allows, competing with the proxied
+#          load for the same cores.
 #
 #   bench/login_storm.sh
 #   PROFILE=debug NO_BUILD=1 bench/login_storm.sh   # the debug binaries as they are
@@ -101,11 +109,25 @@ done = function(summary, latency, requests)
     latency:percentile(50), latency:percentile(99), summary.requests, errors))
 end
 LUA
-cat >"$work/storm.lua" <<LUA
+cat >"$work/flood.lua" <<LUA
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = '{"username":"$EMAIL","password":"wrong-password-1"}'
 LUA
+cat "$work/flood.lua" - >"$work/capacity.lua" <<'LUA'
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT rate=%d\n", summary.requests * 1000000 / summary.duration))
+end
+LUA
+
+# Usage: capacity GATEWAY   (sets capacity: wrong-password logins per second the pool hashes)
+capacity() {
+  local out
+  out="$(wrk -t 1 -c "$HASH_CONCURRENCY" -d 3s -s "$work/capacity.lua" \
+    "$1/api/client/v2.0/app/$APP_ID/auth/providers/local-userpass/login")"
+  capacity="$(sed -nE 's/^RESULT rate=([0-9]+)$/\1/p' <<<"$out")"
+  [[ -n "$capacity" && "$capacity" -gt 0 ]] || fail "no capacity measured: $out"
+}
 
 # Usage: proxied NAME GATEWAY   (sets p99_NAME, p50_NAME; fails on any non-2xx)
 proxied() {
@@ -131,9 +153,10 @@ sample_logins() {
   done
 }
 
-# Usage: storm NAME GATEWAY   (proxied load, storm and samples at once; prints the statuses)
+# Usage: storm NAME GATEWAY SCRIPT   (proxied load, storm and samples at once; prints the
+# statuses)
 storm() {
-  wrk -t 1 -c "$STORM" -d "$DURATION" -s "$work/storm.lua" \
+  wrk -t 1 -c "$STORM" -d "$DURATION" -s "$3" \
     "$2/api/client/v2.0/app/$APP_ID/auth/providers/local-userpass/login" >"$work/$1.storm" &
   local storm_pid=$!
   sample_logins "$2" >"$work/$1.samples" &
@@ -153,21 +176,31 @@ storm() {
 }
 
 echo "host: $(nproc) CPUs shared by wrk, curl, data_api and sessiongate; profile $PROFILE"
-echo "hash pool: $HASH_CONCURRENCY slots + $HASH_QUEUE queue; storm: $STORM connections of" \
-  "wrong-password logins (3x the pool); proxied: $CONNECTIONS connections, $DURATION each"
 gateway limited true
 limited="$gateway"
 gateway shedding false
 shedding="$gateway"
+capacity "$shedding"
+rate=$((3 * capacity))
+# Each storm connection waits so that together they send `rate` logins per second.
+cat "$work/flood.lua" - >"$work/storm.lua" <<LUA
+delay = function() return $((1000 * STORM / rate)) end
+LUA
+echo "hash pool: $HASH_CONCURRENCY slots + $HASH_QUEUE queue, $capacity hashes/s; storm:" \
+  "$rate wrong-password logins/s (3x) over $STORM connections; flood: $STORM connections" \
+  "closed loop; proxied: $CONNECTIONS connections, $DURATION each"
 proxied quiet "$limited"
 echo "storm against login_limits (one client; 429 once its keys trip):"
-storm limited "$limited"
+storm limited "$limited" "$work/storm.lua"
 echo "storm with login_limits off (the hash pool's queue bound sheds with 503):"
-storm shedding "$shedding"
+storm shedding "$shedding" "$work/storm.lua"
+echo "flood with login_limits off:"
+storm flood "$shedding" "$work/flood.lua"
 awk -v q50="$p50_quiet" -v q99="$p99_quiet" -v l50="$p50_limited" -v l99="$p99_limited" \
-  -v s50="$p50_shedding" -v s99="$p99_shedding" 'BEGIN {
-  printf "%-34s %10s %10s\n", "proxied GET /whoami", "p50", "p99"
+  -v s50="$p50_shedding" -v s99="$p99_shedding" -v f50="$p50_flood" -v f99="$p99_flood" 'BEGIN {
+  printf "%-34s %10s %10s %12s\n", "proxied GET /whoami", "p50", "p99", "p99 / quiet"
   printf "%-34s %8dus %8dus\n", "quiet", q50, q99
-  printf "%-34s %8dus %8dus\n", "during storm, login_limits on", l50, l99
-  printf "%-34s %8dus %8dus\n", "during storm, login_limits off", s50, s99
+  printf "%-34s %8dus %8dus %11.2fx\n", "during storm, login_limits on", l50, l99, l99 / q99
+  printf "%-34s %8dus %8dus %11.2fx\n", "during storm, login_limits off", s50, s99, s99 / q99
+  printf "%-34s %8dus %8dus %11.2fx\n", "during flood, login_limits off", f50, f99, f99 / q99
 }'

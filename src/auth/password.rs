@@ -21,9 +21,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use tokio::sync::Semaphore;
-use tracing::Span;
 
 use self::pool::HashThreads;
+use crate::telemetry::RequestContext;
 
 /// Password length bounds of App Services' local-userpass provider, in characters.
 pub const MIN_LEN: usize = 6;
@@ -183,11 +183,11 @@ impl Passwords {
                 }
             };
         self.runs.fetch_add(1, Ordering::Relaxed);
-        let span = Span::current();
+        let context = RequestContext::current();
         self.threads
             .run(move || {
                 let _permit = permit;
-                span.in_scope(work)
+                context.in_scope(work)
             })
             .await
             .map_err(|err| PasswordError::Hashing(err.to_string()))

@@ -16,7 +16,6 @@ use http::{HeaderValue, Method, Request, Response, StatusCode, Uri};
 use http_body::Body as _;
 use http_body_util::BodyExt;
 use hyper_util::rt::TokioIo;
-use tracing::Instrument;
 
 use super::body::{BodyEnd, BodyWatch, ClientBody};
 use super::live::StreamTicket;
@@ -26,6 +25,7 @@ use crate::error::ApiError;
 use crate::metrics::streams::StreamKind;
 pub use crate::outbound::ForwardError;
 use crate::outbound::{Outbound, PooledBody, UpstreamPool};
+use crate::telemetry::RequestContext;
 use crate::web::Body;
 
 /// An upstream response, its body still coming.
@@ -130,28 +130,24 @@ impl Forwarder {
             response.body_mut().detach();
             let upstream_upgrade = hyper::upgrade::on(&mut response);
             let ticket = ticket.take();
-            tokio::spawn(
-                async move {
-                    let (client, upstream) =
-                        match tokio::try_join!(client_upgrade, upstream_upgrade) {
-                            Ok(pair) => pair,
-                            Err(err) => {
-                                tracing::debug!(error = %err, "upgrade failed");
-                                return;
-                            }
-                        };
-                    let (mut client, mut upstream) = (TokioIo::new(client), TokioIo::new(upstream));
-                    if let Some(ticket) = ticket {
-                        let guard = ticket.register(StreamKind::WebSocket);
-                        super::tunnel::run(client, upstream, guard).await;
-                    } else if let Err(err) =
-                        tokio::io::copy_bidirectional(&mut client, &mut upstream).await
-                    {
-                        tracing::debug!(error = %err, "upgraded connection ended");
+            tokio::spawn(RequestContext::current().attach(async move {
+                let (client, upstream) = match tokio::try_join!(client_upgrade, upstream_upgrade) {
+                    Ok(pair) => pair,
+                    Err(err) => {
+                        tracing::debug!(error = %err, "upgrade failed");
+                        return;
                     }
+                };
+                let (mut client, mut upstream) = (TokioIo::new(client), TokioIo::new(upstream));
+                if let Some(ticket) = ticket {
+                    let guard = ticket.register(StreamKind::WebSocket);
+                    super::tunnel::run(client, upstream, guard).await;
+                } else if let Err(err) =
+                    tokio::io::copy_bidirectional(&mut client, &mut upstream).await
+                {
+                    tracing::debug!(error = %err, "upgraded connection ended");
                 }
-                .in_current_span(),
-            );
+            }));
         }
         Ok(response)
     }

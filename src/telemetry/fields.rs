@@ -8,7 +8,7 @@
 //! are written directly; anything else, and everything when ANSI colours are on, goes the
 //! default way, so the output is the same byte for byte.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use tracing::field::{Field, Visit};
 use tracing_subscriber::field::RecordFields;
@@ -62,9 +62,71 @@ impl TextVisitor<'_> {
 }
 
 /// Whether `Debug` writes `text` as it is, between quotes.
-fn debug_leaves_alone(text: &str) -> bool {
-    text.bytes()
-        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+/// (Every byte is looked at, without stopping at the first bad one, so that the loop vectorizes:
+/// the strings are short and almost always fine.)
+pub(super) fn debug_leaves_alone(text: &str) -> bool {
+    text.bytes().fold(true, |fine, b| {
+        fine & (0x20..0x7f).contains(&b) & (b != b'"') & (b != b'\\')
+    })
+}
+
+/// A string field's value as the default formatter writes it: `Debug`, i.e. quoted and escaped.
+fn write_str_value(writer: &mut impl fmt::Write, value: &str) -> fmt::Result {
+    if debug_leaves_alone(value) {
+        writer.write_char('"')?;
+        writer.write_str(value)?;
+        writer.write_char('"')
+    } else {
+        write!(writer, "{value:?}")
+    }
+}
+
+/// A message as the default formatter writes it: as it is, but with the characters that could
+/// drive a terminal (ESC, BEL, BS, FF, DEL, C1 controls) escaped (`ansi_sanitization`, on by
+/// default), so a message that quotes a client's input cannot inject terminal sequences.
+pub(super) fn write_message(writer: &mut impl fmt::Write, message: &str) -> fmt::Result {
+    if message.chars().any(drives_a_terminal) {
+        Escaping(writer).write_str(message)
+    } else {
+        writer.write_str(message)
+    }
+}
+
+fn drives_a_terminal(c: char) -> bool {
+    matches!(
+        c,
+        '\x1b' | '\x07' | '\x08' | '\x0c' | '\x7f' | '\u{80}'..='\u{9f}'
+    )
+}
+
+/// Writes through to `W`, escaping what [`drives_a_terminal`] as `tracing_subscriber` does.
+struct Escaping<'a, W: fmt::Write>(&'a mut W);
+
+impl<W: fmt::Write> fmt::Write for Escaping<'_, W> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        let mut rest = text;
+        while let Some(at) = rest.find(drives_a_terminal) {
+            self.0.write_str(&rest[..at])?;
+            let Some(c) = rest[at..].chars().next() else {
+                break;
+            };
+            match c {
+                '\x1b' => self.0.write_str("\\x1b")?,
+                '\x07' => self.0.write_str("\\x07")?,
+                '\x08' => self.0.write_str("\\x08")?,
+                '\x0c' => self.0.write_str("\\x0c")?,
+                '\x7f' => self.0.write_str("\\x7f")?,
+                c => write!(self.0, "\\u{{{:x}}}", u32::from(c))?,
+            }
+            rest = &rest[at + c.len_utf8()..];
+        }
+        self.0.write_str(rest)
+    }
+}
+
+/// An integer field's value, in decimal.
+fn write_u64(writer: &mut impl fmt::Write, value: u64) -> fmt::Result {
+    writer.write_str(itoa::Buffer::new().format(value))
 }
 
 impl Visit for TextVisitor<'_> {
@@ -74,39 +136,26 @@ impl Visit for TextVisitor<'_> {
             return;
         }
         self.result = if message {
-            self.writer.write_str(value)
-        } else if debug_leaves_alone(value) {
-            self.writer
-                .write_char('"')
-                .and_then(|()| self.writer.write_str(value))
-                .and_then(|()| self.writer.write_char('"'))
+            write_message(&mut self.writer, value)
         } else {
-            write!(self.writer, "{value:?}")
+            write_str_value(&mut self.writer, value)
         };
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
         if self.name(field) {
-            let mut digits = [0u8; 20];
-            let mut at = digits.len();
-            let mut rest = value;
-            loop {
-                at -= 1;
-                digits[at] = b'0' + (rest % 10) as u8;
-                rest /= 10;
-                if rest == 0 {
-                    break;
-                }
-            }
-            // ASCII digits only.
-            let text = std::str::from_utf8(&digits[at..]).unwrap_or_default();
-            self.result = self.writer.write_str(text);
+            self.result = write_u64(&mut self.writer, value);
         }
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        let message = field.name() == "message";
         if self.name(field) {
-            self.result = write!(self.writer, "{value:?}");
+            self.result = if message {
+                write!(Escaping(&mut self.writer), "{value:?}")
+            } else {
+                write!(self.writer, "{value:?}")
+            };
         }
     }
 }
@@ -191,10 +240,18 @@ mod tests {
                 );
             }
             tracing::warn!(error = "it failed", "a message with \"quotes\"");
+            // Terminal sequences in a message are escaped, whether it is recorded as
+            // `fmt::Arguments` or as a `&str`; in a string field `Debug` escapes them.
+            tracing::warn!(
+                "injected \x1b[31m red\x07\x08\x0c\x7f \u{9b}2J end: {}",
+                "\x1b]0;"
+            );
+            tracing::info!(message = "a str message \x1b[2J\u{85}", ua = "\x1b[31m");
         };
         let fast = lines(TextFields, emit);
         let default = lines(DefaultFields::new(), emit);
         assert_eq!(fast, default);
-        assert_eq!(fast.lines().count(), 6, "{fast}");
+        assert_eq!(fast.lines().count(), 8, "{fast}");
+        assert!(!fast.contains('\x1b'), "{fast}");
     }
 }

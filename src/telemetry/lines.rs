@@ -85,6 +85,25 @@ pub fn flush_this_thread() {
     });
 }
 
+/// Takes `line` (whole, with its newline) into this thread's batch; false when the caller must
+/// write it.
+fn batched(line: &[u8]) -> bool {
+    BATCH
+        .try_with(|batch| {
+            batch
+                .try_borrow_mut()
+                .is_ok_and(|mut batch| batch.take(line, &mut write_stderr))
+        })
+        .unwrap_or(false)
+}
+
+/// Writes one whole line (with its newline) as the subscriber's writer would.
+pub(super) fn write(line: &[u8]) {
+    if !batched(line) {
+        write_stderr(line);
+    }
+}
+
 /// The subscriber's writer: [`Line`] for each event.
 #[derive(Clone, Copy, Default)]
 pub struct Stderr;
@@ -102,14 +121,7 @@ pub struct Line;
 
 impl Write for Line {
     fn write(&mut self, line: &[u8]) -> io::Result<usize> {
-        let batched = BATCH
-            .try_with(|batch| {
-                batch
-                    .try_borrow_mut()
-                    .is_ok_and(|mut batch| batch.take(line, &mut write_stderr))
-            })
-            .unwrap_or(false);
-        if batched {
+        if batched(line) {
             Ok(line.len())
         } else {
             io::stderr().write_all(line).map(|()| line.len())

@@ -16,14 +16,20 @@ use std::time::{Duration, Instant};
 use http::{HeaderValue, Method, Request, Response};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
+use tracing::Level;
 
 use super::Endpoint;
 use crate::client_api::ActingFor;
 use crate::error::Refusal;
 use crate::metrics::{self, RouteClass};
 use crate::proxy::Proxied;
-use crate::proxy::forwarded::TrustedProxies;
+use crate::proxy::forwarded::{self, TrustedProxies};
 use crate::server::ConnInfo;
+use crate::telemetry::DirectLine;
+
+/// The access line's target and message.
+const TARGET: &str = "sessiongate::access";
+const MESSAGE: &str = "request";
 
 /// Longest path written to a log line.
 const MAX_LOGGED_PATH: usize = 256;
@@ -205,18 +211,62 @@ impl<'a> Line<'a> {
 
     /// A line with an upstream failure that the client got as a 5xx is logged at `warn`.
     fn write(&self) {
-        // One field list for both levels (a tracing level is fixed per call site).
+        let warn = self.error.is_some() && (500..600).contains(&self.status);
+        // A tracing level is fixed per call site: one check per level.
+        let enabled = if warn {
+            tracing::enabled!(target: TARGET, Level::WARN)
+        } else {
+            tracing::enabled!(target: TARGET, Level::INFO)
+        };
+        if !enabled {
+            return;
+        }
+        let level = if warn { Level::WARN } else { Level::INFO };
+        match DirectLine::open(&level, TARGET, MESSAGE) {
+            Some(line) => self.fill(line).write(),
+            None => self.event(warn),
+        }
+    }
+
+    /// The line written by hand: what [`Line::event`] logs, through the plain text format.
+    fn fill(&self, mut line: DirectLine) -> DirectLine {
+        line.str(" class=", self.class.as_str());
+        line.str(" route=", self.route);
+        line.display(" method=", self.method.as_str());
+        line.str(" path=", self.path);
+        line.u64(" status=", u64::from(self.status));
+        line.u64(" latency_ms=", millis(self.latency));
+        line.u64(" latency_us=", micros(self.latency));
+        if let Some(status) = self.upstream_status {
+            line.u64(" upstream_status=", u64::from(status));
+        }
+        if let Some(ms) = self.upstream_ms {
+            line.u64(" upstream_ms=", ms);
+        }
+        line.display_with(" client=", |text| forwarded::push_ip(text, self.client));
+        line.str(" ua=", &self.ua);
+        line.str(" user_id=", self.user_id);
+        line.str(" reason=", self.reason);
+        if let Some(error) = self.error {
+            line.str(" error=", error);
+        }
+        line
+    }
+
+    /// The line as a `tracing` event, for any subscriber and format.
+    fn event(&self, warn: bool) {
+        // One field list for both levels.
         macro_rules! access_line {
             ($level:ident) => {
                 tracing::$level!(
-                    target: "sessiongate::access",
+                    target: TARGET,
                     class = self.class.as_str(),
                     route = self.route,
                     method = %self.method,
                     path = self.path,
                     status = self.status,
                     latency_ms = millis(self.latency),
-                    latency_us = u64::try_from(self.latency.as_micros()).unwrap_or(u64::MAX),
+                    latency_us = micros(self.latency),
                     upstream_status = self.upstream_status,
                     upstream_ms = self.upstream_ms,
                     client = %self.client,
@@ -228,7 +278,7 @@ impl<'a> Line<'a> {
                 )
             };
         }
-        if self.error.is_some() && (500..600).contains(&self.status) {
+        if warn {
             access_line!(warn);
         } else {
             access_line!(info);
@@ -258,6 +308,10 @@ fn truncated(text: &str, max: usize) -> &str {
 
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn micros(duration: Duration) -> u64 {
+    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! The request id layer: every request gets an id (`server.request_id_header`), kept from a
-//! trusted proxy or made here; its log lines carry it (a span), its error bodies too
-//! (`web::REQUEST_ID`), and the response returns it.
+//! trusted proxy or made here; its log lines carry it (from `web::REQUEST_ID` in the plain text
+//! format, a `request` span in the others), its error bodies too, and the response returns it.
 //!
 //! # Security
 //! Only a peer in `server.trusted_proxies` may choose the id: from anyone else it is replaced,
@@ -20,7 +20,7 @@ use tracing::instrument::Instrumented;
 use crate::ids;
 use crate::proxy::forwarded::TrustedProxies;
 use crate::server::ConnInfo;
-use crate::web;
+use crate::{telemetry, web};
 
 /// Longest request id kept from a trusted proxy.
 const MAX_REQUEST_ID: usize = 128;
@@ -93,7 +93,12 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let id = self.layer.id_of(&request);
-        let span = tracing::info_span!("request", id = %id.to_str().unwrap_or("-"));
+        // The plain text format writes the id from `web::REQUEST_ID`: no span needed there.
+        let span = if telemetry::request_spans() {
+            tracing::info_span!("request", id = %id.to_str().unwrap_or("-"))
+        } else {
+            tracing::Span::none()
+        };
         // The inner layers make their answers when polled, not in `call`: inside this scope.
         let answer = web::REQUEST_ID.scope(id.clone(), self.inner.call(request));
         RequestIdFuture {

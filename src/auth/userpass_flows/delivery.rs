@@ -9,7 +9,6 @@ use bytes::Bytes;
 use http::{Method, Request, header};
 use http_body_util::Full;
 use serde_json::{Value, json};
-use tracing::Instrument;
 use url::Url;
 
 use super::UserpassFlows;
@@ -17,6 +16,7 @@ use crate::auth::AuthError;
 use crate::ids;
 use crate::outbound::{StatusClass, WebhookError};
 use crate::store::{UserTokenKind, UserTokenRecord};
+use crate::telemetry::RequestContext;
 
 /// Largest webhook answer read.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
@@ -130,22 +130,19 @@ impl UserpassFlows {
     /// the background, their failures logged.
     pub(super) fn send_in_background(self: &Arc<Self>, kind: UserTokenKind, email: String) {
         let flows = self.clone();
-        tokio::spawn(
-            async move {
-                let account = match flows.store.find_local_account(&email).await {
-                    Ok(account) => account,
-                    Err(err) => {
-                        tracing::warn!(error = %err, "local-userpass look-up failed");
-                        return;
-                    }
-                };
-                let wanted = account.is_some_and(|a| kind == UserTokenKind::Reset || !a.confirmed);
-                if wanted {
-                    // Errors are logged where they happen; the client was answered already.
-                    let _ = flows.deliver(kind, &email).await;
+        tokio::spawn(RequestContext::current().attach(async move {
+            let account = match flows.store.find_local_account(&email).await {
+                Ok(account) => account,
+                Err(err) => {
+                    tracing::warn!(error = %err, "local-userpass look-up failed");
+                    return;
                 }
+            };
+            let wanted = account.is_some_and(|a| kind == UserTokenKind::Reset || !a.confirmed);
+            if wanted {
+                // Errors are logged where they happen; the client was answered already.
+                let _ = flows.deliver(kind, &email).await;
             }
-            .in_current_span(),
-        );
+        }));
     }
 }

@@ -141,3 +141,75 @@ fn user_agent_is_cut_on_a_char_boundary_without_control_characters() {
         "evilagent[31m"
     );
 }
+
+/// The line written by hand and the `tracing` event, through the plain text format, in a
+/// request: the same bytes.
+fn both_ways(line: &Line<'_>) -> (String, String) {
+    let warn = line.error.is_some() && (500..600).contains(&line.status);
+    let level = if warn { Level::WARN } else { Level::INFO };
+    let id = HeaderValue::from_static("0123abcd");
+    let in_request = |run: &dyn Fn() -> String| {
+        crate::telemetry::testing::in_text_lines(|| {
+            crate::web::REQUEST_ID.sync_scope(id.clone(), run)
+        })
+    };
+    let (_, event) = in_request(&|| {
+        line.event(warn);
+        String::new()
+    });
+    let (direct, _) = in_request(&|| {
+        let mut text = String::new();
+        let open = DirectLine::open(&level, TARGET, MESSAGE).expect("the plain text format");
+        line.fill(open)
+            .write_to(|bytes| text.push_str(std::str::from_utf8(bytes).expect("UTF-8")));
+        text
+    });
+    let strip = crate::telemetry::testing::without_time;
+    (strip(&direct), strip(&event))
+}
+
+#[test]
+fn the_line_written_by_hand_is_the_line_of_the_event() {
+    let caller = Arc::new(Verified::new("user-1", "s-1", "anon-user", "d", 0, 60));
+    let refused = "upstream unavailable: \"refused\" \u{1b}[31m";
+    let mut failed = response(StatusCode::BAD_GATEWAY);
+    failed
+        .extensions_mut()
+        .insert(proxied(Some(caller), Some(refused)));
+    let mut denied = response(StatusCode::UNAUTHORIZED);
+    let mut no_upstream = proxied(None, None);
+    no_upstream.upstream = None;
+    denied.extensions_mut().insert(no_upstream);
+    denied.extensions_mut().insert(Refusal("token_expired"));
+    let plain = response(StatusCode::OK);
+
+    let mut v6 = access(
+        RouteClass::Admin,
+        "/p\"a\\th ünï",
+        Some("ua \"quoted\" \\ \t"),
+    );
+    v6.client = "2001:db8::7".parse().expect("test ip");
+    let mut odd_ua = access(RouteClass::ClientApi, "/x", None);
+    odd_ua.user_agent = Some(HeaderValue::from_bytes("ünï".as_bytes()).expect("opaque bytes"));
+    let cases = [
+        (
+            access(RouteClass::ClientApi, "/data/x", Some("curl/8")),
+            &failed,
+        ),
+        (access(RouteClass::ClientApi, "/data/y", None), &denied),
+        (v6, &plain),
+        (odd_ua, &plain),
+    ];
+    for (access, response) in &cases {
+        let line = Line::new(access, response);
+        let (direct, event) = both_ways(&line);
+        assert_eq!(direct, event);
+        assert!(direct.contains(" request{id=0123abcd}: sessiongate::access: request class="));
+    }
+    let (warned, _) = both_ways(&Line::new(&cases[0].0, cases[0].1));
+    assert!(warned.starts_with("<time>  WARN "), "{warned}");
+    assert!(
+        warned.contains(" upstream_status=502 upstream_ms=7 "),
+        "{warned}"
+    );
+}
