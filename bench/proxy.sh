@@ -6,6 +6,9 @@
 #              128, access log off) in front of that upstream
 #   gw_auth    sessiongate, a required-auth route, valid Bearer token (a cache hit)
 #   gw_none    sessiongate, the `auth = "none"` route (/public), same binary
+#   gw_info    gw_auth on a second gateway logging at `info` (the access line on every request),
+#              not measured unless named in TARGETS: TARGETS="nginx gw_auth gw_info" prints
+#              what the access log costs (gw_info / gw_auth)
 #
 # Targets are measured in turn, the order rotating every round, ROUNDS times; the script prints
 # each round and then the median ratio with its spread (min..max) over the rounds. Only ratios
@@ -54,6 +57,13 @@ start_upstream
 start_reference_nginx
 
 [[ "$CALLGRIND" == 1 ]] && callgrind_launcher "$work/callgrind.out"
+if [[ " $TARGETS " == *" gw_info "* ]]; then
+  [[ "$CALLGRIND" == 1 ]] && fail "gw_info is not counted under callgrind: use SESSIONGATE_LOG=info"
+  start_gateway sessiongate_info SESSIONGATE_LOG=info
+  declare -gA url headers
+  url[gw_info]="$gateway/data/items"
+  headers[gw_info]="Authorization: Bearer $(mint_token "$gateway")"
+fi
 start_gateway sessiongate
 token="$(mint_token "$gateway")"
 
@@ -136,5 +146,6 @@ summarize "$results" \
   "gw_auth / nginx          (P1, >= 1.0)|gw_auth|nginx|0" \
   "gw_none / nginx|gw_none|nginx|0" \
   "gw_auth / gw_none        (P1b, >= 0.98)|gw_auth|gw_none|0" \
+  "gw_info / gw_auth        (access log, >= 0.97)|gw_info|gw_auth|0" \
   "-p99 ratios (closed loop)" \
   "gw_auth p99 / nginx p99|gw_auth|nginx|2"

@@ -187,6 +187,9 @@ impl Tokens {
     /// claim checks, which cannot change for the same bytes (apart from expiry, checked on
     /// every call); removing the signing key evicts the entry (`replace_keys`). Nothing is
     /// cached before every check has passed.
+    /// The revocation list is consulted whenever it changed since this session was last found
+    /// absent from it (`Verified::revocation_checked`), so a revocation holds from the moment
+    /// it is in the list.
     pub fn authenticate(&self, token: &str, now: i64) -> Result<Arc<Verified>, TokenError> {
         let digest = digest(token);
         let verified = match self.cache.get(&digest) {
@@ -214,8 +217,14 @@ impl Tokens {
         if verified.exp <= now {
             return Err(TokenError::Expired);
         }
-        if self.revocations.is_revoked(verified.session_id()) {
-            return Err(TokenError::Revoked);
+        // The version is read before the list: a revocation that enters the list after this
+        // read bumps it past what is recorded below, so the next call looks again.
+        let version = self.revocations.version();
+        if verified.revocation_checked() != version {
+            if self.revocations.is_revoked(verified.session_id()) {
+                return Err(TokenError::Revoked);
+            }
+            verified.set_revocation_checked(version);
         }
         if let Some(window) = self.fail_open_for {
             if self.revocations.staleness(now) > window.saturating_add(SYNC_SLACK_SECS) {

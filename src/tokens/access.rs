@@ -3,7 +3,7 @@
 //!
 //! Does not cache or check revocation; `Tokens::authenticate` does.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -63,6 +63,9 @@ pub struct Verified {
     pub exp: i64,
     /// The last second [`Verified::first_use_in`] answered true for.
     noted_at: AtomicI64,
+    /// The revocation list's version when the session was last found absent from it
+    /// (`u64::MAX`: never looked).
+    revocation_checked: AtomicU64,
 }
 
 impl Verified {
@@ -97,6 +100,7 @@ impl Verified {
             iat,
             exp,
             noted_at: AtomicI64::new(i64::MIN),
+            revocation_checked: AtomicU64::new(u64::MAX),
         }
     }
 
@@ -132,6 +136,17 @@ impl Verified {
     /// that is not a valid header value (our own ids always are).
     pub fn header_values(&self) -> &[Option<HeaderValue>; 3] {
         &self.header_values
+    }
+
+    /// The revocation list's version ([`super::RevocationList::version`]) at which the session
+    /// was last found absent from it; `u64::MAX` if never.
+    pub fn revocation_checked(&self) -> u64 {
+        self.revocation_checked.load(Ordering::Acquire)
+    }
+
+    /// Records that the session was absent from the list at `version`, read before the look-up.
+    pub fn set_revocation_checked(&self, version: u64) {
+        self.revocation_checked.store(version, Ordering::Release);
     }
 
     /// Whether this is the first use of the token in second `now` (later than any before):

@@ -20,7 +20,7 @@
 //! revocation that races the registration is not missed.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -31,6 +31,9 @@ use crate::streams::{CloseReason, StreamGuard, Streams};
 pub struct RevocationList {
     /// session id -> Unix time after which the entry may be forgotten.
     sessions: RwLock<HashMap<String, i64>>,
+    /// Bumped after every change that adds sessions to `sessions` (never before the change is
+    /// visible): a session found absent at one version is absent until the next.
+    version: AtomicU64,
     last_seq: AtomicI64,
     /// Unix time of the last successful read from the store.
     synced_at: AtomicI64,
@@ -47,6 +50,7 @@ impl RevocationList {
             .saturating_add(leeway.saturating_mul(2));
         Self {
             sessions: RwLock::new(HashMap::new()),
+            version: AtomicU64::new(0),
             last_seq: AtomicI64::new(0),
             synced_at: AtomicI64::new(0),
             retention,
@@ -76,6 +80,11 @@ impl RevocationList {
         guard
     }
 
+    /// Changes whenever sessions are added (read it before [`Self::is_revoked`]).
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+
     pub fn is_revoked(&self, session_id: &str) -> bool {
         self.sessions
             .read()
@@ -97,6 +106,7 @@ impl RevocationList {
                 sessions.insert((*id).to_owned(), forget_at);
             }
         }
+        self.version.fetch_add(1, Ordering::AcqRel);
         self.streams.close_sessions(ids, CloseReason::Revoked);
     }
 
@@ -126,6 +136,7 @@ impl RevocationList {
         if added.is_empty() {
             return 0;
         }
+        self.version.fetch_add(1, Ordering::AcqRel);
         self.streams.close_sessions(
             added.iter().map(|r| r.session_id.as_str()),
             CloseReason::Revoked,

@@ -247,6 +247,37 @@ fn cache_hit_skips_the_signature_check_but_not_revocation() {
     assert_eq!(tokens.stats().signature_checks.load(Ordering::Relaxed), 1);
 }
 
+/// The store's path into the list (another replica's revocation) must be seen by a token whose
+/// session was already checked against the list.
+#[test]
+fn a_revocation_applied_from_the_store_refuses_a_cached_checked_token() {
+    let tokens = hs_tokens();
+    let token = mint(&tokens, now());
+    tokens.authenticate(&token, now()).unwrap();
+    tokens.authenticate(&token, now()).unwrap();
+    let unrelated = crate::store::Revocation {
+        seq: 1,
+        session_id: "another-session".into(),
+        user_id: "u2".into(),
+        revoked_at: now(),
+        committed_at_ms: None,
+    };
+    assert_eq!(tokens.revocations().apply(&[unrelated], now()), 1);
+    tokens.authenticate(&token, now()).unwrap();
+    let ours = crate::store::Revocation {
+        seq: 2,
+        session_id: "s1".into(),
+        user_id: "u1".into(),
+        revoked_at: now(),
+        committed_at_ms: None,
+    };
+    assert_eq!(tokens.revocations().apply(&[ours], now()), 1);
+    assert!(matches!(
+        tokens.authenticate(&token, now()),
+        Err(TokenError::Revoked)
+    ));
+}
+
 #[test]
 fn cached_token_still_expires() {
     let tokens = hs_tokens();
