@@ -18,8 +18,9 @@
 #   PROFILE=debug NO_BUILD=1 bench/login_storm.sh   # the debug binaries as they are
 #
 # Settings (environment): DURATION (10s), CONNECTIONS (8, the proxied load), HASH_CONCURRENCY
-# (2), HASH_QUEUE (8), SAMPLES (200 timed logins during each storm), PROFILE (release),
-# NO_BUILD=1.
+# (2), HASH_QUEUE (8), SAMPLES (200 timed logins during each storm), STORM_NICE (0; 19 runs the
+# storm's own wrk at the lowest priority, as if the attacker's machine were another),
+# PROFILE (release), NO_BUILD=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +29,7 @@ CONNECTIONS="${CONNECTIONS:-8}"
 HASH_CONCURRENCY="${HASH_CONCURRENCY:-2}"
 HASH_QUEUE="${HASH_QUEUE:-8}"
 SAMPLES="${SAMPLES:-200}"
+STORM_NICE="${STORM_NICE:-0}"
 PROFILE="${PROFILE:-release}"
 STORM=$((3 * (HASH_CONCURRENCY + HASH_QUEUE)))
 APP_ID="myapp-abcde" # [app] id in config/sessiongate.toml
@@ -156,7 +158,7 @@ sample_logins() {
 # Usage: storm NAME GATEWAY SCRIPT   (proxied load, storm and samples at once; prints the
 # statuses)
 storm() {
-  wrk -t 1 -c "$STORM" -d "$DURATION" -s "$3" \
+  nice -n "$STORM_NICE" wrk -t 1 -c "$STORM" -d "$DURATION" -s "$3" \
     "$2/api/client/v2.0/app/$APP_ID/auth/providers/local-userpass/login" >"$work/$1.storm" &
   local storm_pid=$!
   sample_logins "$2" >"$work/$1.samples" &

@@ -146,6 +146,6 @@ summarize "$results" \
   "gw_auth / nginx          (P1, >= 1.0)|gw_auth|nginx|0" \
   "gw_none / nginx|gw_none|nginx|0" \
   "gw_auth / gw_none        (P1b, >= 0.98)|gw_auth|gw_none|0" \
-  "gw_info / gw_auth        (access log, >= 0.97)|gw_info|gw_auth|0" \
+  "gw_info / gw_auth  (access log, >= 0.97)|gw_info|gw_auth|0" \
   "-p99 ratios (closed loop)" \
   "gw_auth p99 / nginx p99|gw_auth|nginx|2"

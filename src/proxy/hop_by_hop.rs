@@ -8,8 +8,9 @@ use http::header::{
 use http::{HeaderMap, HeaderValue};
 
 /// Always hop-by-hop. Names, not strings: a lookup by string parses it first, on every
-/// request.
-const FIXED: [HeaderName; 9] = [
+/// request. A `static`, not a `const`: a `const` array of names is built and dropped wherever
+/// it is used, here once per header of every request.
+static FIXED: [HeaderName; 9] = [
     CONNECTION,
     TE,
     TRAILER,
@@ -24,7 +25,7 @@ const FIXED: [HeaderName; 9] = [
 
 /// End-to-end headers a `Connection:` list cannot take away: the message's own framing and
 /// target, which the forwarded request still needs.
-const PROTECTED: [HeaderName; 2] = [http::header::HOST, http::header::CONTENT_LENGTH];
+static PROTECTED: [HeaderName; 2] = [http::header::HOST, http::header::CONTENT_LENGTH];
 
 /// Removes hop-by-hop headers and every header named in `Connection`. Returns the `Upgrade`
 /// value, if any, so an upgrade can be passed on deliberately.
@@ -50,7 +51,7 @@ pub fn strip(headers: &mut HeaderMap) -> Option<HeaderValue> {
     for name in named {
         headers.remove(name);
     }
-    for name in &FIXED {
+    for name in FIXED.iter() {
         headers.remove(name);
     }
     upgrade
