@@ -162,34 +162,10 @@ impl Visit for TextVisitor<'_> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
-    use tracing_subscriber::fmt::MakeWriter;
     use tracing_subscriber::fmt::format::DefaultFields;
 
     use super::*;
-
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().expect("lock").extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl<'a> MakeWriter<'a> for Captured {
-        type Writer = Captured;
-
-        fn make_writer(&'a self) -> Captured {
-            self.clone()
-        }
-    }
+    use crate::telemetry::testing::Captured;
 
     /// The lines that `emit` logs through a text formatter with `fields`, timestamps off.
     fn lines<F>(fields: F, emit: impl Fn()) -> String
@@ -208,8 +184,7 @@ mod tests {
             let _entered = span.enter();
             emit();
         });
-        let text = captured.0.lock().expect("lock").clone();
-        String::from_utf8(text).expect("UTF-8")
+        captured.text()
     }
 
     #[test]

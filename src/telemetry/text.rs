@@ -203,19 +203,9 @@ impl DirectLine {
         }
         let mut text = LINE.take();
         text.clear();
-        let now = timestamp(SystemTime::now())?;
-        text.push_str(std::str::from_utf8(&now).ok()?);
-        text.push(' ');
-        text.push_str(level_text(level));
-        text.push(' ');
-        // Outside a request (`Err`) there is no prefix.
-        let _ = web::REQUEST_ID.try_with(|id| {
-            text.push_str("request{id=");
-            text.push_str(id.to_str().unwrap_or("-"));
-            text.push_str("}: ");
-        });
-        text.push_str(target);
-        text.push_str(": ");
+        // The same head as `TextLines` writes (writing to a `String` does not fail).
+        let spans = write_head(&mut text, level).ok()?;
+        write_target(&mut text, spans, target).ok()?;
         text.push_str(message);
         Some(Self { text })
     }
