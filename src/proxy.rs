@@ -203,7 +203,7 @@ impl Proxy {
             Some(query) => query.as_deref(),
             None => parts.uri.query(),
         };
-        parts.uri = match forward::upstream_target(&path, query) {
+        parts.uri = match forward::upstream_target(path, query) {
             Ok(uri) => uri,
             Err(err) => return (err.into_response(), caller, None),
         };

@@ -12,6 +12,8 @@
 
 use std::time::Duration;
 
+use bytes::Bytes;
+use http::uri::PathAndQuery;
 use http::{HeaderValue, Method, Request, Response, StatusCode, Uri};
 use http_body::Body as _;
 use http_body_util::BodyExt;
@@ -181,19 +183,18 @@ fn authority(url: &url::Url) -> String {
     }
 }
 
-/// The upstream request target in origin form: the request's path and query.
-pub(super) fn upstream_target(path: &str, query: Option<&str>) -> Result<Uri, ApiError> {
-    let target = match query {
-        Some(query) => {
-            let mut target = String::with_capacity(path.len() + 1 + query.len());
-            target.push_str(path);
-            target.push('?');
-            target.push_str(query);
-            target
-        }
-        None => path.to_owned(),
-    };
-    Uri::try_from(target).map_err(|_| ApiError::bad_request("request target cannot be forwarded"))
+/// The upstream request target in origin form: the request's path and query. Built in the
+/// path's own buffer and parsed as a path and query only (no scheme or authority to look for).
+pub(super) fn upstream_target(mut path: String, query: Option<&str>) -> Result<Uri, ApiError> {
+    if let Some(query) = query {
+        path.push('?');
+        path.push_str(query);
+    }
+    let refused = |_| ApiError::bad_request("request target cannot be forwarded");
+    let path_and_query = PathAndQuery::from_maybe_shared(Bytes::from(path)).map_err(refused)?;
+    let mut parts = http::uri::Parts::default();
+    parts.path_and_query = Some(path_and_query);
+    Uri::from_parts(parts).map_err(|_| ApiError::bad_request("request target cannot be forwarded"))
 }
 
 /// The upstream's response for the client: hop-by-hop headers out; with a `ticket`, the body

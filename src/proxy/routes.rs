@@ -220,7 +220,11 @@ impl Route {
             path
         };
         let base = base.trim_end_matches('/');
-        format!("{base}{rest}")
+        // Room for a query, which the caller appends (`forward::upstream_target`).
+        let mut target = String::with_capacity(base.len() + rest.len() + 64);
+        target.push_str(base);
+        target.push_str(rest);
+        target
     }
 }
 
