@@ -210,9 +210,13 @@ pub async fn run_against_gateway(schemathesis: &Schemathesis) {
     let reports = Path::new(env!("CARGO_TARGET_TMPDIR")).join("schemathesis");
     std::fs::create_dir_all(&reports).expect("create the report dir");
     let mut failures = Vec::new();
+    // The client listener first: the admin run's stateful phase may disable or delete the
+    // fixture user (it follows links from `GET /users`), after which the client run's logins
+    // would answer 401 `UserDisabled`. Nothing the client run does changes what the admin run
+    // can reach.
     for (name, base, paths) in [
-        ("admin", &gateway.admin_url, "^/(?!api/client/)"),
         ("client", &gateway.client_url, "^/api/client/"),
+        ("admin", &gateway.admin_url, "^/(?!api/client/)"),
     ] {
         let (passed, output) = schemathesis.run(&st_config, &schema, base, paths).await;
         let report = reports.join(format!("{name}.txt"));
